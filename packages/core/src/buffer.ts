@@ -1,0 +1,196 @@
+import { LaminateError } from './errors.js';
+import type { KeyId } from './keys.js';
+import { type BaseStore, BytesStore, type StoreSpec, concatBytes } from './store.js';
+
+export interface BufferOptions {
+  /** Bytes to hold in the fast store before spilling to the slow one. */
+  availableMemory: number;
+  /** Spill at most this many bytes in all to the slow store; beyond it appends fail with ERR_DISK_FULL. */
+  maxDiskBytes?: number;
+  /** Each spill moves about this share of the memory held (partd: a tenth). */
+  spillFraction?: number;
+  /** …in at most this many keys. */
+  maxSpillKeys?: number;
+}
+
+/**
+ * buffer(fast, slow, { availableMemory }): appends land in `fast`; when more
+ * than `availableMemory` bytes are held there, the largest keys move to `slow`
+ * (partd's Buffer). An append waits while its spill runs, so memory stays
+ * bounded however fast the producer is. `get` returns the spilled bytes first,
+ * then the bytes still in memory: append order, whatever was spilled when.
+ */
+export class BufferStore extends BytesStore {
+  protected readonly layer = 'buffer';
+  private readonly sizes = new Map<KeyId, number>();
+  private held = 0;
+  private spilled = 0;
+  private readonly opts: Required<Omit<BufferOptions, 'maxDiskBytes'>> & BufferOptions;
+
+  constructor(
+    readonly fast: BaseStore<Uint8Array>,
+    readonly slow: BaseStore<Uint8Array>,
+    opts: BufferOptions,
+  ) {
+    super();
+    if (!(typeof opts?.availableMemory === 'number' && opts.availableMemory >= 0)) {
+      throw new LaminateError('ERR_INVALID_OPTION', 'buffer(fast, slow, { availableMemory }) needs availableMemory: the bytes to hold in memory, such as 64 * 2 ** 20.');
+    }
+    this.opts = { spillFraction: 0.1, maxSpillKeys: 128, ...opts };
+  }
+
+  /** Bytes held in the fast store now. */
+  get memoryUsage(): number {
+    return this.held;
+  }
+
+  /** Bytes this buffer has moved to the slow store (what maxDiskBytes limits). */
+  get spilledBytes(): number {
+    return this.spilled;
+  }
+
+  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+    return this.lock.run(async () => {
+      let incoming = 0;
+      for (const value of values) incoming += value.byteLength;
+      const max = this.opts.maxDiskBytes;
+      if (max !== undefined && this.held + incoming > this.opts.availableMemory && this.spilled + this.held + incoming - this.opts.availableMemory > max) {
+        throw new LaminateError(
+          'ERR_DISK_FULL',
+          `buffer(): this append needs to spill past maxDiskBytes (${max} bytes; ${this.spilled} spilled, ${this.held} in memory). Nothing from it was stored; raise maxDiskBytes or availableMemory, or delete keys.`,
+        );
+      }
+      await this.fast.appendIds(ids, values);
+      for (let i = 0; i < ids.length; i++) this.sizes.set(ids[i], (this.sizes.get(ids[i]) ?? 0) + values[i].byteLength);
+      this.held += incoming;
+      while (this.held > this.opts.availableMemory && this.sizes.size > 0) await this.spill(this.largestKeys());
+    });
+  }
+
+  /** partd's choice: the largest keys, until about spillFraction of memory, at most maxSpillKeys. */
+  private largestKeys(): KeyId[] {
+    const bySize = [...this.sizes].sort((a, b) => b[1] - a[1]);
+    const goal = this.held * this.opts.spillFraction;
+    const chosen: KeyId[] = [];
+    let moved = 0;
+    for (const [id, size] of bySize) {
+      chosen.push(id);
+      moved += size;
+      if (moved >= goal || chosen.length >= this.opts.maxSpillKeys) break;
+    }
+    return chosen;
+  }
+
+  /** Moves `ids` from fast to slow. A key leaves memory only once the slow store holds it. */
+  private async spill(ids: KeyId[]): Promise<void> {
+    const values = await this.fast.getIds(ids);
+    try {
+      await this.slow.appendIds(ids, values);
+    } catch (error) {
+      // The slow store wrote the first `appended` values before failing: forget those here.
+      const appended = (error as { appended?: number }).appended ?? 0;
+      await this.forget(ids.slice(0, appended));
+      throw error;
+    }
+    await this.forget(ids);
+  }
+
+  private async forget(ids: KeyId[]): Promise<void> {
+    await this.fast.deleteIds(ids);
+    for (const id of ids) {
+      const size = this.sizes.get(id) ?? 0;
+      this.held -= size;
+      this.spilled += size;
+      this.sizes.delete(id);
+    }
+  }
+
+  /** Moves everything to the slow store. */
+  flush(): Promise<void> {
+    this.assertOpen();
+    return this.lock.run(() => this.flushAll());
+  }
+
+  private async flushAll(): Promise<void> {
+    if (this.sizes.size > 0) await this.spill([...this.sizes.keys()]);
+  }
+
+  getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    return this.lock.run(async () => {
+      const spilled = await this.slow.getIds(ids);
+      const inMemory = await this.fast.getIds(ids);
+      return ids.map((_, i) => (spilled[i].byteLength === 0 ? inMemory[i] : inMemory[i].byteLength === 0 ? spilled[i] : concatBytes([spilled[i], inMemory[i]])));
+    });
+  }
+
+  override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
+    // Start reading the slow store and copy the memory part in one step, so a
+    // spill in between can neither hide nor repeat a chunk.
+    const spilled = this.slow.iterId(id)[Symbol.asyncIterator]();
+    const inMemory: Uint8Array[] = [];
+    let next = await this.lock.run(async () => {
+      for await (const chunk of this.fast.iterId(id)) inMemory.push(chunk);
+      return spilled.next();
+    });
+    while (!next.done) {
+      yield next.value;
+      next = await spilled.next();
+    }
+    yield* inMemory;
+  }
+
+  deleteIds(ids: readonly KeyId[]): Promise<void> {
+    return this.lock.run(async () => {
+      await this.fast.deleteIds(ids);
+      for (const id of ids) {
+        this.held -= this.sizes.get(id) ?? 0;
+        this.sizes.delete(id);
+      }
+      await this.slow.deleteIds(ids);
+    });
+  }
+
+  listIds(): Promise<KeyId[]> {
+    return this.lock.run(async () => {
+      const ids = new Set(await this.slow.listIds());
+      for (const id of this.sizes.keys()) ids.add(id);
+      return [...ids];
+    });
+  }
+
+  /** Metadata goes straight to the slow store, where it survives reopening. */
+  isetId(id: KeyId, value: Uint8Array): Promise<void> {
+    return this.slow.isetId(id, value);
+  }
+
+  igetId(id: KeyId): Promise<Uint8Array | undefined> {
+    return this.slow.igetId(id);
+  }
+
+  protected async dropAll(): Promise<void> {
+    await this.fast.drop();
+    await this.slow.drop();
+    this.sizes.clear();
+    this.held = 0;
+    this.spilled = 0;
+  }
+
+  /** Spills what memory holds, so that reopening the slow store finds every value. */
+  protected async closeStore(): Promise<void> {
+    await this.lock.run(() => this.flushAll());
+    await this.fast.close();
+    await this.slow.close();
+  }
+
+  describe(): StoreSpec {
+    const spec: StoreSpec = { type: 'buffer', fast: this.fast.describe(), slow: this.slow.describe(), availableMemory: this.opts.availableMemory };
+    if (this.opts.maxDiskBytes !== undefined) spec.maxDiskBytes = this.opts.maxDiskBytes;
+    if (this.opts.spillFraction !== 0.1) spec.spillFraction = this.opts.spillFraction;
+    if (this.opts.maxSpillKeys !== 128) spec.maxSpillKeys = this.opts.maxSpillKeys;
+    return spec;
+  }
+}
+
+export function buffer(fast: BaseStore<Uint8Array>, slow: BaseStore<Uint8Array>, opts: BufferOptions): BufferStore {
+  return new BufferStore(fast, slow, opts);
+}

@@ -1,0 +1,153 @@
+import { LaminateError } from './errors.js';
+import { HEADER, frame, splitFrames, undecodable, wholeFramesEnd } from './framing.js';
+import { type Key, type KeyId, keyId } from './keys.js';
+import { BaseStore, type OpOptions, type StoreSpec } from './store.js';
+
+/** How an encoding layer turns its values into bytes and back (partd's Encode). */
+export interface Codec<V> {
+  /** The layer's name in describe() and in messages. */
+  readonly name: string;
+  encode(value: V): Uint8Array;
+  decode(payload: Uint8Array): V;
+  /** Joins the decoded values of one key into what `get` returns. */
+  join(values: V[]): V;
+  /** What `get` returns for a missing key. */
+  empty(): V;
+  /** Throws ERR_VALUE_TYPE unless the layer stores `value`. */
+  check(value: unknown, id: KeyId): asserts value is V;
+  /** Options describe() records so that open() rebuilds the same codec. */
+  readonly spec?: Record<string, unknown>;
+}
+
+/**
+ * An encoding or compression layer: each appended value becomes one frame in
+ * the bytes store below; `get` decodes the frames and joins them.
+ */
+export class EncodeStore<V> extends BaseStore<V> {
+  constructor(
+    readonly codec: Codec<V>,
+    readonly inner: BaseStore<Uint8Array>,
+  ) {
+    super();
+    if (!(inner instanceof BaseStore)) {
+      throw new LaminateError('ERR_INVALID_OPTION', `${codec.name}() wraps a laminate store, such as file() or buffer(dict(), file()).`);
+    }
+  }
+
+  empty(): V {
+    return this.codec.empty();
+  }
+
+  protected checkValue(value: unknown, id: KeyId): asserts value is V {
+    this.codec.check(value, id);
+  }
+
+  protected override isEmpty(value: V): boolean {
+    return (value as { length?: number }).length === 0;
+  }
+
+  appendIds(ids: readonly KeyId[], values: readonly V[], opts?: OpOptions): Promise<void> {
+    const frames = values.map((value) => frame(this.codec.encode(value)));
+    return this.inner.appendIds(ids, frames, opts);
+  }
+
+  async getIds(ids: readonly KeyId[], opts?: OpOptions): Promise<V[]> {
+    const stored = await this.inner.getIds(ids, opts);
+    return stored.map((bytes, i) => this.decodeAll(bytes, ids[i]));
+  }
+
+  private decodeAll(bytes: Uint8Array, id: KeyId): V {
+    if (bytes.byteLength === 0) return this.codec.empty();
+    const { payloads } = splitFrames(bytes, id, true);
+    const values = payloads.map((payload) => this.decodeOne(payload, bytes, id, 0));
+    return values.length === 1 ? values[0] : this.codec.join(values);
+  }
+
+  private decodeOne(payload: Uint8Array, whole: Uint8Array, id: KeyId, base: number): V {
+    try {
+      return this.codec.decode(payload);
+    } catch (error) {
+      throw undecodable(id, base + payload.byteOffset - whole.byteOffset - HEADER, error);
+    }
+  }
+
+  /** One decoded value per appended value, reading the key in pieces. */
+  override async *iterId(id: KeyId): AsyncIterable<V> {
+    let carry: Uint8Array = Buffer.alloc(0);
+    let consumed = 0;
+    for await (const chunk of this.inner.iterId(id)) {
+      const bytes = carry.byteLength === 0 ? chunk : Buffer.concat([carry, chunk]);
+      const { payloads, rest } = splitFrames(bytes, id, false, consumed);
+      for (const payload of payloads) yield this.decodeOne(payload, bytes, id, consumed);
+      carry = bytes.subarray(rest);
+      consumed += rest;
+    }
+    if (carry.byteLength > 0) splitFrames(carry, id, true, consumed);
+  }
+
+  deleteIds(ids: readonly KeyId[]): Promise<void> {
+    return this.inner.deleteIds(ids);
+  }
+
+  listIds(): Promise<KeyId[]> {
+    return this.inner.listIds();
+  }
+
+  isetId(id: KeyId, value: V): Promise<void> {
+    return this.inner.isetId(id, frame(this.codec.encode(value)));
+  }
+
+  async igetId(id: KeyId): Promise<V | undefined> {
+    const bytes = await this.inner.igetId(id);
+    return bytes === undefined ? undefined : this.decodeAll(bytes, id);
+  }
+
+  override withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.inner.withLock(fn);
+  }
+
+  protected dropAll(): Promise<void> {
+    return this.inner.drop();
+  }
+
+  protected closeStore(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /**
+   * Cuts `key` back to its last whole frame, as after a writer died
+   * mid-append. Returns how many bytes were cut (0 when the key was whole).
+   */
+  async repair(key: Key): Promise<number> {
+    this.assertOpen();
+    if (this.inner instanceof EncodeStore) return this.inner.repair(key);
+    const id = keyId(key);
+    return this.inner.withLock(async () => {
+      const [bytes] = await this.inner.getIds([id]);
+      const end = wholeFramesEnd(bytes);
+      if (end === bytes.byteLength) return 0;
+      const kept = Buffer.from(bytes.subarray(0, end));
+      await this.inner.deleteIds([id]);
+      if (kept.byteLength > 0) await this.inner.appendIds([id], [kept]);
+      return bytes.byteLength - end;
+    });
+  }
+
+  describe(): StoreSpec {
+    return { type: this.codec.name, ...this.codec.spec, inner: this.inner.describe() };
+  }
+}
+
+/** A layer from your own codec: `encode({ encode, decode, join }, inner)`. */
+export function encode<V>(codec: Partial<Codec<V>> & Pick<Codec<V>, 'encode' | 'decode' | 'join'>, inner: BaseStore<Uint8Array>): EncodeStore<V> {
+  return new EncodeStore<V>(
+    {
+      name: 'encode',
+      empty: () => codec.join([]),
+      check: () => undefined,
+      ...codec,
+    },
+    inner,
+  );
+}

@@ -1,0 +1,415 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { LaminateError } from './errors.js';
+import { decodePart, encodePart, folderName, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
+import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
+import { Mutex, type OuterLock } from './mutex.js';
+import { forget, removeOnExit } from './temporary.js';
+import { BytesStore, EMPTY_BYTES, type StoreSpec } from './store.js';
+
+export interface FileOptions {
+  /**
+   * Single-owner mode: take the directory lock when the store opens and hold it
+   * until close. Faster (no lock per call); another process opening the
+   * directory meanwhile gets ERR_LOCKED.
+   */
+  exclusive?: boolean;
+  /** fsync every file an append wrote before the append resolves. */
+  fsync?: boolean;
+  /** How many append file descriptors to keep open (least recently used are closed). */
+  maxOpenFiles?: number;
+  /** A lock not refreshed for this long is taken to belong to a dead process (min 2000). */
+  lockStaleMs?: number;
+  /** How long to wait for the directory lock before ERR_LOCKED. */
+  lockTimeoutMs?: number;
+}
+
+const LOCK_NAME = '.laminate.lock';
+const GENERATION_NAME = '.laminate.gen';
+const ISET_DIR = '.iset';
+const READ_PIECE = 4 << 20;
+
+/**
+ * file(path): one file per key in a directory, partd's layout. Appends are
+ * synchronous writes to cached O_APPEND descriptors, made under the directory
+ * lock that every process sharing the directory takes (once per call, and once
+ * per burst of concurrent calls). Reads take the lock too, so a reader never
+ * sees half of a value.
+ */
+export class FileStore extends BytesStore {
+  protected readonly layer = 'file';
+  readonly path: string;
+  readonly temporary: boolean;
+  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync'>> & FileOptions;
+  private readonly fds = new Map<KeyId, number>();
+  private readonly paths = new Map<KeyId, string>();
+  private readonly generationFd: number;
+  private generation = 0;
+  private releaseOwner?: () => void;
+  private compromised?: Error;
+
+  constructor(path?: string, opts: FileOptions = {}) {
+    super();
+    this.opts = { maxOpenFiles: 128, lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...opts };
+    if (!(this.opts.maxOpenFiles >= 1)) throw new LaminateError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
+    this.temporary = path === undefined;
+    this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
+    if (this.temporary) removeOnExit(this.path);
+    else fs.mkdirSync(this.path, { recursive: true });
+    this.generationFd = fs.openSync(join(this.path, GENERATION_NAME), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    this.generation = this.readGeneration();
+    if (opts.exclusive) {
+      try {
+        this.releaseOwner = lockfile.lockSync(this.path, this.lockOptions());
+      } catch (error) {
+        fs.closeSync(this.generationFd);
+        throw this.lockError(error);
+      }
+    } else {
+      this.lock = new Mutex(this.directoryLock());
+    }
+  }
+
+  private lockOptions() {
+    return {
+      lockfilePath: join(this.path, LOCK_NAME),
+      realpath: false,
+      stale: Math.max(2000, this.opts.lockStaleMs),
+      onCompromised: (error: Error) => {
+        this.compromised = error;
+      },
+    };
+  }
+
+  private lockError(error: unknown): LaminateError {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOCKED') {
+      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
+    }
+    return new LaminateError('ERR_LOCKED', `Could not lock ${this.path}: ${(error as Error).message}`, { cause: error });
+  }
+
+  /** The directory lock, taken with backoff until lockTimeoutMs. */
+  private directoryLock(): OuterLock {
+    let release: (() => Promise<void>) | undefined;
+    return {
+      acquire: async () => {
+        const deadline = Date.now() + this.opts.lockTimeoutMs;
+        for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+          try {
+            release = await lockfile.lock(this.path, this.lockOptions());
+            break;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
+            await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+          }
+        }
+        this.compromised = undefined;
+        // Another process may have deleted keys: descriptors to unlinked files must go.
+        const generation = this.readGeneration();
+        if (generation !== this.generation) {
+          this.generation = generation;
+          this.closeDescriptors();
+        }
+      },
+      release: async () => {
+        const done = release;
+        release = undefined;
+        await done?.().catch(() => undefined);
+      },
+    };
+  }
+
+  private readGeneration(): number {
+    const buf = Buffer.alloc(8);
+    const n = fs.readSync(this.generationFd, buf, 0, 8, 0);
+    return n === 8 ? Number(buf.readBigUInt64LE(0)) : 0;
+  }
+
+  /** Tells the other processes that files were removed. */
+  private bumpGeneration(): void {
+    this.generation = this.readGeneration() + 1;
+    const buf = Buffer.alloc(8);
+    buf.writeBigUInt64LE(BigInt(this.generation));
+    fs.writeSync(this.generationFd, buf, 0, 8, 0);
+  }
+
+  private checkLock(): void {
+    if (this.compromised) {
+      const error = this.compromised;
+      this.compromised = undefined;
+      throw new LaminateError('ERR_LOCKED', `The lock on ${this.path} was lost (${error.message}); the last call was not applied. Retry it.`, { cause: error });
+    }
+  }
+
+  /** The path of the file holding `id`, relative parts escaped (see filenames.ts). */
+  private pathOf(id: KeyId, root = this.path): string {
+    if (root === this.path) {
+      const cached = this.paths.get(id);
+      if (cached !== undefined) return cached;
+    }
+    const parts = keyParts(id);
+    let path = root;
+    for (let i = 0; i < parts.length; i++) {
+      const { name } = encodePart(parts[i]);
+      path = join(path, i < parts.length - 1 ? folderName(name) : name);
+    }
+    if (root === this.path) {
+      if (this.paths.size >= 100_000) this.paths.clear();
+      this.paths.set(id, path);
+    }
+    return path;
+  }
+
+  /** Makes the folders of a tuple key and the sidecars of hashed names. */
+  private prepare(id: KeyId, root = this.path): void {
+    const parts = keyParts(id);
+    let dir = root;
+    for (let i = 0; i < parts.length; i++) {
+      const { name, sidecar } = encodePart(parts[i]);
+      if (sidecar !== undefined && !fs.existsSync(join(dir, sidecarName(name)))) {
+        fs.writeFileSync(join(dir, sidecarName(name)), sidecar);
+      }
+      if (i < parts.length - 1) {
+        dir = join(dir, folderName(name));
+        fs.mkdirSync(dir, { recursive: true });
+      }
+    }
+  }
+
+  private descriptor(id: KeyId): number {
+    const cached = this.fds.get(id);
+    if (cached !== undefined) {
+      // Refresh its place in the least-recently-used order.
+      this.fds.delete(id);
+      this.fds.set(id, cached);
+      return cached;
+    }
+    const path = this.pathOf(id);
+    let fd: number;
+    try {
+      if (keyParts(id).length > 1 || path.includes('%h')) this.prepare(id);
+      fd = fs.openSync(path, 'a');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EMFILE' && code !== 'ENFILE' && code !== 'ENOENT') throw error;
+      // Out of descriptors, or the folders were removed by a drop elsewhere.
+      this.closeDescriptors();
+      this.prepare(id);
+      fd = fs.openSync(path, 'a');
+    }
+    if (this.fds.size >= this.opts.maxOpenFiles) {
+      const [oldest, oldFd] = this.fds.entries().next().value as [KeyId, number];
+      this.fds.delete(oldest);
+      fs.closeSync(oldFd);
+    }
+    this.fds.set(id, fd);
+    return fd;
+  }
+
+  private closeDescriptors(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
+
+  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+    return this.lock.run(() => {
+      this.checkLock();
+      const written = this.opts.fsync ? new Set<number>() : undefined;
+      let i = 0;
+      try {
+        for (; i < ids.length; i++) {
+          const fd = this.descriptor(ids[i]);
+          writeWhole(fd, values[i], ids[i]);
+          written?.add(fd);
+        }
+      } catch (error) {
+        // How many values of this call are stored, for a caller that must not write them twice (buffer()).
+        if (typeof error === 'object' && error !== null) Object.assign(error, { appended: i });
+        throw error;
+      }
+      if (written) for (const fd of written) fs.fsyncSync(fd);
+    });
+  }
+
+  getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    return this.lock.run(() => ids.map((id) => readOrEmpty(this.pathOf(id))));
+  }
+
+  /** Reads the file in pieces; the lock is held only to learn where the last whole value ends. */
+  override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
+    const opened = await this.lock.run(() => {
+      try {
+        const fd = fs.openSync(this.pathOf(id), 'r');
+        return { fd, size: fs.fstatSync(fd).size };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    });
+    if (!opened) return;
+    try {
+      for (let offset = 0; offset < opened.size; ) {
+        const piece = Buffer.allocUnsafe(Math.min(READ_PIECE, opened.size - offset));
+        const n = fs.readSync(opened.fd, piece, 0, piece.length, offset);
+        if (n === 0) break;
+        offset += n;
+        yield piece.subarray(0, n);
+      }
+    } finally {
+      fs.closeSync(opened.fd);
+    }
+  }
+
+  /** Bytes held under each key, read from the file sizes. */
+  sizes(ids: readonly KeyId[]): Promise<number[]> {
+    return this.lock.run(() =>
+      ids.map((id) => {
+        try {
+          return fs.statSync(this.pathOf(id)).size;
+        } catch {
+          return 0;
+        }
+      }),
+    );
+  }
+
+  deleteIds(ids: readonly KeyId[]): Promise<void> {
+    return this.lock.run(() => {
+      for (const id of ids) {
+        const fd = this.fds.get(id);
+        if (fd !== undefined) {
+          fs.closeSync(fd);
+          this.fds.delete(id);
+        }
+        fs.rmSync(this.pathOf(id), { force: true });
+      }
+      this.bumpGeneration();
+    });
+  }
+
+  listIds(): Promise<KeyId[]> {
+    return this.lock.run(() => {
+      const ids: KeyId[] = [];
+      walk(this.path, [], ids);
+      return ids;
+    });
+  }
+
+  /** First value wins, across processes: the value is written aside and linked into place. */
+  isetId(id: KeyId, value: Uint8Array): Promise<void> {
+    return this.lock.run(() => {
+      const root = join(this.path, ISET_DIR);
+      const target = this.pathOf(id, root);
+      if (fs.existsSync(target)) return;
+      fs.mkdirSync(root, { recursive: true });
+      this.prepare(id, root);
+      const aside = join(root, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      fs.writeFileSync(aside, value);
+      if (this.opts.fsync) fsyncPath(aside);
+      try {
+        fs.linkSync(aside, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        fs.rmSync(aside, { force: true });
+      }
+    });
+  }
+
+  igetId(id: KeyId): Promise<Uint8Array | undefined> {
+    return this.lock.run(() => {
+      try {
+        return fs.readFileSync(this.pathOf(id, join(this.path, ISET_DIR)));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    });
+  }
+
+  protected async dropAll(): Promise<void> {
+    this.closeDescriptors();
+    for (const name of fs.readdirSync(this.path)) {
+      if (name === LOCK_NAME || name === GENERATION_NAME) continue;
+      fs.rmSync(join(this.path, name), { recursive: true, force: true });
+    }
+    this.bumpGeneration();
+  }
+
+  protected async closeStore(): Promise<void> {
+    await this.lock.run(() => this.closeDescriptors());
+    fs.closeSync(this.generationFd);
+    this.releaseOwner?.();
+    if (this.temporary) {
+      fs.rmSync(this.path, { recursive: true, force: true });
+      forget(this.path);
+    }
+  }
+
+  describe(): StoreSpec {
+    const spec: StoreSpec = { type: 'file', path: this.path };
+    for (const name of ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'] as const) {
+      if (this.opts[name] !== undefined && (name === 'exclusive' || name === 'fsync' || this.opts[name] !== DEFAULTS[name])) spec[name] = this.opts[name];
+    }
+    return spec;
+  }
+}
+
+const DEFAULTS = { maxOpenFiles: 128, lockStaleMs: 10_000, lockTimeoutMs: 60_000 };
+
+/** Writes all of `bytes`; a write the disk cannot finish is undone and reported as ERR_DISK_FULL. */
+function writeWhole(fd: number, bytes: Uint8Array, id: KeyId): void {
+  let done = 0;
+  try {
+    while (done < bytes.byteLength) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (done > 0) fs.ftruncateSync(fd, fs.fstatSync(fd).size - done);
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new LaminateError('ERR_DISK_FULL', `The disk is full while appending to key ${showKey(id)}; that value was not stored. Free space and retry.`, { key: showKey(id), cause: error });
+    }
+    throw error;
+  }
+}
+
+function readOrEmpty(path: string): Uint8Array {
+  try {
+    return fs.readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_BYTES;
+    throw error;
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Collects the keys under `dir`, whose folders stand for the tuple parts `prefix`. */
+function walk(dir: string, prefix: string[], ids: KeyId[]): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (isInternal(entry.name)) continue;
+    if (entry.isDirectory()) {
+      const name = unfolder(entry.name);
+      if (name !== undefined) walk(join(dir, entry.name), [...prefix, partOf(dir, name)], ids);
+    } else if (entry.isFile()) {
+      ids.push(keyFromParts([...prefix, partOf(dir, entry.name)]));
+    }
+  }
+}
+
+function partOf(dir: string, name: string): string {
+  return isHashed(name) ? fs.readFileSync(join(dir, sidecarName(name)), 'utf8') : decodePart(name);
+}
+
+export function file(path?: string, opts?: FileOptions): FileStore {
+  return new FileStore(path, opts);
+}

@@ -1,0 +1,224 @@
+import { LaminateError, typeError } from './errors.js';
+import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
+import { Mutex } from './mutex.js';
+
+export type { Key, KeyId } from './keys.js';
+
+/** Options every operation accepts; layers read the ones they know. */
+export interface OpOptions {
+  /** arrowColumns: the columns to read. */
+  columns?: readonly string[];
+  [option: string]: unknown;
+}
+
+/** A JSON description of a store stack: `open(spec)` rebuilds it. */
+export interface StoreSpec {
+  type: string;
+  [field: string]: unknown;
+}
+
+export type AppendData<V> = Record<string, V> | Iterable<readonly [Key, V]>;
+
+export interface Store<V> {
+  append(data: AppendData<V>, opts?: OpOptions): Promise<void>;
+  get(key: Key, opts?: OpOptions): Promise<V>;
+  getMany(keys: readonly Key[], opts?: OpOptions): Promise<V[]>;
+  iter(key: Key): AsyncIterable<V>;
+  iset(key: Key, value: V): Promise<void>;
+  iget(key: Key): Promise<V>;
+  delete(keys: readonly Key[]): Promise<void>;
+  pop(key: Key): Promise<V>;
+  keys(): Promise<Key[]>;
+  drop(): Promise<void>;
+  withLock<T>(fn: () => Promise<T>): Promise<T>;
+  describe(): StoreSpec;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The base of every laminate layer. The public methods turn keys into KeyIds,
+ * validate a whole call before anything is written, and check that the store
+ * is open; a layer implements the `*Ids` methods, which layers also call on
+ * each other so that keys are normalized once per stack, not once per layer.
+ */
+export abstract class BaseStore<V> implements Store<V> {
+  /** Serializes this store's operations; file() backs it with the directory lock. */
+  protected lock: Mutex = new Mutex();
+  protected closed = false;
+  private closing?: Promise<void>;
+
+  /** What `get` returns for a key that was never written. */
+  abstract empty(): V;
+  /** Throws ERR_VALUE_TYPE (a TypeError) unless `value` is something this layer stores. */
+  protected abstract checkValue(value: unknown, id: KeyId): asserts value is V;
+
+  abstract appendIds(ids: readonly KeyId[], values: readonly V[], opts?: OpOptions): Promise<void>;
+  abstract getIds(ids: readonly KeyId[], opts?: OpOptions): Promise<V[]>;
+  abstract deleteIds(ids: readonly KeyId[]): Promise<void>;
+  abstract listIds(): Promise<KeyId[]>;
+  abstract isetId(id: KeyId, value: V): Promise<void>;
+  /** The value set for `id`, or undefined when none was. */
+  abstract igetId(id: KeyId): Promise<V | undefined>;
+  protected abstract dropAll(): Promise<void>;
+  protected abstract closeStore(): Promise<void>;
+  abstract describe(): StoreSpec;
+
+  /** The chunks under `id` one by one; layers that keep chunk boundaries override this. */
+  async *iterId(id: KeyId): AsyncIterable<V> {
+    const [value] = await this.getIds([id]);
+    if (!this.isEmpty(value)) yield value;
+  }
+
+  /** get + delete under the store's lock. */
+  popId(id: KeyId): Promise<V> {
+    return this.withLock(async () => {
+      const [value] = await this.getIds([id]);
+      await this.deleteIds([id]);
+      return value;
+    });
+  }
+
+  protected isEmpty(value: V): boolean {
+    return (value as { length?: number }).length === 0;
+  }
+
+  async append(data: AppendData<V>, opts?: OpOptions): Promise<void> {
+    this.assertOpen();
+    const ids: KeyId[] = [];
+    const values: V[] = [];
+    for (const [key, value] of entriesOf(data)) {
+      const id = keyId(key);
+      this.checkValue(value, id);
+      ids.push(id);
+      values.push(value);
+    }
+    if (ids.length > 0) await this.appendIds(ids, values, opts);
+  }
+
+  async get(key: Key, opts?: OpOptions): Promise<V> {
+    this.assertOpen();
+    return (await this.getIds([keyId(key)], opts))[0];
+  }
+
+  async getMany(keys: readonly Key[], opts?: OpOptions): Promise<V[]> {
+    this.assertOpen();
+    return this.getIds(idsOf(keys), opts);
+  }
+
+  async *iter(key: Key): AsyncIterable<V> {
+    this.assertOpen();
+    yield* this.iterId(keyId(key));
+  }
+
+  async iset(key: Key, value: V): Promise<void> {
+    this.assertOpen();
+    const id = keyId(key);
+    this.checkValue(value, id);
+    await this.isetId(id, value);
+  }
+
+  async iget(key: Key): Promise<V> {
+    this.assertOpen();
+    return (await this.igetId(keyId(key))) ?? this.empty();
+  }
+
+  async delete(keys: readonly Key[]): Promise<void> {
+    this.assertOpen();
+    await this.deleteIds(idsOf(keys));
+  }
+
+  async pop(key: Key): Promise<V> {
+    this.assertOpen();
+    return this.popId(keyId(key));
+  }
+
+  async keys(): Promise<Key[]> {
+    this.assertOpen();
+    return (await this.listIds()).map(keyFromId);
+  }
+
+  async drop(): Promise<void> {
+    this.assertOpen();
+    await this.withLock(() => this.dropAll());
+  }
+
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.lock.run(fn);
+  }
+
+  /** Closes the store; closing twice is harmless. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.closeStore();
+      this.closed = true;
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  protected assertOpen(): void {
+    if (this.closed || this.closing) {
+      throw new LaminateError('ERR_CLOSED', `This ${this.describe().type}() store is closed; open a new one to keep using the data.`);
+    }
+  }
+}
+
+function idsOf(keys: readonly Key[]): KeyId[] {
+  if (!Array.isArray(keys)) throw typeError('ERR_INVALID_KEY', 'Expected an array of keys; wrap a single key as [key].');
+  return keys.map(keyId);
+}
+
+function entriesOf<V>(data: AppendData<V>): Iterable<readonly [Key, V]> {
+  if (data === null || typeof data !== 'object') {
+    throw typeError('ERR_VALUE_TYPE', 'append() takes an object of key → value or an iterable of [key, value] pairs.');
+  }
+  if (typeof (data as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    return checkedPairs(data as Iterable<readonly [Key, V]>);
+  }
+  return Object.entries(data as Record<string, V>);
+}
+
+function* checkedPairs<V>(pairs: Iterable<readonly [Key, V]>): Iterable<readonly [Key, V]> {
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw typeError('ERR_VALUE_TYPE', 'append() got an iterable whose items are not [key, value] pairs.');
+    }
+    yield pair as readonly [Key, V];
+  }
+}
+
+/** The ERR_VALUE_TYPE error for a value a layer does not store. */
+export function wrongValue(layer: string, expected: string, value: unknown, id: KeyId): LaminateError {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+  return typeError('ERR_VALUE_TYPE', `${layer}() stores ${expected}, but the value for key ${showKey(id)} is ${got}. Nothing from this call was stored.`, { key: showKey(id) });
+}
+
+/** Bytes layers take any Uint8Array (a Buffer is one). */
+export function checkBytes(layer: string, value: unknown, id: KeyId): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw wrongValue(layer, 'Uint8Array values (a Buffer is one)', value, id);
+}
+
+/** Joins byte chunks without copying when there is only one. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  if (chunks.length === 0) return EMPTY_BYTES;
+  return Buffer.concat(chunks);
+}
+
+export const EMPTY_BYTES: Uint8Array = Buffer.alloc(0);
+
+/** A bytes → bytes layer: the empty value and the value check every write policy shares. */
+export abstract class BytesStore extends BaseStore<Uint8Array> {
+  protected abstract readonly layer: string;
+  empty(): Uint8Array {
+    return Buffer.alloc(0);
+  }
+  protected checkValue(value: unknown, id: KeyId): asserts value is Uint8Array {
+    checkBytes(this.layer, value, id);
+  }
+}
