@@ -1,7 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+
 export default defineConfig({
-  resolve: { conditions: ['source'] },
+  resolve: {
+    conditions: ['source'],
+    // A package's own tests import it by name, which Node allows (self-reference) and Vite needs spelled out.
+    alias: [
+      { find: /^@laminate\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@laminate\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+    ],
+  },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -1,0 +1,338 @@
+/**
+ * The conformance suite: one set of tests every store stack runs, whatever its
+ * layers. A stack says what it lacks in `supports`; everything else it must do
+ * exactly as the Store contract says.
+ *
+ *   import { conformance, bytesValues } from '@laminate/core/testing';
+ *   conformance('zlib(file)', { make: (dir) => zlib(file(dir)), values: bytesValues });
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LaminateError } from '../errors.js';
+import type { Key } from '../keys.js';
+import { open } from '../spec.js';
+import type { BaseStore, Store } from '../store.js';
+
+/** How the suite makes values for a layer, and what `get` should return for them. */
+export interface Values<V> {
+  /** A value distinct for each (n, variant). */
+  make(n: number, variant?: number): V;
+  /** What `get` returns after appending `values` in order. */
+  joined(values: V[]): V;
+  /** Values the layer must refuse with ERR_VALUE_TYPE. */
+  wrong: unknown[];
+  /** A value of about `bytes` bytes. */
+  large(bytes: number): V;
+}
+
+export interface Supports {
+  /** Reopening the same spec finds the data (false for memory-only stacks). */
+  reopen: boolean;
+  /** iter yields exactly the appended values (false where only their concatenation is known, as in file()). */
+  iterChunks: boolean;
+}
+
+export interface Stack<V> {
+  /** Builds the stack; `dir` is an empty directory the test owns. */
+  make(dir: string): BaseStore<V>;
+  values: Values<V>;
+  supports?: Partial<Supports>;
+}
+
+/** Values for bytes → bytes layers: text-like bytes, so compressors have work to do. */
+export const bytesValues: Values<Uint8Array> = {
+  make: (n, variant = 0) => Buffer.from(`value ${n}/${variant} ${'abcdefgh'.repeat((n % 7) + 1)}|`),
+  joined: (values) => Buffer.concat(values),
+  wrong: ['text', 42, null, undefined, { a: 1 }, [1, 2], new ArrayBuffer(4)],
+  large: (bytes) => {
+    const out = Buffer.alloc(bytes);
+    for (let i = 0; i < bytes; i++) out[i] = (i * 7 + (i >> 10)) & 0xff;
+    return out;
+  },
+};
+
+/** Values for msgpack layers: arrays of records and scalars. */
+export const recordValues: Values<unknown[]> = {
+  make: (n, variant = 0) => [{ n, variant, name: `record-${n}`, tags: ['a', n % 3] }, n * 1.5, `s${n}`],
+  joined: (values) => values.flat(1),
+  wrong: ['text', 42, null, { a: 1 }, Buffer.from('x')],
+  large: (bytes) => Array.from({ length: Math.ceil(bytes / 100) }, (_, i) => ({ i, text: 'x'.repeat(90) })),
+};
+
+async function collect<V>(iterable: AsyncIterable<V>): Promise<V[]> {
+  const out: V[] = [];
+  for await (const value of iterable) out.push(value);
+  return out;
+}
+
+function sortedKeys(keys: Key[]): string[] {
+  return keys.map((k) => JSON.stringify(k)).sort();
+}
+
+/** Deep equality, with a fast path for bytes (element-wise comparison of megabytes is slow). */
+function expectSame(actual: unknown, expected: unknown): void {
+  if (actual instanceof Uint8Array && expected instanceof Uint8Array) {
+    expect(actual.byteLength).toBe(expected.byteLength);
+    expect(Buffer.compare(actual, expected)).toBe(0);
+  } else {
+    expect(actual).toEqual(expected);
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as LaminateError;
+  }
+  throw new Error('expected the call to reject, but it resolved');
+}
+
+export function conformance<V>(name: string, stack: Stack<V>): void {
+  const supports: Supports = { reopen: true, iterChunks: true, ...stack.supports };
+  const { values } = stack;
+  const v = (n: number, variant?: number) => values.make(n, variant);
+
+  describe(`conformance: ${name}`, () => {
+    const dirs: string[] = [];
+    const stores: Store<V>[] = [];
+    const fresh = (): BaseStore<V> => {
+      const dir = mkdtempSync(join(tmpdir(), 'laminate-conformance-'));
+      dirs.push(dir);
+      const store = stack.make(dir);
+      stores.push(store);
+      return store;
+    };
+    const reopen = async (store: BaseStore<V>): Promise<BaseStore<V>> => {
+      const spec = JSON.parse(JSON.stringify(store.describe()));
+      await store.close();
+      const again = open(spec) as BaseStore<V>;
+      stores.push(again);
+      return again;
+    };
+
+    afterEach(async () => {
+      for (const store of stores.splice(0)) await store.close();
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('returns the empty value for a key never written', async () => {
+      const store = fresh();
+      const empty = store.empty();
+      expect(await store.get('missing')).toEqual(empty);
+      expect(await store.getMany(['a', ['b', 'c']])).toEqual([empty, empty]);
+      expect(await collect(store.iter('missing'))).toEqual([]);
+      expect(await store.iget('missing')).toEqual(empty);
+      expect(await store.keys()).toEqual([]);
+    });
+
+    it('keeps append order across many appends and keys', async () => {
+      const store = fresh();
+      const expected: Record<string, V[]> = { a: [], b: [], c: [] };
+      for (let n = 0; n < 120; n++) {
+        const batch: [string, V][] = [];
+        for (const key of ['a', 'b', 'c']) {
+          if ((n + key.charCodeAt(0)) % 3 === 0) continue;
+          batch.push([key, v(n, key.charCodeAt(0))]);
+          expected[key].push(v(n, key.charCodeAt(0)));
+        }
+        await store.append(batch);
+      }
+      expect(await store.get('a')).toEqual(values.joined(expected.a));
+      expect(await store.getMany(['c', 'b'])).toEqual([values.joined(expected.c), values.joined(expected.b)]);
+    });
+
+    it('takes an object, a Map or an array of pairs, and the same key twice in one call', async () => {
+      const store = fresh();
+      await store.append({ x: v(1) });
+      await store.append(new Map([['x', v(2)]]));
+      await store.append([
+        ['x', v(3)],
+        ['x', v(4)],
+      ]);
+      expect(await store.get('x')).toEqual(values.joined([v(1), v(2), v(3), v(4)]));
+    });
+
+    it('nests tuple keys and normalizes them', async () => {
+      const store = fresh();
+      await store.append([
+        [['a', 'b'], v(1)],
+        [['a', 1], v(2)],
+        ['a', v(3)],
+        [['x'], v(4)],
+        [['a', 'b', 'c'], v(5)],
+      ]);
+      await store.append([[['a', '1'], v(6)]]);
+      expect(await store.get(['a', 'b'])).toEqual(values.joined([v(1)]));
+      expect(await store.get(['a', '1'])).toEqual(values.joined([v(2), v(6)]));
+      expect(await store.get('a')).toEqual(values.joined([v(3)]));
+      expect(await store.get('x')).toEqual(values.joined([v(4)]));
+      expect(await store.get(['a', 'b', 'c'])).toEqual(values.joined([v(5)]));
+      expect(sortedKeys(await store.keys())).toEqual(sortedKeys([['a', 'b'], ['a', '1'], 'a', 'x', ['a', 'b', 'c']]));
+    });
+
+    it('lists user keys only, never metadata', async () => {
+      const store = fresh();
+      await store.append({ one: v(1), two: v(2), '': v(3), '.hidden': v(4) });
+      await store.iset('meta', v(9));
+      expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['one', 'two', '', '.hidden']));
+      expect(await store.get('.hidden')).toEqual(values.joined([v(4)]));
+      expect(await store.get('')).toEqual(values.joined([v(3)]));
+    });
+
+    it('deletes keys and starts them afresh', async () => {
+      const store = fresh();
+      await store.append({ a: v(1), b: v(2), c: v(3) });
+      await store.delete(['a', 'c', 'never-written']);
+      expect(await store.get('a')).toEqual(store.empty());
+      expect(await store.get('b')).toEqual(values.joined([v(2)]));
+      expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['b']));
+      await store.append({ a: v(4) });
+      expect(await store.get('a')).toEqual(values.joined([v(4)]));
+    });
+
+    it('pops a key: its value, then nothing', async () => {
+      const store = fresh();
+      await store.append({ a: v(1) });
+      await store.append({ a: v(2), b: v(3) });
+      expect(await store.pop('a')).toEqual(values.joined([v(1), v(2)]));
+      expect(await store.get('a')).toEqual(store.empty());
+      expect(await store.pop('a')).toEqual(store.empty());
+      expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['b']));
+    });
+
+    it('drops everything and stays usable', async () => {
+      const store = fresh();
+      await store.append({ a: v(1), b: v(2) });
+      await store.iset('m', v(3));
+      await store.drop();
+      expect(await store.keys()).toEqual([]);
+      expect(await store.get('a')).toEqual(store.empty());
+      expect(await store.iget('m')).toEqual(store.empty());
+      await store.append({ a: v(4) });
+      expect(await store.get('a')).toEqual(values.joined([v(4)]));
+    });
+
+    it('keeps the first iset value', async () => {
+      const store = fresh();
+      await store.iset('dtype', v(1));
+      await store.iset('dtype', v(2));
+      await store.iset(['t', 'm'], v(3));
+      expect(await store.iget('dtype')).toEqual(values.joined([v(1)]));
+      expect(await store.iget(['t', 'm'])).toEqual(values.joined([v(3)]));
+      expect(await store.get('dtype')).toEqual(store.empty());
+    });
+
+    it('iterates the values of a key in order', async () => {
+      const store = fresh();
+      const appended = [v(1), v(2), v(3), v(4)];
+      for (const value of appended) await store.append({ k: value });
+      const chunks = await collect(store.iter('k'));
+      expect(values.joined(chunks)).toEqual(values.joined(appended));
+      if (supports.iterChunks) expect(chunks).toEqual(appended);
+    });
+
+    it('loses nothing under hundreds of concurrent appends, in call order', async () => {
+      const store = fresh();
+      const expected: V[][] = Array.from({ length: 10 }, () => []);
+      const calls: Promise<void>[] = [];
+      for (let n = 0; n < 400; n++) {
+        const k = n % 10;
+        expected[k].push(v(n));
+        calls.push(store.append({ [`k${k}`]: v(n) }));
+      }
+      await Promise.all(calls);
+      const got = await store.getMany(expected.map((_, k) => `k${k}`));
+      got.forEach((value, k) => expect(value).toEqual(values.joined(expected[k])));
+    });
+
+    it('round-trips a large value and an empty one', async () => {
+      const store = fresh();
+      const big = values.large(3 << 20);
+      await store.append({ big, tiny: v(1) });
+      await store.append({ big: v(2) });
+      expectSame(await store.get('big'), values.joined([big, v(2)]));
+      expect(await store.get('tiny')).toEqual(values.joined([v(1)]));
+    });
+
+    it('rejects values of the wrong type with ERR_VALUE_TYPE, storing nothing from the call', async () => {
+      const store = fresh();
+      await store.append({ kept: v(1) });
+      for (const wrong of values.wrong) {
+        const error = await rejection(store.append([['kept', v(2)], ['bad', wrong as V]]));
+        expect(error).toBeInstanceOf(LaminateError);
+        expect(error).toBeInstanceOf(TypeError);
+        expect(error.code).toBe('ERR_VALUE_TYPE');
+        expect(error.message).toContain('bad');
+      }
+      expect(await store.get('kept')).toEqual(values.joined([v(1)]));
+      expect(await store.get('bad')).toEqual(store.empty());
+      expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['kept']));
+    });
+
+    it('rejects invalid keys with ERR_INVALID_KEY', async () => {
+      const store = fresh();
+      for (const key of [[], [null], [{}], 5, null, [['nested']], [Number.NaN]]) {
+        const error = await rejection(store.append([[key as Key, v(1)]]));
+        expect(error.code).toBe('ERR_INVALID_KEY');
+        expect((await rejection(store.get(key as Key))).code).toBe('ERR_INVALID_KEY');
+      }
+      expect(await store.keys()).toEqual([]);
+    });
+
+    it('makes exclusive sections with withLock, re-entrant for the holder', async () => {
+      const store = fresh();
+      const events: string[] = [];
+      const section = store.withLock(async () => {
+        await store.append({ k: v(1) });
+        await new Promise((r) => setTimeout(r, 40));
+        events.push('inside');
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      const outside = store.append({ k: v(2) }).then(() => void events.push('outside'));
+      await Promise.all([section, outside]);
+      expect(events).toEqual(['inside', 'outside']);
+      expect(await store.get('k')).toEqual(values.joined([v(1), v(2)]));
+    });
+
+    it('describes itself as JSON that open() rebuilds', async () => {
+      const store = fresh();
+      const spec = store.describe();
+      expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
+      await store.close();
+      const twin = open(spec);
+      stores.push(twin as BaseStore<V>);
+      expect(twin.describe()).toEqual(spec);
+    });
+
+    it('refuses calls after close with ERR_CLOSED; closing twice is harmless', async () => {
+      const store = fresh();
+      await store.append({ a: v(1) });
+      await store[Symbol.asyncDispose]();
+      await store.close();
+      expect((await rejection(store.get('a'))).code).toBe('ERR_CLOSED');
+      expect((await rejection(store.append({ a: v(2) }))).code).toBe('ERR_CLOSED');
+      expect((await rejection(store.keys())).code).toBe('ERR_CLOSED');
+    });
+
+    if (supports.reopen) {
+      it('finds every value, iset first-wins and order after reopening', async () => {
+        let store = fresh();
+        await store.append({ a: v(1), [JSON.stringify(['odd'])]: v(2) });
+        await store.append([[['t', 'u'], v(3)]]);
+        await store.iset('meta', v(7));
+        store = await reopen(store);
+        await store.append({ a: v(4) });
+        await store.iset('meta', v(8));
+        expect(await store.get('a')).toEqual(values.joined([v(1), v(4)]));
+        expect(await store.get(['t', 'u'])).toEqual(values.joined([v(3)]));
+        expect(await store.iget('meta')).toEqual(values.joined([v(7)]));
+        store = await reopen(store);
+        expect(await store.get('a')).toEqual(values.joined([v(1), v(4)]));
+        expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['a', JSON.stringify(['odd']), ['t', 'u']]));
+      });
+    }
+  });
+}
