@@ -1,1 +1,3 @@
+// laminate: the one package to install. Each layer family lives in its own
+// package; this one re-exports them all under their own names.
 export * from '@laminate/core';

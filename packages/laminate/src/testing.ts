@@ -1,0 +1,1 @@
+export * from '@laminate/core/testing';
