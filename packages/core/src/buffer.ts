@@ -5,7 +5,11 @@ import { type BaseStore, BytesStore, type StoreSpec, concatBytes } from './store
 export interface BufferOptions {
   /** Bytes to hold in the fast store before spilling to the slow one. */
   availableMemory: number;
-  /** Spill at most this many bytes in all to the slow store; beyond it appends fail with ERR_DISK_FULL. */
+  /**
+   * Keep at most this many bytes in the slow store (what this buffer spilled
+   * and has not deleted since); an append whose spill would pass it fails with
+   * ERR_DISK_FULL and stores nothing.
+   */
   maxDiskBytes?: number;
   /** Each spill moves about this share of the memory held (partd: a tenth). */
   spillFraction?: number;
@@ -23,6 +27,8 @@ export interface BufferOptions {
 export class BufferStore extends BytesStore {
   protected readonly layer = 'buffer';
   private readonly sizes = new Map<KeyId, number>();
+  /** Bytes spilled per key, so that deleting a key gives its share of maxDiskBytes back. */
+  private readonly onDisk = new Map<KeyId, number>();
   private held = 0;
   private spilled = 0;
   private readonly opts: Required<Omit<BufferOptions, 'maxDiskBytes'>> & BufferOptions;
@@ -44,7 +50,7 @@ export class BufferStore extends BytesStore {
     return this.held;
   }
 
-  /** Bytes this buffer has moved to the slow store (what maxDiskBytes limits). */
+  /** Bytes this buffer has moved to the slow store and not deleted since (what maxDiskBytes limits). */
   get spilledBytes(): number {
     return this.spilled;
   }
@@ -54,23 +60,29 @@ export class BufferStore extends BytesStore {
       let incoming = 0;
       for (const value of values) incoming += value.byteLength;
       const max = this.opts.maxDiskBytes;
-      if (max !== undefined && this.held + incoming > this.opts.availableMemory && this.spilled + this.held + incoming - this.opts.availableMemory > max) {
-        throw new LaminateError(
-          'ERR_DISK_FULL',
-          `buffer(): this append needs to spill past maxDiskBytes (${max} bytes; ${this.spilled} spilled, ${this.held} in memory). Nothing from it was stored; raise maxDiskBytes or availableMemory, or delete keys.`,
-        );
+      // Spills move whole keys, so they can move far more than the excess over
+      // the budget: play the spills this append will cause and check what
+      // they really move, not the excess, or the slow store overshoots max.
+      if (max !== undefined && this.held + incoming > this.opts.availableMemory) {
+        const planned = this.plannedSpill(ids, values, incoming);
+        if (this.spilled + planned > max) {
+          throw new LaminateError(
+            'ERR_DISK_FULL',
+            `buffer(): this append would spill ${planned} bytes, past maxDiskBytes (${max} bytes; ${this.spilled} already spilled, ${this.held} in memory). Nothing from it was stored; raise maxDiskBytes or availableMemory, or delete keys.`,
+          );
+        }
       }
       await this.fast.appendIds(ids, values);
       for (let i = 0; i < ids.length; i++) this.sizes.set(ids[i], (this.sizes.get(ids[i]) ?? 0) + values[i].byteLength);
       this.held += incoming;
-      while (this.held > this.opts.availableMemory && this.sizes.size > 0) await this.spill(this.largestKeys());
+      while (this.held > this.opts.availableMemory && this.sizes.size > 0) await this.spill(this.largestKeys(this.sizes, this.held));
     });
   }
 
   /** partd's choice: the largest keys, until about spillFraction of memory, at most maxSpillKeys. */
-  private largestKeys(): KeyId[] {
-    const bySize = [...this.sizes].sort((a, b) => b[1] - a[1]);
-    const goal = this.held * this.opts.spillFraction;
+  private largestKeys(sizes: ReadonlyMap<KeyId, number>, held: number): KeyId[] {
+    const bySize = [...sizes].sort((a, b) => b[1] - a[1]);
+    const goal = held * this.opts.spillFraction;
     const chosen: KeyId[] = [];
     let moved = 0;
     for (const [id, size] of bySize) {
@@ -79,6 +91,23 @@ export class BufferStore extends BytesStore {
       if (moved >= goal || chosen.length >= this.opts.maxSpillKeys) break;
     }
     return chosen;
+  }
+
+  /** The bytes the spills after appending `values` would move: the loop of appendIds, on a copy. */
+  private plannedSpill(ids: readonly KeyId[], values: readonly Uint8Array[], incoming: number): number {
+    const sizes = new Map(this.sizes);
+    for (let i = 0; i < ids.length; i++) sizes.set(ids[i], (sizes.get(ids[i]) ?? 0) + values[i].byteLength);
+    let held = this.held + incoming;
+    let moved = 0;
+    while (held > this.opts.availableMemory && sizes.size > 0) {
+      for (const id of this.largestKeys(sizes, held)) {
+        const size = sizes.get(id) ?? 0;
+        held -= size;
+        moved += size;
+        sizes.delete(id);
+      }
+    }
+    return moved;
   }
 
   /** Moves `ids` from fast to slow. A key leaves memory only once the slow store holds it. */
@@ -101,6 +130,7 @@ export class BufferStore extends BytesStore {
       const size = this.sizes.get(id) ?? 0;
       this.held -= size;
       this.spilled += size;
+      this.onDisk.set(id, (this.onDisk.get(id) ?? 0) + size);
       this.sizes.delete(id);
     }
   }
@@ -147,6 +177,11 @@ export class BufferStore extends BytesStore {
         this.sizes.delete(id);
       }
       await this.slow.deleteIds(ids);
+      // The deleted keys' bytes are off the disk: give them back to maxDiskBytes.
+      for (const id of ids) {
+        this.spilled -= this.onDisk.get(id) ?? 0;
+        this.onDisk.delete(id);
+      }
     });
   }
 
@@ -171,6 +206,7 @@ export class BufferStore extends BytesStore {
     await this.fast.drop();
     await this.slow.drop();
     this.sizes.clear();
+    this.onDisk.clear();
     this.held = 0;
     this.spilled = 0;
   }
