@@ -23,6 +23,9 @@ export interface BufferOptions {
  * (partd's Buffer). An append waits while its spill runs, so memory stays
  * bounded however fast the producer is. `get` returns the spilled bytes first,
  * then the bytes still in memory: append order, whatever was spilled when.
+ * If a spill itself fails (the slow store's disk is full), the append rejects
+ * with that error marked `stored: true`: its values are held in memory and
+ * nothing is lost; retrying it would store them twice.
  */
 export class BufferStore extends BytesStore {
   protected readonly layer = 'buffer';
@@ -119,6 +122,9 @@ export class BufferStore extends BytesStore {
       // The slow store wrote the first `appended` values before failing: forget those here.
       const appended = (error as { appended?: number }).appended ?? 0;
       await this.forget(ids.slice(0, appended));
+      // The append that triggered this spill already holds its values in
+      // memory: say so, so that a caller does not append them twice.
+      if (typeof error === 'object' && error !== null) Object.assign(error, { stored: true });
       throw error;
     }
     await this.forget(ids);
@@ -213,7 +219,9 @@ export class BufferStore extends BytesStore {
 
   /** Spills what memory holds, so that reopening the slow store finds every value. */
   protected async closeStore(): Promise<void> {
-    await this.lock.run(() => this.flushAll());
+    // A temporary slow store is removed on close: spilling into it first would be wasted work.
+    const temporary = (this.slow as { temporary?: unknown }).temporary === true;
+    if (!temporary) await this.lock.run(() => this.flushAll());
     await this.fast.close();
     await this.slow.close();
   }
