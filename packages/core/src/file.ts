@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError } from './errors.js';
 import { decodePart, encodePart, folderName, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
@@ -16,7 +16,10 @@ export interface FileOptions {
    * directory meanwhile gets ERR_LOCKED.
    */
   exclusive?: boolean;
-  /** fsync every file an append wrote before the append resolves. */
+  /**
+   * fsync every file an append wrote before the append resolves, and the
+   * folders of the files it created (so that a new key survives a crash too).
+   */
   fsync?: boolean;
   /** How many append file descriptors to keep open (least recently used are closed). */
   maxOpenFiles?: number;
@@ -171,6 +174,8 @@ export class FileStore extends BytesStore {
       const { name, sidecar } = encodePart(parts[i]);
       if (sidecar !== undefined && !fs.existsSync(join(dir, sidecarName(name)))) {
         fs.writeFileSync(join(dir, sidecarName(name)), sidecar);
+        // The key's name lives only in its sidecar: it must be as durable as the data.
+        if (this.opts.fsync) fsyncPath(join(dir, sidecarName(name)));
       }
       if (i < parts.length - 1) {
         dir = join(dir, folderName(name));
@@ -179,7 +184,8 @@ export class FileStore extends BytesStore {
     }
   }
 
-  private descriptor(id: KeyId): number {
+  /** The append descriptor of `id`; the paths of files it creates are added to `created`, when given. */
+  private descriptor(id: KeyId, created?: string[]): number {
     const cached = this.fds.get(id);
     if (cached !== undefined) {
       // Refresh its place in the least-recently-used order.
@@ -188,6 +194,7 @@ export class FileStore extends BytesStore {
       return cached;
     }
     const path = this.pathOf(id);
+    if (created && !fs.existsSync(path)) created.push(path);
     let fd: number;
     try {
       if (keyParts(id).length > 1 || path.includes('%h')) this.prepare(id);
@@ -218,10 +225,11 @@ export class FileStore extends BytesStore {
     return this.lock.run(() => {
       this.checkLock();
       const written = this.opts.fsync ? new Set<number>() : undefined;
+      const created: string[] | undefined = this.opts.fsync ? [] : undefined;
       let i = 0;
       try {
         for (; i < ids.length; i++) {
-          const fd = this.descriptor(ids[i]);
+          const fd = this.descriptor(ids[i], created);
           writeWhole(fd, values[i], ids[i]);
           written?.add(fd);
         }
@@ -231,7 +239,22 @@ export class FileStore extends BytesStore {
         throw error;
       }
       if (written) for (const fd of written) fs.fsyncSync(fd);
+      // A new file's name is in its folder, which fsync of the file does not save.
+      if (created && created.length > 0) this.syncFolders(created);
     });
+  }
+
+  /** fsyncs the folders holding `paths`, and theirs, up to the store's directory. */
+  private syncFolders(paths: readonly string[]): void {
+    if (process.platform === 'win32') return; // Windows cannot open a folder to fsync it.
+    const folders = new Set<string>();
+    for (const path of paths) {
+      for (let dir = dirname(path); dir.startsWith(this.path); dir = dirname(dir)) {
+        folders.add(dir);
+        if (dir === this.path) break;
+      }
+    }
+    for (const dir of folders) fsyncPath(dir);
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
@@ -311,6 +334,7 @@ export class FileStore extends BytesStore {
       if (this.opts.fsync) fsyncPath(aside);
       try {
         fs.linkSync(aside, target);
+        if (this.opts.fsync) this.syncFolders([target]);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       } finally {

@@ -1,0 +1,708 @@
+/**
+ * file(): the key → file name map, several processes sharing one directory,
+ * writers killed mid-stream, torn tails and repair, temporary stores, the
+ * bounded cache of open files, fsync, and iset/delete across processes.
+ *
+ * Tests that need another process run a real `node` child (TypeScript through
+ * tsx) from ./fixtures and check what it did on disk and on its stdout.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import fsModule from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { type EncodeStore, type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { SHARED_KEYS, checkRecords, msgpackRow, parseMsgpack, parseRaw, recordsInCall, zlibValue } from './fixtures/records.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const FIXTURES = join(here, 'fixtures');
+const ROOT = join(here, '..', '..', '..');
+
+// ---------------------------------------------------------------- helpers
+
+const scratch: string[] = [];
+const openStores: { close(): Promise<void> }[] = [];
+const children: ChildProcess[] = [];
+
+// Cleaned up once at the end, not after each test: tests run concurrently and must not end each other's children.
+afterAll(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const store of openStores.splice(0)) await store.close().catch(() => undefined);
+  for (const dir of scratch.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory removed after the test. */
+function tempDir(): string {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'laminate-file-test-'));
+  scratch.push(dir);
+  return dir;
+}
+
+function track<S extends { close(): Promise<void> }>(store: S): S {
+  openStores.push(store);
+  return store;
+}
+
+const bytes = (text: string) => Buffer.from(text);
+const text = (value: Uint8Array) => Buffer.from(value).toString();
+
+/** A running fixture: its stdout lines as they come, and how it ended. */
+class Child {
+  readonly process: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  constructor(script: string, args: string[], opts: { ulimitFiles?: number } = {}) {
+    const node = [process.execPath, '--conditions=source', '--import', 'tsx', join(FIXTURES, script), ...args];
+    this.process =
+      opts.ulimitFiles === undefined
+        ? spawn(node[0], node.slice(1), { cwd: ROOT, stdio: 'pipe' })
+        : spawn('bash', ['-c', `ulimit -n ${opts.ulimitFiles} && exec "$@"`, 'bash', ...node], { cwd: ROOT, stdio: 'pipe' });
+    children.push(this.process);
+    let partial = '';
+    this.process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      partial += chunk;
+      const parts = partial.split('\n');
+      partial = parts.pop()!;
+      for (const line of parts) {
+        this.lines.push(line);
+        this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
+      }
+    });
+    this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => this.process.on('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** The first line (already printed or still to come) that passes `test`. */
+  line(test: (line: string) => boolean = () => true): Promise<string> {
+    const seen = this.lines.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ test, resolve });
+      void this.exited.then(({ code, signal }) => reject(new Error(`child exited (code ${code}, signal ${signal}) before the line expected; stderr:\n${this.stderr}`)));
+    });
+  }
+
+  send(line: string): void {
+    this.process.stdin!.write(line + '\n');
+  }
+
+  /** Waits for a clean exit and returns stdout. */
+  async success(): Promise<string[]> {
+    const { code, signal } = await this.exited;
+    if (code !== 0) throw new Error(`child failed (code ${code}, signal ${signal}):\n${this.stderr}`);
+    return this.lines;
+  }
+}
+
+/** Every path under `dir`, depth first, with lstat (symlinks are not followed). */
+function walkTree(dir: string): { path: string; stat: fs.Stats }[] {
+  const out: { path: string; stat: fs.Stats }[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = fs.lstatSync(path);
+    out.push({ path, stat });
+    if (stat.isDirectory()) out.push(...walkTree(path));
+  }
+  return out;
+}
+
+/** The byte offsets where each 8-byte-length frame of a framed file starts (read independently of laminate). */
+function frameStarts(buf: Buffer): number[] {
+  const starts: number[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const length = Number(buf.readBigUInt64LE(at));
+    if (at + 8 + length > buf.length) break;
+    starts.push(at);
+    at += 8 + length;
+  }
+  expect(at, 'the file should hold whole frames only').toBe(buf.length);
+  return starts;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; key?: string; offset?: number }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string; key?: string; offset?: number };
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** Polls `test` for up to `ms` milliseconds; returns its last answer. */
+async function eventually(test: () => boolean, ms = 2000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; !test(); ) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+const sortedJson = (keys: readonly Key[]) => keys.map((k) => JSON.stringify(k)).sort();
+
+// ---------------------------------------------------------------- 1. the key map
+
+/** Keys chosen to break a naive key → file name map. */
+function trickyKeys(parent: string): Key[] {
+  return [
+    '', '.', '..', '../x', '../../escaped', '../', './', 'a/..', '/abs', join(parent, 'escaped-absolute'), '/',
+    'a/b', 'a\\b', '\\', 'C:\\win', '..\\..\\x',
+    'nul\0inside', '\0leading', '\0',
+    '%', '%%', '%41', 'A', 'a', '%2E', '%2e', '%e', '%d', 'a%d', '%h', '%h' + '0'.repeat(64), '%25',
+    'é', 'e\u0301', '日本語', '🦊', '🦊🦊', 'Ω≈ç√', '\u200b', 'tab\there', 'new\nline', 'space here', ' ', '*?<>|"\':',
+    '.hidden', '..double', '...', '.laminate.lock', '.laminate.gen', '.iset', '.tmp-1-x', '.%h00',
+    'CON', 'nul', 'lpt1.txt',
+    'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(300), 'y'.repeat(5000), 'z'.repeat(20_000), '🦊'.repeat(100), '/'.repeat(300), '.'.repeat(300),
+    ['a', 'b'], ['a', 'b', 'c'], ['a', ''], ['', 'a'], ['', ''], ['..', '..'], ['/', 'x'], ['a/b', 'c'], ['a%d', 'b'], ['a', 'b%d'],
+    ['.iset', 'x'], ['.laminate.lock', 'x'], ['x'.repeat(300), 'y'], ['y', 'x'.repeat(300)], ['\0', '\0'],
+    ['1', '2'], ['n', '3.5'], ['b', 'a'],
+  ];
+}
+
+describe('file(): the key → file name map', () => {
+  it('keys() returns exactly the tricky keys appended, and each reads back its own bytes, also after reopening', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const keys = trickyKeys(parent);
+    expect(new Set(keys.map((k) => JSON.stringify(k))).size).toBe(keys.length);
+
+    const store = track(file(dir));
+    await store.append(keys.map((k, i) => [k, bytes(`first ${i};`)] as const));
+    await store.append(keys.map((k, i) => [k, bytes(`second ${i};`)] as const));
+
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(keys));
+    const values = await store.getMany(keys);
+    keys.forEach((k, i) => expect(text(values[i]), JSON.stringify(k).slice(0, 60)).toBe(`first ${i};second ${i};`));
+    await store.close();
+
+    // A new store reads the names back from disk alone.
+    const again = track(file(dir));
+    expect(sortedJson(await again.keys())).toEqual(sortedJson(keys));
+    const reread = await again.getMany(keys);
+    keys.forEach((k, i) => expect(text(reread[i])).toBe(`first ${i};second ${i};`));
+
+    // Deleting some keys leaves every other key whole.
+    const gone = keys.filter((_, i) => i % 3 === 0);
+    await again.delete(gone);
+    const left = keys.filter((_, i) => i % 3 !== 0);
+    expect(sortedJson(await again.keys())).toEqual(sortedJson(left));
+    for (const k of gone) expect(text(await again.get(k))).toBe('');
+    const leftValues = await again.getMany(left);
+    left.forEach((k, j) => expect(text(leftValues[j])).toBe(`first ${keys.indexOf(k)};second ${keys.indexOf(k)};`));
+  });
+
+  it('numbers in tuple keys are their decimal text, a one-part tuple is its part, and a tuple coexists with its first part', async () => {
+    const store = track(file(tempDir()));
+    await store.append([
+      ['a', bytes('plain a;')],
+      [['a', 'b'], bytes('tuple a,b;')],
+      [[1, 2], bytes('numbers;')],
+      [['n', 3.5], bytes('float;')],
+      [['solo'], bytes('one-part;')],
+      ['solo', bytes('plain solo;')],
+    ]);
+    await store.append([[['1', '2'], bytes('strings;')]]);
+    expect(text(await store.get('a'))).toBe('plain a;');
+    expect(text(await store.get(['a', 'b']))).toBe('tuple a,b;');
+    expect(text(await store.get([1, 2]))).toBe('numbers;strings;');
+    expect(text(await store.get(['n', '3.5']))).toBe('float;');
+    expect(text(await store.get('solo'))).toBe('one-part;plain solo;');
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(['a', ['a', 'b'], ['1', '2'], ['n', '3.5'], 'solo']));
+  });
+
+  it('refuses keys with a lone surrogate, which would share a file with U+FFFD, and stores nothing from that call', async () => {
+    const dir = tempDir();
+    const store = track(file(dir));
+    for (const bad of ['\uD800', 'a\uDC00b', ['ok', '\uDBFF'], '\0\uD800']) {
+      const error = await rejection(store.append([['fine', bytes('x')], [bad as Key, bytes('y')]]));
+      expect(isLaminateError(error, 'ERR_INVALID_KEY')).toBe(true);
+      expect(error).toBeInstanceOf(TypeError);
+      await expect(store.get(bad as Key)).rejects.toMatchObject({ code: 'ERR_INVALID_KEY' });
+    }
+    expect(await store.keys()).toEqual([]);
+    // A paired surrogate (an emoji) and U+FFFD itself are ordinary keys.
+    await store.append({ '\uD83E\uDD8A': bytes('fox'), '\uFFFD': bytes('replacement') });
+    expect(text(await store.get('🦊'))).toBe('fox');
+    expect(text(await store.get('\uFFFD'))).toBe('replacement');
+  });
+
+  it('keeps every file inside the store directory, with names the file system accepts', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const keys = trickyKeys(parent);
+    const store = track(file(dir));
+    await store.append(keys.map((k) => [k, bytes('v')] as const));
+    for (const k of keys) await store.iset(k, bytes('meta'));
+    await store.delete(keys.slice(0, 5));
+    await store.append(keys.slice(0, 5).map((k) => [k, bytes('again')] as const));
+    await store.close();
+
+    // Nothing was written beside the store (keys like '../escaped' or an absolute path would land here).
+    expect(fs.readdirSync(parent)).toEqual(['store']);
+    const tree = walkTree(dir);
+    expect(tree.length).toBeGreaterThan(keys.length);
+    const real = fs.realpathSync(dir) + sep;
+    for (const { path, stat } of tree) {
+      expect(stat.isSymbolicLink(), path).toBe(false);
+      expect(fs.realpathSync(path).startsWith(real), path).toBe(true);
+      expect(relative(dir, path).split(sep)).not.toContain('..');
+      const name = path.slice(path.lastIndexOf(sep) + 1);
+      expect(Buffer.byteLength(name), name).toBeLessThanOrEqual(255);
+    }
+  });
+
+  it('never collides with the store\'s own files: lock, generation and iset metadata', async () => {
+    const dir = tempDir();
+    const store = track(file(dir));
+    await store.iset('meta', bytes('first-meta'));
+    const own = ['.laminate.lock', '.laminate.gen', '.iset', '.iset/meta', '.%hmeta'];
+    await store.append(own.map((k) => [k, bytes(`user data for ${k} `.repeat(20))] as const));
+    await store.append([[['.iset', 'meta'], bytes('tuple under .iset')]]);
+
+    // The lock comes free once the calls are over: a key named like it did not take its place.
+    expect(await eventually(() => !fs.existsSync(join(dir, '.laminate.lock')))).toBe(true);
+    // The generation counter holds at most its 8 bytes, not user data.
+    expect(fs.statSync(join(dir, '.laminate.gen')).size).toBeLessThanOrEqual(8);
+    // iset metadata is untouched by keys named like its folder.
+    expect(text(await store.iget('meta'))).toBe('first-meta');
+    expect(fs.readFileSync(join(dir, '.iset', 'meta'), 'utf8')).toBe('first-meta');
+
+    for (const k of own) expect(text(await store.get(k))).toBe(`user data for ${k} `.repeat(20));
+    expect(text(await store.get(['.iset', 'meta']))).toBe('tuple under .iset');
+    expect(sortedJson(await store.keys())).toEqual(sortedJson([...own, ['.iset', 'meta']]));
+
+    // Deleting (which bumps the generation file) and locking still work.
+    await store.delete(['.laminate.gen', '.laminate.lock']);
+    expect(text(await store.get('.laminate.gen'))).toBe('');
+    expect(await store.withLock(async () => fs.existsSync(join(dir, '.laminate.lock')))).toBe(true);
+    await store.append({ '.laminate.lock': bytes('back') });
+    expect(text(await store.get('.laminate.lock'))).toBe('back');
+    expect(text(await store.iget('meta'))).toBe('first-meta');
+
+    // drop() empties the user keys and the store stays usable.
+    await store.drop();
+    expect(await store.keys()).toEqual([]);
+    await store.append({ '.iset': bytes('after drop') });
+    expect(text(await store.get('.iset'))).toBe('after drop');
+  });
+
+  it('writes plain keys under their own names (partd layout) and reads a directory partd wrote', async () => {
+    const dir = tempDir();
+    const plain = ['x', 'part-00001', 'a_b.c', 'UPPER', '0', 'trailing.'];
+    const store = track(file(dir));
+    await store.append(plain.map((k) => [k, bytes(`<${k}>`)] as const));
+    const names = fs.readdirSync(dir).filter((n) => !n.startsWith('.'));
+    expect(names.sort()).toEqual([...plain].sort());
+    for (const k of plain) expect(fs.readFileSync(join(dir, k), 'utf8')).toBe(`<${k}>`);
+    await store.close();
+
+    // A directory of plain files, as partd.File leaves it, with no laminate metadata at all.
+    const partdDir = tempDir();
+    fs.writeFileSync(join(partdDir, 'alice'), 'raw bytes of alice');
+    fs.writeFileSync(join(partdDir, 'bob-2'), Buffer.from([0, 1, 2, 255]));
+    const reader = track(file(partdDir));
+    expect(sortedJson(await reader.keys())).toEqual(sortedJson(['alice', 'bob-2']));
+    expect(text(await reader.get('alice'))).toBe('raw bytes of alice');
+    expect([...(await reader.get('bob-2'))]).toEqual([0, 1, 2, 255]);
+    await reader.append({ alice: bytes(' and more') });
+    expect(fs.readFileSync(join(partdDir, 'alice'), 'utf8')).toBe('raw bytes of alice and more');
+  });
+});
+
+// ---------------------------------------------------------------- 2. many processes
+
+describe('file(): several processes appending to one directory', () => {
+  const PRODUCERS = 4;
+
+  async function runProducers(layer: 'raw' | 'msgpack', calls: number) {
+    const dir = tempDir();
+    const producers = Array.from({ length: PRODUCERS }, (_, p) => new Child('producer.ts', [dir, layer, String(p), String(calls)]));
+    const reader = new Child('reader.ts', [dir, layer]);
+    await Promise.all([...producers, reader].map((c) => c.line((l) => l === 'ready')));
+    for (const p of producers) p.send('go');
+    const windows = await Promise.all(
+      producers.map(async (p) => {
+        await p.success();
+        const [, start, end] = (await p.line((l) => l.startsWith('done '))).split(' ').map(Number);
+        return { start, end };
+      }),
+    );
+    reader.send('stop');
+    const readerOut = await reader.success();
+    return { dir, windows, readerOut };
+  }
+
+  function expectAllCalls(counts: Map<number, number>, calls: number) {
+    expect([...counts.entries()].sort((a, b) => a[0] - b[0])).toEqual(Array.from({ length: PRODUCERS }, (_, p) => [p, calls]));
+  }
+
+  it.concurrent('raw bytes with fixed-size records: nothing lost, interleaved or reordered, and readers only see whole values', async () => {
+    const calls = 150;
+    const { dir, windows, readerOut } = await runProducers('raw', calls);
+    // The producers really ran at the same time.
+    expect(Math.max(...windows.map((w) => w.start))).toBeLessThan(Math.min(...windows.map((w) => w.end)));
+    // The reader read many times while they wrote, and never saw a torn value (it exits 1 if it does).
+    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThan(3);
+
+    const store = track(file(dir));
+    for (const key of SHARED_KEYS) expectAllCalls(checkRecords(parseRaw(await store.get(key as Key))), calls);
+    for (let p = 0; p < PRODUCERS; p++) {
+      const counts = checkRecords(parseRaw(await store.get(`own-${p}`)));
+      expect([...counts]).toEqual([[p, calls]]);
+    }
+    let expectedBytes = 0;
+    for (let c = 0; c < calls; c++) expectedBytes += recordsInCall(c) * 64 * PRODUCERS;
+    expect((await store.get(SHARED_KEYS[0])).byteLength).toBe(expectedBytes);
+  });
+
+  it.concurrent('msgpack(file(dir)): every producer\'s values arrive whole and in its order', async () => {
+    const calls = 150;
+    const { dir, windows, readerOut } = await runProducers('msgpack', calls);
+    expect(Math.max(...windows.map((w) => w.start))).toBeLessThan(Math.min(...windows.map((w) => w.end)));
+    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThan(3);
+
+    const store = track(msgpack(file(dir)));
+    for (const key of SHARED_KEYS) expectAllCalls(checkRecords(parseMsgpack(await store.get(key as Key))), calls);
+    for (let p = 0; p < PRODUCERS; p++) expect([...checkRecords(parseMsgpack(await store.get(`own-${p}`)))]).toEqual([[p, calls]]);
+  });
+
+  it('exclusive mode: another opener gets ERR_LOCKED, in this process and in another, until the owner closes', async () => {
+    const dir = tempDir();
+    const owner = track(file(dir, { exclusive: true }));
+    await owner.append({ k: bytes('owner') });
+
+    const second = (() => {
+      try {
+        track(file(dir, { exclusive: true }));
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(isLaminateError(second, 'ERR_LOCKED')).toBe(true);
+
+    const exclusiveChild = new Child('open-exclusive.ts', [dir, 'exclusive']);
+    const sharedChild = new Child('open-exclusive.ts', [dir, 'shared']);
+    expect(await exclusiveChild.success()).toEqual(['error ERR_LOCKED']);
+    expect(await sharedChild.success()).toEqual(['opened', 'error ERR_LOCKED']);
+    expect(await owner.keys()).toEqual(['k']);
+
+    await owner.close();
+    const after = new Child('open-exclusive.ts', [dir, 'exclusive']);
+    expect(await after.success()).toEqual(['opened', 'appended']);
+    const check = track(file(dir));
+    expect(text(await check.get('fromChild'))).toBe('x');
+  });
+});
+
+// ---------------------------------------------------------------- 3. SIGKILL, torn tails, repair
+
+describe('file(): a writer killed with SIGKILL, torn tails and repair', () => {
+  /** Starts writer.ts, lets it acknowledge at least `acks` appends, then kills it. Returns the last acknowledged index. */
+  async function killMidStream(dir: string, layer: 'msgpack' | 'zlib', acks: number): Promise<number> {
+    const writer = new Child('writer.ts', [dir, layer]);
+    await writer.line((l) => Number(l) >= acks);
+    expect(writer.process.kill('SIGKILL')).toBe(true);
+    const { signal } = await writer.exited;
+    expect(signal).toBe('SIGKILL');
+    return Math.max(...writer.lines.map(Number));
+  }
+
+  /** get(), tolerating only a torn last value (the one the kill interrupted), which repair() must cut. */
+  async function readAfterKill<V>(store: EncodeStore<V>, key: string): Promise<V> {
+    try {
+      return await store.get(key);
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('ERR_CORRUPT_FRAME');
+      expect(await store.repair(key)).toBeGreaterThan(0);
+      return store.get(key);
+    }
+  }
+
+  it.concurrent('msgpack(file(dir)): every acknowledged append survives; a torn tail is ERR_CORRUPT_FRAME until repaired', async () => {
+    const dir = tempDir();
+    const acked = await killMidStream(dir, 'msgpack', 300);
+
+    // The dead writer may have held the directory lock: a small lockStaleMs takes it over.
+    const store = track(msgpack(file(dir, { lockStaleMs: 2000, lockTimeoutMs: 20_000 })));
+    const rows = (await readAfterKill(store, 'stream')) as unknown[];
+    expect(rows.length).toBeGreaterThan(acked);
+    rows.forEach((row, i) => expect(row).toEqual(msgpackRow(i)));
+    const side = (await readAfterKill(store, 'side')) as unknown[];
+    expect(side.length).toBeGreaterThan(acked);
+    side.forEach((row, i) => expect(row).toEqual(msgpackRow(i)));
+    await store.close();
+
+    // Tear the tail: cut the last frame short by 3 bytes.
+    const path = join(dir, 'stream');
+    const whole = fs.readFileSync(path);
+    const starts = frameStarts(whole);
+    expect(starts.length).toBe(rows.length);
+    const lastStart = starts.at(-1)!;
+    fs.truncateSync(path, whole.length - 3);
+
+    const torn = track(msgpack(file(dir)));
+    const error = await rejection(torn.get('stream'));
+    expect(isLaminateError(error, 'ERR_CORRUPT_FRAME')).toBe(true);
+    expect(error.key).toBe(JSON.stringify('stream'));
+    expect(error.offset).toBe(lastStart);
+    expect(error.message).toContain('repair');
+
+    // iter() yields every whole value, then reports the torn one.
+    const seen: unknown[][] = [];
+    const iterError = await rejection(
+      (async () => {
+        for await (const value of torn.iter('stream')) seen.push(value);
+      })(),
+    );
+    expect(seen.length).toBe(rows.length - 1);
+    expect(isLaminateError(iterError, 'ERR_CORRUPT_FRAME')).toBe(true);
+    expect(iterError.offset).toBe(lastStart);
+
+    // repair() cuts back to the last whole frame; the key then reads and takes appends again.
+    expect(await torn.repair('stream')).toBe(whole.length - 3 - lastStart);
+    expect(fs.statSync(path).size).toBe(lastStart);
+    expect(await torn.get('stream')).toEqual(rows.slice(0, -1));
+    expect(await torn.repair('stream')).toBe(0);
+    await torn.append({ stream: [['after repair']] });
+    expect(await torn.get('stream')).toEqual([...rows.slice(0, -1), ['after repair']]);
+  });
+
+  it.concurrent('zlib(file(dir)): every acknowledged append survives; half a frame appended is ERR_CORRUPT_FRAME until repaired', async () => {
+    const dir = tempDir();
+    const acked = await killMidStream(dir, 'zlib', 300);
+
+    const store = track(zlib(file(dir, { lockStaleMs: 2000, lockTimeoutMs: 20_000 })));
+    const stream = Buffer.from(await readAfterKill(store, 'stream')).toString();
+    const values = stream.match(/\[\d+:z*\]/g) ?? [];
+    expect(values.join('')).toBe(stream);
+    expect(values.length).toBeGreaterThan(acked);
+    values.forEach((v, i) => expect(v).toBe(zlibValue(i).toString()));
+    await store.close();
+
+    // Half a frame at the end: a header announcing 1000 bytes, and only 10 of them.
+    const path = join(dir, 'stream');
+    const before = fs.statSync(path).size;
+    const header = Buffer.alloc(8);
+    header.writeBigUInt64LE(1000n);
+    fs.appendFileSync(path, Buffer.concat([header, Buffer.alloc(10, 7)]));
+
+    const torn = track(zlib(file(dir)));
+    const error = await rejection(torn.get('stream'));
+    expect(isLaminateError(error, 'ERR_CORRUPT_FRAME')).toBe(true);
+    expect(error.key).toBe(JSON.stringify('stream'));
+    expect(error.offset).toBe(before);
+    // Only a few header bytes: still a torn frame, at the same offset.
+    fs.truncateSync(path, before + 5);
+    expect((await rejection(torn.get('stream'))).offset).toBe(before);
+
+    expect(await torn.repair('stream')).toBe(5);
+    expect(Buffer.from(await torn.get('stream')).toString()).toBe(stream);
+    await torn.append({ stream: bytes('[tail]') });
+    expect(Buffer.from(await torn.get('stream')).toString()).toBe(stream + '[tail]');
+  });
+});
+
+// ---------------------------------------------------------------- 4. temporary stores
+
+describe('file() with no path: a temporary directory', () => {
+  it('exists while the store is open and is removed on close', async () => {
+    const inner = file();
+    const store = msgpack(inner);
+    expect(inner.temporary).toBe(true);
+    expect(fs.statSync(inner.path).isDirectory()).toBe(true);
+    expect(inner.path.startsWith(fs.realpathSync(tmpdir())) || inner.path.startsWith(tmpdir())).toBe(true);
+    await store.append({ a: [1, 2] });
+    expect(await store.get('a')).toEqual([1, 2]);
+    const other = file();
+    expect(other.path).not.toBe(inner.path);
+    await store.close();
+    expect(fs.existsSync(inner.path)).toBe(false);
+    // Closing one temporary store leaves the others alone.
+    expect(fs.existsSync(other.path)).toBe(true);
+    await other.close();
+    expect(fs.existsSync(other.path)).toBe(false);
+  });
+
+  it.concurrent('is removed when the process ends normally without closing the store', async () => {
+    const child = new Child('temporary-store.ts', ['exit']);
+    const path = await child.line();
+    expect(path.startsWith(tmpdir())).toBe(true);
+    const { code } = await child.exited;
+    expect(code).toBe(0);
+    expect(child.stderr).toBe('');
+    expect(fs.existsSync(path)).toBe(false);
+  });
+
+  it.concurrent.each(['SIGTERM', 'SIGINT'] as const)('is removed when the process is ended by %s, which still ends it', async (signal) => {
+    const child = new Child('temporary-store.ts', ['wait']);
+    const path = await child.line();
+    await child.line((l) => l === 'ready');
+    expect(fs.statSync(path).isDirectory()).toBe(true);
+    child.process.kill(signal);
+    const ended = await Promise.race([child.exited, new Promise<'alive'>((r) => setTimeout(() => r('alive'), 5000))]);
+    expect(ended).toEqual({ code: null, signal });
+    expect(fs.existsSync(path)).toBe(false);
+  });
+
+  it.concurrent('is kept while the program handles SIGTERM itself, and removed when it then exits', async () => {
+    const child = new Child('temporary-store.ts', ['handle']);
+    const path = await child.line();
+    await child.line((l) => l === 'ready');
+    child.process.kill('SIGTERM');
+    expect(await child.success()).toEqual([path, 'ready', 'exists true', 'a [1,2,3,4]']);
+    expect(fs.existsSync(path)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------- 5. bounded cache of open files
+
+describe('file(): a bounded cache of open files', () => {
+  const openDescriptors = () => fs.readdirSync('/proc/self/fd').length;
+
+  it('keeps at most maxOpenFiles descriptors open however many keys are written', async () => {
+    const before = openDescriptors();
+    const store = track(file(tempDir(), { maxOpenFiles: 16 }));
+    for (let round = 0; round < 3; round++) {
+      await store.append(Array.from({ length: 500 }, (_, k) => [`k${k}`, bytes(`${round}`)] as const));
+      // 16 cached appends + the generation file.
+      expect(openDescriptors() - before).toBeLessThanOrEqual(17);
+    }
+    const values = await store.getMany(Array.from({ length: 500 }, (_, k) => `k${k}`));
+    for (const v of values) expect(text(v)).toBe('012');
+    await store.close();
+    expect(openDescriptors()).toBeLessThanOrEqual(before);
+  });
+
+  it.concurrent('10,000 keys work under `ulimit -n 256`', async () => {
+    const dir = tempDir();
+    const child = new Child('many-keys.ts', [dir, '10000', '3'], { ulimitFiles: 256 });
+    const out = await child.success();
+    expect(out[0]).toBe('limit 256');
+    expect(out.at(-1)).toBe('ok 10000');
+    const peak = Number(out.find((l) => l.startsWith('peak '))!.split(' ')[1]);
+    expect(peak).toBeLessThan(256);
+    // And the data is there for anyone who opens the directory afterwards.
+    const store = track(file(dir));
+    expect((await store.keys()).length).toBe(10_000);
+    expect(text(await store.get('key-9998'))).toBe('9998.0;9998.1;9998.2;');
+    expect(text(await store.get(['group', String(9999 % 7), 'k9999']))).toBe('9999.0;9999.1;9999.2;');
+  });
+});
+
+// ---------------------------------------------------------------- 6. fsync
+
+describe('file({ fsync: true })', () => {
+  /** Records the path of every descriptor fs.fsyncSync is called on, during `fn`. */
+  async function fsyncedPaths(fn: () => Promise<void>): Promise<string[]> {
+    const paths: string[] = [];
+    const real = fs.fsyncSync;
+    const spy = vi.spyOn(fsModule, 'fsyncSync').mockImplementation((fd: number) => {
+      paths.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      real(fd);
+    });
+    // The store imports node:fs as a namespace: publish the spy to it.
+    syncBuiltinESMExports();
+    try {
+      await fn();
+    } finally {
+      spy.mockRestore();
+      syncBuiltinESMExports();
+    }
+    return paths;
+  }
+
+  it('syncs every file an append wrote, and the folders of files it created, before the append resolves', async () => {
+    const dir = fs.realpathSync(tempDir());
+    const store = track(file(dir, { fsync: true }));
+    const synced = await fsyncedPaths(() =>
+      store.append([
+        ['a', bytes('1')],
+        ['b', bytes('2')],
+        ['a', bytes('3')],
+        [['t', 'u'], bytes('4')],
+      ]),
+    );
+    expect(synced).toEqual(expect.arrayContaining([join(dir, 'a'), join(dir, 'b'), join(dir, 't%d', 'u'), dir, join(dir, 't%d')]));
+    // One sync per file, however many values it received.
+    expect(synced.filter((p) => p === join(dir, 'a'))).toHaveLength(1);
+    expect(text(await store.get('a'))).toBe('13');
+    expect(text(await store.get(['t', 'u']))).toBe('4');
+
+    // Appending to files that already exist syncs the files only.
+    const again = await fsyncedPaths(() => store.append({ a: bytes('5'), b: bytes('6') }));
+    expect(again.sort()).toEqual([join(dir, 'a'), join(dir, 'b')]);
+
+    // iset syncs its value too.
+    const meta = await fsyncedPaths(() => store.iset('m', bytes('meta')));
+    expect(meta.length).toBeGreaterThan(0);
+    expect(text(await store.iget('m'))).toBe('meta');
+    await store.close();
+
+    const reopened = track(file(dir));
+    expect(text(await reopened.get('a'))).toBe('135');
+    expect(text(await reopened.get('b'))).toBe('26');
+  });
+
+  it('does not sync without the option', async () => {
+    const store = track(file(tempDir()));
+    expect(await fsyncedPaths(() => store.append({ a: bytes('1'), b: bytes('2') }))).toEqual([]);
+    expect(text(await store.get('a'))).toBe('1');
+  });
+});
+
+// ---------------------------------------------------------------- 7. iset and delete across processes
+
+describe('file(): iset and delete across processes', () => {
+  it.concurrent('iset: the first value wins across two racing processes and across reopen', async () => {
+    const dir = tempDir();
+    const keys = 100;
+    const racers = [new Child('iset-race.ts', [dir, 'A', String(keys)]), new Child('iset-race.ts', [dir, 'B', String(keys)])];
+    await Promise.all(racers.map((r) => r.line((l) => l === 'ready')));
+    for (const r of racers) r.send('go');
+    const [seenA, seenB] = await Promise.all(racers.map(async (r) => JSON.parse((await r.success()).at(-1)!) as string[]));
+    // Both processes agree on every key, and every key holds one of the two values, whole.
+    expect(seenA).toEqual(seenB);
+    for (const v of seenA) expect(['A', 'B']).toContain(v);
+
+    const store = track(file(dir));
+    for (let k = 0; k < keys; k++) {
+      await store.iset(`m${k}`, bytes('late'));
+      expect(text(await store.iget(`m${k}`))).toBe(seenA[k]);
+    }
+    await store.close();
+
+    const later = new Child('ops.ts', [dir, JSON.stringify([['iset', 'm0', 'later'], ['iget', 'm0'], ['iget', `m${keys - 1}`]])]);
+    expect(await later.success()).toEqual([JSON.stringify(seenA[0]), JSON.stringify(seenA[keys - 1])]);
+  });
+
+  it.concurrent('an append after another process deleted the key is not lost (no stale cached descriptor)', async () => {
+    const dir = tempDir();
+    const a = track(file(dir));
+    await a.append({ k: bytes('a1;') });
+
+    await new Child('ops.ts', [dir, JSON.stringify([['delete', ['k']]])]).success();
+    expect(text(await a.get('k'))).toBe('');
+    await a.append({ k: bytes('a2;') });
+    expect(text(await a.get('k'))).toBe('a2;');
+    expect(await new Child('ops.ts', [dir, JSON.stringify([['get', 'k']])]).success()).toEqual([JSON.stringify('a2;')]);
+
+    // Deleted and written again elsewhere: this process appends after the other's value.
+    await new Child('ops.ts', [dir, JSON.stringify([['delete', ['k']], ['append', 'k', 'b1;']])]).success();
+    await a.append({ k: bytes('a3;') });
+    expect(text(await a.get('k'))).toBe('b1;a3;');
+
+    // drop() elsewhere removes the folders of tuple keys this process holds open.
+    await a.append([[['grp', 'x'], bytes('before drop;')]]);
+    await new Child('ops.ts', [dir, JSON.stringify([['drop']])]).success();
+    await a.append([[['grp', 'x'], bytes('after drop;')]]);
+    expect(text(await a.get(['grp', 'x']))).toBe('after drop;');
+    expect(text(await a.get('k'))).toBe('');
+    expect(await new Child('ops.ts', [dir, JSON.stringify([['get', ['grp', 'x']]])]).success()).toEqual([JSON.stringify('after drop;')]);
+  });
+});
