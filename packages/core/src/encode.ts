@@ -1,6 +1,6 @@
-import { LaminateError } from './errors.js';
+import { LaminateError, isLaminateError, typeError } from './errors.js';
 import { HEADER, frame, splitFrames, undecodable, wholeFramesEnd } from './framing.js';
-import { type Key, type KeyId, keyId } from './keys.js';
+import { type Key, type KeyId, keyId, showKey } from './keys.js';
 import { BaseStore, type OpOptions, type StoreSpec } from './store.js';
 
 /** How an encoding layer turns its values into bytes and back (partd's Encode). */
@@ -47,8 +47,24 @@ export class EncodeStore<V> extends BaseStore<V> {
   }
 
   appendIds(ids: readonly KeyId[], values: readonly V[], opts?: OpOptions): Promise<void> {
-    const frames = values.map((value) => frame(this.codec.encode(value)));
+    const frames = values.map((value, i) => frame(this.encodeOne(value, ids[i])));
     return this.inner.appendIds(ids, frames, opts);
+  }
+
+  /**
+   * A value the codec's check let through can still fail to encode (msgpack:
+   * a symbol, a cycle, an integer past 64 bits). The codec's raw error named
+   * no key and was no LaminateError; make it the ERR_VALUE_TYPE of the
+   * contract. Every value is encoded before anything is written, so nothing
+   * from the call is stored.
+   */
+  private encodeOne(value: V, id: KeyId): Uint8Array {
+    try {
+      return this.codec.encode(value);
+    } catch (error) {
+      if (isLaminateError(error)) throw error;
+      throw typeError('ERR_VALUE_TYPE', `${this.codec.name}() cannot encode the value for key ${showKey(id)} (${(error as Error)?.message ?? error}). Nothing from this call was stored.`, { key: showKey(id), cause: error });
+    }
   }
 
   async getIds(ids: readonly KeyId[], opts?: OpOptions): Promise<V[]> {
@@ -94,7 +110,7 @@ export class EncodeStore<V> extends BaseStore<V> {
   }
 
   isetId(id: KeyId, value: V): Promise<void> {
-    return this.inner.isetId(id, frame(this.codec.encode(value)));
+    return this.inner.isetId(id, frame(this.encodeOne(value, id)));
   }
 
   async igetId(id: KeyId): Promise<V | undefined> {

@@ -24,7 +24,7 @@ export function msgpack<T = unknown>(inner: BaseStore<Uint8Array>, opts: Msgpack
   const unpackr = new Unpackr(options);
   const codec: Codec<T[]> = {
     name: 'msgpack',
-    encode: (value) => packr.pack(value),
+    encode: (value) => packr.pack(typedArraysAsBytes(value, 0)),
     decode(payload) {
       const value = unpackr.unpack(payload);
       if (!Array.isArray(value)) throw new Error('the frame holds a MessagePack value that is not an array');
@@ -42,4 +42,39 @@ export function msgpack<T = unknown>(inner: BaseStore<Uint8Array>, opts: Msgpack
     spec: opts.records ? { records: true } : undefined,
   };
   return new EncodeStore(codec, inner);
+}
+
+/**
+ * msgpackr without `moreTypes` means to write any typed array as MessagePack
+ * bin of its bytes, but it copies a Float32Array, Int16Array… element by
+ * element into a byte range sized in bytes: the stored bin holds each element
+ * cut to 8 bits followed by stale bytes of msgpackr's reused buffer (garbage,
+ * and a leak of earlier data). Hand it a Uint8Array view of the same bytes.
+ * Returns `value` itself when it holds no such array, a shallow copy of the
+ * arrays and plain objects on the way to one otherwise.
+ */
+function typedArraysAsBytes(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (ArrayBuffer.isView(value)) return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  // Deeper than this is a cycle or near one; msgpackr reports it (ERR_VALUE_TYPE).
+  if (depth > 100) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item !== 'object' || item === null) continue;
+      const fixed = typedArraysAsBytes(item, depth + 1);
+      if (fixed !== item) (copy ??= value.slice())[i] = fixed;
+    }
+    return copy ?? value;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== 'object' || item === null) continue;
+    const fixed = typedArraysAsBytes(item, depth + 1);
+    if (fixed !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = fixed;
+  }
+  return copy ?? value;
 }

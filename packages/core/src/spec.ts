@@ -108,8 +108,12 @@ export function parseSpec(text: string): StoreSpec {
         if (text[pos] === ')') break;
         const name = word();
         const after = text[pos + name.length];
-        if (name && after === '=') {
-          pos += name.length + 1;
+        // `level = 9` is `level=9`: spaces before "=" used to make the name a
+        // bare value, and the error blamed the layer for taking none.
+        let equals = pos + name.length;
+        while (text[equals] === ' ') equals++;
+        if (name && text[equals] === '=') {
+          pos = equals + 1;
           spec[name] = scalar(value());
         } else if (name && layers.has(name) && (after === '(' || after === ',' || after === ')' || after === ' ' || after === undefined)) {
           nested.push(layer());
