@@ -1,4 +1,4 @@
-import { LaminateError } from './errors.js';
+import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
 import { type BaseStore, BytesStore, type StoreSpec, concatBytes } from './store.js';
 
@@ -43,7 +43,7 @@ export class BufferStore extends BytesStore {
   ) {
     super();
     if (!(typeof opts?.availableMemory === 'number' && opts.availableMemory >= 0)) {
-      throw new LaminateError('ERR_INVALID_OPTION', 'buffer(fast, slow, { availableMemory }) needs availableMemory: the bytes to hold in memory, such as 64 * 2 ** 20.');
+      throw typeError('ERR_INVALID_OPTION', 'buffer(fast, slow, { availableMemory }) needs availableMemory: the bytes to hold in memory, such as 64 * 2 ** 20.');
     }
     this.opts = { spillFraction: 0.1, maxSpillKeys: 128, ...opts };
   }

@@ -1,7 +1,7 @@
 import * as nodeZlib from 'node:zlib';
 import * as lz4napi from 'lz4-napi';
 import { Compressor, decompress as zstdDecompress } from 'zstd-napi';
-import { LaminateError } from './errors.js';
+import { typeError } from './errors.js';
 import { type Codec, EncodeStore } from './encode.js';
 import type { KeyId } from './keys.js';
 import { type BaseStore, checkBytes, concatBytes } from './store.js';
@@ -29,7 +29,7 @@ function bytesCodec(name: string, encode: (b: Uint8Array) => Uint8Array, decode:
 function levelIn(name: string, level: number | undefined, min: number, max: number): number | undefined {
   if (level === undefined) return undefined;
   if (!Number.isInteger(level) || level < min || level > max) {
-    throw new LaminateError('ERR_INVALID_OPTION', `${name}(): level must be a whole number from ${min} to ${max}; got ${level}.`);
+    throw typeError('ERR_INVALID_OPTION', `${name}(): level must be a whole number from ${min} to ${max}; got ${level}.`);
   }
   return level;
 }

@@ -30,7 +30,7 @@ export class EncodeStore<V> extends BaseStore<V> {
   ) {
     super();
     if (!(inner instanceof BaseStore)) {
-      throw new LaminateError('ERR_INVALID_OPTION', `${codec.name}() wraps a laminate store, such as file() or buffer(dict(), file()).`);
+      throw typeError('ERR_INVALID_OPTION', `${codec.name}() wraps a laminate store, such as file() or buffer(dict(), file()).`);
     }
   }
 
