@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError } from './errors.js';
-import { decodePart, encodePart, folderName, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
+import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
 import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
@@ -424,7 +424,7 @@ function walk(dir: string, prefix: string[], ids: KeyId[]): void {
     if (entry.isDirectory()) {
       const name = unfolder(entry.name);
       if (name !== undefined) walk(join(dir, entry.name), [...prefix, partOf(dir, name)], ids);
-    } else if (entry.isFile()) {
+    } else if (entry.isFile() && isCanonical(entry.name)) {
       ids.push(keyFromParts([...prefix, partOf(dir, entry.name)]));
     }
   }

@@ -80,3 +80,12 @@ export function unfolder(name: string): string | undefined {
 export function isInternal(name: string): boolean {
   return name.startsWith('.');
 }
+
+/**
+ * True when `name` is the name this map gives its part. Other names (partd
+ * keeps spaces and parentheses in file names, which this map escapes) hold no
+ * key that get() could reach, so keys() does not list them.
+ */
+export function isCanonical(name: string): boolean {
+  return isHashed(name) || encodePart(decodePart(name)).name === name;
+}
