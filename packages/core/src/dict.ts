@@ -1,11 +1,32 @@
 import type { KeyId } from './keys.js';
 import { BytesStore, EMPTY_BYTES, type StoreSpec } from './store.js';
 
-/** The bytes under one key: chunks, collapsed into one on read, and each appended value's length. */
+/**
+ * The bytes under one key: chunks, collapsed into one on read, and each
+ * appended value's length. Small values are copied into a block the key owns
+ * (`block`, of which `fill` bytes are used), not each into an allocation of
+ * its own: a shuffle appends millions of them.
+ */
 interface Entry {
   chunks: Uint8Array[];
+  block: Buffer | undefined;
+  fill: number;
   lengths: number[];
   size: number;
+}
+
+/** Values up to this size are packed into their key's block. */
+const PACK_LIMIT = 1024;
+/** A new block holds a quarter of what the key holds (so at most about that is spare), within these bounds. */
+const MIN_BLOCK = 256;
+const MAX_BLOCK = 64 * 1024;
+
+/** Ends the key's block: its used part becomes the last chunk. */
+function seal(entry: Entry): void {
+  if (entry.block === undefined) return;
+  if (entry.fill > 0) entry.chunks.push(entry.block.subarray(0, entry.fill));
+  entry.block = undefined;
+  entry.fill = 0;
 }
 
 /**
@@ -26,13 +47,25 @@ export class DictStore extends BytesStore {
     return this.lock.run(() => {
       for (let i = 0; i < ids.length; i++) {
         const value = values[i];
-        const copy = Buffer.allocUnsafe(value.byteLength);
-        copy.set(value);
+        const length = value.byteLength;
         let entry = this.data.get(ids[i]);
-        if (!entry) this.data.set(ids[i], (entry = { chunks: [], lengths: [], size: 0 }));
-        entry.chunks.push(copy);
-        entry.lengths.push(copy.byteLength);
-        entry.size += copy.byteLength;
+        if (!entry) this.data.set(ids[i], (entry = { chunks: [], block: undefined, fill: 0, lengths: [], size: 0 }));
+        if (length <= PACK_LIMIT) {
+          let block = entry.block;
+          if (block === undefined || entry.fill + length > block.length) {
+            seal(entry);
+            block = entry.block = Buffer.allocUnsafe(Math.max(length, MIN_BLOCK, Math.min(MAX_BLOCK, entry.size >>> 2)));
+          }
+          block.set(value, entry.fill);
+          entry.fill += length;
+        } else {
+          seal(entry);
+          const copy = Buffer.allocUnsafe(length);
+          copy.set(value);
+          entry.chunks.push(copy);
+        }
+        entry.lengths.push(length);
+        entry.size += length;
       }
     });
   }
@@ -44,6 +77,7 @@ export class DictStore extends BytesStore {
   private joined(id: KeyId): Uint8Array {
     const entry = this.data.get(id);
     if (!entry) return EMPTY_BYTES;
+    seal(entry);
     if (entry.chunks.length > 1) entry.chunks = [Buffer.concat(entry.chunks, entry.size)];
     return entry.chunks[0] ?? EMPTY_BYTES;
   }

@@ -21,7 +21,11 @@ export interface FileOptions {
    * folders of the files it created (so that a new key survives a crash too).
    */
   fsync?: boolean;
-  /** How many append file descriptors to keep open (least recently used are closed). */
+  /**
+   * How many append file descriptors to keep open (least recently used are
+   * closed). Default: an eighth of the process's open-file limit, between 16
+   * and 4096 (128 where the limit cannot be read).
+   */
   maxOpenFiles?: number;
   /** A lock not refreshed for this long is taken to belong to a dead process (min 2000). */
   lockStaleMs?: number;
@@ -53,9 +57,13 @@ export class FileStore extends BytesStore {
   private releaseOwner?: () => void;
   private compromised?: Error;
 
+  /** The options as given, for describe(). */
+  private readonly given: FileOptions;
+
   constructor(path?: string, opts: FileOptions = {}) {
     super();
-    this.opts = { maxOpenFiles: 128, lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...opts };
+    this.given = opts;
+    this.opts = { maxOpenFiles: defaultMaxOpenFiles(), lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...opts };
     if (!(this.opts.maxOpenFiles >= 1)) throw new LaminateError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
     this.temporary = path === undefined;
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
@@ -122,6 +130,7 @@ export class FileStore extends BytesStore {
         release = undefined;
         await done?.().catch(() => undefined);
       },
+      valid: () => release !== undefined && this.compromised === undefined,
     };
   }
 
@@ -258,7 +267,16 @@ export class FileStore extends BytesStore {
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
-    return this.lock.run(() => ids.map((id) => readOrEmpty(this.pathOf(id))));
+    return this.lock.run(() =>
+      ids.map((id) => {
+        const path = this.pathOf(id);
+        // A key with no append descriptor here may well be missing (buffer() reads
+        // every key from its slow store): a stat that returns undefined costs far
+        // less than an open that throws.
+        if (!this.fds.has(id) && fs.statSync(path, { throwIfNoEntry: false }) === undefined) return EMPTY_BYTES;
+        return readOrEmpty(path);
+      }),
+    );
   }
 
   /** Reads the file in pieces; the lock is held only to learn where the last whole value ends. */
@@ -365,6 +383,8 @@ export class FileStore extends BytesStore {
 
   protected async closeStore(): Promise<void> {
     await this.lock.run(() => this.closeDescriptors());
+    // Let go of a directory lock kept for a call that might have followed.
+    await this.lock.releaseIdle();
     fs.closeSync(this.generationFd);
     this.releaseOwner?.();
     if (this.temporary) {
@@ -376,13 +396,37 @@ export class FileStore extends BytesStore {
   describe(): StoreSpec {
     const spec: StoreSpec = { type: 'file', path: this.path };
     for (const name of ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'] as const) {
-      if (this.opts[name] !== undefined && (name === 'exclusive' || name === 'fsync' || this.opts[name] !== DEFAULTS[name])) spec[name] = this.opts[name];
+      const value = this.given[name];
+      if (value !== undefined && (name === 'exclusive' || name === 'fsync' || name === 'maxOpenFiles' || value !== DEFAULTS[name])) spec[name] = value;
     }
     return spec;
   }
 }
 
-const DEFAULTS = { maxOpenFiles: 128, lockStaleMs: 10_000, lockTimeoutMs: 60_000 };
+// maxOpenFiles is recorded whenever it was given: its default depends on the machine.
+const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000 };
+
+let openFilesDefault: number | undefined;
+
+/**
+ * The default size of the descriptor cache: an eighth of the soft limit on
+ * open files (Linux), between 16 and 4096, so that a shuffle over a few
+ * thousand keys does not reopen a file for every value, and a process under a
+ * low `ulimit -n` keeps most of its descriptors for other uses.
+ */
+function defaultMaxOpenFiles(): number {
+  if (openFilesDefault === undefined) {
+    let limit: number | undefined;
+    try {
+      const soft = /^Max open files\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))?.[1];
+      limit = soft === 'unlimited' ? Infinity : Number(soft);
+    } catch {
+      limit = undefined;
+    }
+    openFilesDefault = limit !== undefined && limit > 0 ? Math.min(4096, Math.max(16, Math.floor(limit / 8))) : 128;
+  }
+  return openFilesDefault;
+}
 
 /** Writes all of `bytes`; a write the disk cannot finish is undone and reported as ERR_DISK_FULL. */
 function writeWhole(fd: number, bytes: Uint8Array, id: KeyId): void {

@@ -10,6 +10,8 @@ const held = new AsyncLocalStorage<ReadonlySet<Mutex>>();
 export interface OuterLock {
   acquire(): Promise<void>;
   release(): Promise<void>;
+  /** False when the lock, though not released, is no longer ours (taken as stale by another process). */
+  valid?(): boolean;
 }
 
 /**
@@ -20,6 +22,12 @@ export interface OuterLock {
  * lock stays held, so a burst of concurrent appends pays for one directory lock
  * (group commit). To stay fair to other processes, the outer lock is released
  * after `maxHandoffs` hand-offs or `maxHoldMs` milliseconds.
+ *
+ * A call made straight after the last one finished, before the event loop
+ * turns (`for (…) await store.get(k)`), may keep the outer lock too, but for a
+ * shorter while (`maxKeepMs` since the lock was taken, `maxKeepCalls` calls):
+ * other processes only poll for the lock, and a loop of calls that kept it
+ * for long would starve them.
  */
 export class Mutex {
   private busy = false;
@@ -27,11 +35,15 @@ export class Mutex {
   private outerHeld = false;
   private handoffs = 0;
   private heldSince = 0;
+  /** A release of the idle outer lock is scheduled for when the event loop turns. */
+  private releaseScheduled = false;
 
   constructor(
     private readonly outer?: OuterLock,
     private readonly maxHandoffs = 256,
     private readonly maxHoldMs = 25,
+    private readonly maxKeepCalls = 128,
+    private readonly maxKeepMs = 5,
   ) {}
 
   /** True when the current async call chain already holds this mutex. */
@@ -42,14 +54,24 @@ export class Mutex {
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
     const chain = held.getStore();
     if (chain?.has(this)) return fn();
+    // Whether this call picks up an outer lock kept after the last call.
+    let kept = false;
     if (this.busy) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    else this.busy = true;
+    else {
+      this.busy = true;
+      kept = this.outerHeld;
+    }
     try {
+      if (kept && this.outer!.valid?.() === false) {
+        // Lost while kept idle: nothing of ours was in flight, so take it again.
+        this.outerHeld = false;
+        await this.outer!.release();
+      }
       if (this.outer && !this.outerHeld) {
         await this.outer.acquire();
         this.outerHeld = true;
         this.handoffs = 0;
-        this.heldSince = Date.now();
+        this.heldSince = performance.now();
       }
       const next = new Set(chain);
       next.add(this);
@@ -63,6 +85,19 @@ export class Mutex {
     if (this.waiters.length > 0 && (!this.outerHeld || this.keepOuter())) {
       this.handoffs++;
       this.waiters.shift()!();
+      return;
+    }
+    if (this.outerHeld && this.handoffs < this.maxKeepCalls && performance.now() - this.heldSince < this.maxKeepMs) {
+      // Nobody waits yet: keep the outer lock for a call that follows at once.
+      this.handoffs++;
+      this.busy = false;
+      if (!this.releaseScheduled) {
+        this.releaseScheduled = true;
+        setImmediate(() => {
+          this.releaseScheduled = false;
+          void this.releaseIdle().catch(() => undefined);
+        });
+      }
       return;
     }
     if (this.outerHeld) {
@@ -79,7 +114,21 @@ export class Mutex {
     this.busy = false;
   }
 
+  /** Releases the outer lock now, unless an operation holds the mutex (it releases it when done). */
+  async releaseIdle(): Promise<void> {
+    if (this.busy || !this.outerHeld) return;
+    this.busy = true;
+    this.outerHeld = false;
+    try {
+      await this.outer!.release();
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+
   private keepOuter(): boolean {
-    return this.handoffs < this.maxHandoffs && Date.now() - this.heldSince < this.maxHoldMs;
+    return this.handoffs < this.maxHandoffs && performance.now() - this.heldSince < this.maxHoldMs;
   }
 }
