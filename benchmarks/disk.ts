@@ -1,0 +1,47 @@
+// The disk side: dd as the sequential-write limit, settling dirty pages
+// between measurements, and what a store's directory holds.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DdResult {
+  label: string;
+  bytes: number;
+  seconds: number;
+  error?: string;
+}
+
+/**
+ * `dd if=/dev/zero of=dir/dd.bin bs=1M count=mib`, with `conv=fdatasync`
+ * (the data reached the disk before dd stops the clock) or without (the data
+ * reached the page cache, as the stores' data does: none of them fsyncs).
+ */
+export function dd(dir: string, mib: number, fdatasync: boolean): DdResult {
+  const target = join(dir, 'dd.bin');
+  const args = ['if=/dev/zero', `of=${target}`, 'bs=1M', `count=${mib}`, ...(fdatasync ? ['conv=fdatasync'] : [])];
+  const label = `dd ${args.join(' ').replace(target, '…')}`;
+  rmSync(target, { force: true });
+  settle();
+  const run = spawnSync('dd', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  rmSync(target, { force: true });
+  // "314572800 bytes (315 MB, 300 MiB) copied, 0.312 s, 1.0 GB/s"
+  const match = /(\d+) bytes .* copied, ([\d.e+-]+) s/.exec(run.stderr ?? '');
+  if (run.status !== 0 || !match) return { label, bytes: 0, seconds: 0, error: `dd failed: ${(run.stderr || run.error?.message || '').trim()}` };
+  return { label, bytes: Number(match[1]), seconds: Number(match[2]) };
+}
+
+/** Writes back dirty pages, so one measurement does not pay for the last one's writes. */
+export function settle(): void {
+  spawnSync('sync');
+}
+
+/** Bytes in the files under `dir`. */
+export function diskUsage(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += diskUsage(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}

@@ -1,0 +1,357 @@
+// Turns the measurements into the tables, the target verdicts and the
+// markdown page docs/benchmarks.md.
+import type { DdResult } from './disk.js';
+import type { LockCost } from './lock.js';
+import type { Machine } from './machine.js';
+import type { Measurement } from './measure.js';
+import type { Primitives } from './primitives.js';
+import type { PartdCosts, PartdInfo, PartdStack } from './python.js';
+import { type Workload, totalBytes, valueCount } from './workloads.js';
+
+export interface Results {
+  command: string;
+  date: string;
+  quick: boolean;
+  repeat: number;
+  seconds: number;
+  machine: Machine;
+  partd: PartdInfo | { error: string };
+  load: { start: number; end: number };
+  workloads: Workload[];
+  /** laminate stack id (file, buffer, zlib, …) → its measurements. */
+  laminate: Map<string, Measurement[]>;
+  /** partd stack → its measurements, or why there are none. */
+  peers: Map<PartdStack, Measurement[] | { error: string }>;
+  dd: { cache: DdResult; disk: DdResult };
+  lock: LockCost;
+  primitives: Primitives;
+  partdCosts?: PartdCosts;
+}
+
+/** Which partd stack each laminate stack is compared with. */
+export const PEER_OF: Record<string, PartdStack> = {
+  file: 'File',
+  'file-exclusive': 'File',
+  buffer: 'Buffer',
+  zlib: 'ZLib',
+  gzip: 'ZLib',
+  brotli: 'ZLib',
+  lz4: 'ZLib',
+  zstd: 'ZLib',
+};
+
+/** Like-for-like pairs: the laminate stacks whose get must be at least partd's. */
+const SAME_KIND = ['file', 'file-exclusive', 'buffer', 'zlib'];
+
+const MB = 1e6;
+
+interface Rates {
+  appendValues: number;
+  appendMB: number;
+  getValues: number;
+  getMB: number;
+}
+
+function rates(m: Measurement | undefined): Rates | undefined {
+  if (!m || !m.verified) return undefined;
+  return { appendValues: m.values / m.appendSeconds, appendMB: m.bytes / MB / m.appendSeconds, getValues: m.values / m.getSeconds, getMB: m.bytes / MB / m.getSeconds };
+}
+
+function ddMB(d: DdResult): number | undefined {
+  return d.error || d.seconds <= 0 ? undefined : d.bytes / MB / d.seconds;
+}
+
+function laminateRun(r: Results, stack: string, workload: string): Measurement | undefined {
+  return r.laminate.get(stack)?.find((m) => m.workload === workload);
+}
+
+function peerRun(r: Results, stack: PartdStack, workload: string): Measurement | undefined {
+  const runs = r.peers.get(stack);
+  return Array.isArray(runs) ? runs.find((m) => m.workload === workload) : undefined;
+}
+
+function peerMissing(r: Results, stack: PartdStack): string | undefined {
+  const runs = r.peers.get(stack);
+  if (!runs) return 'not run';
+  return Array.isArray(runs) ? undefined : runs.error;
+}
+
+// ---- number formatting ----
+
+function count(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)} k`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+}
+
+function mb(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !(b > 0)) return '—';
+  const x = a / b;
+  return `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`;
+}
+
+function bytes(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(0)} MB` : `${(n / 1e3).toFixed(0)} KB`;
+}
+
+/** A markdown table whose columns line up in a terminal too. */
+function table(head: string[], rows: string[][], right: boolean[] = head.map((_, i) => i > 0)): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`;
+  return [line(head), rule, ...rows.map(line)].join('\n');
+}
+
+// ---- the tables ----
+
+function workloadTable(r: Results, w: Workload): string {
+  const head = ['store', 'append values/s', 'append MB/s', 'get values/s', 'get MB/s', 'append vs partd', 'get vs partd', 'on disk'];
+  const rows: string[][] = [];
+  const row = (m: Measurement | undefined, label: string, peer?: PartdStack) => {
+    const mine = rates(m);
+    if (!mine) {
+      rows.push([label, m?.error ? `FAILED: ${m.error}` : 'not run', '', '', '', '', '', '']);
+      return;
+    }
+    const theirs = peer ? rates(peerRun(r, peer, w.id)) : undefined;
+    const versus = (a: number, b: number | undefined) => (peer ? `${ratio(a, b)} ${peer}` : '');
+    rows.push([
+      label,
+      count(mine.appendValues),
+      mb(mine.appendMB),
+      count(mine.getValues),
+      mb(mine.getMB),
+      versus(mine.appendValues, theirs?.appendValues),
+      versus(mine.getValues, theirs?.getValues),
+      m!.diskBytes === undefined ? '—' : `${((100 * m!.diskBytes) / m!.bytes).toFixed(0)} %`,
+    ]);
+  };
+  for (const [stack, runs] of r.laminate) {
+    const m = runs.find((x) => x.workload === w.id);
+    row(m, m?.store ?? stack, PEER_OF[stack]);
+  }
+  for (const stack of r.peers.keys()) {
+    const missing = peerMissing(r, stack);
+    if (missing) rows.push([PEER_LABEL[stack], missing, '', '', '', '', '', '']);
+    else row(peerRun(r, stack, w.id), PEER_LABEL[stack]);
+  }
+  for (const d of [r.dd.cache, r.dd.disk]) {
+    const rate = ddMB(d);
+    rows.push([d.label, '', rate === undefined ? `FAILED: ${d.error}` : mb(rate), '', '', '', '', '']);
+  }
+  return table(head, rows);
+}
+
+const PEER_LABEL: Record<PartdStack, string> = {
+  File: 'partd.File()',
+  Buffer: 'partd.Buffer(Dict(), File(), 64 MiB)',
+  ZLib: 'partd.ZLib(partd.File())',
+};
+
+function diskTable(r: Results, w: Workload): string {
+  const cache = ddMB(r.dd.cache);
+  const disk = ddMB(r.dd.disk);
+  const rows: string[][] = [];
+  const add = (label: string, m: Measurement | undefined) => {
+    const mine = rates(m);
+    if (mine) rows.push([label, mb(mine.appendMB), ratio(mine.appendMB, cache), ratio(mine.appendMB, disk)]);
+  };
+  for (const stack of ['file', 'file-exclusive', 'buffer']) add(laminateRun(r, stack, w.id)?.store ?? stack, laminateRun(r, stack, w.id));
+  add('partd.File()', peerRun(r, 'File', w.id));
+  return table(['store', 'append MB/s', 'vs dd (page cache)', 'vs dd conv=fdatasync'], rows);
+}
+
+// ---- the targets ----
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  status: 'met' | 'not met' | 'not measured';
+}
+
+function verdict(target: string, mine: number | undefined, theirs: number | undefined, goal: number, what: string): Verdict {
+  if (mine === undefined || theirs === undefined || !(theirs > 0)) return { target, measured: `${what}: not measured`, status: 'not measured' };
+  const x = mine / theirs;
+  return { target, measured: `${x.toFixed(2)}× (${what})`, status: x >= goal ? 'met' : 'not met' };
+}
+
+export function verdicts(r: Results): Verdict[] {
+  const out: Verdict[] = [];
+  const file = rates(peerRun(r, 'File', 'a'));
+  const a = (stack: string) => rates(laminateRun(r, stack, 'a'));
+  out.push(verdict('file() small appends ≥ 3× partd.File (a)', a('file')?.appendValues, file?.appendValues, 3, `${fmt(a('file')?.appendValues)} vs ${fmt(file?.appendValues)} values/s`));
+  out.push(
+    verdict('file(dir, { exclusive: true }) small appends ≥ 6× partd.File (a)', a('file-exclusive')?.appendValues, file?.appendValues, 6, `${fmt(a('file-exclusive')?.appendValues)} vs ${fmt(file?.appendValues)} values/s`),
+  );
+  for (const w of ['a', 'b']) {
+    const mine = rates(laminateRun(r, 'buffer', w));
+    const theirs = rates(peerRun(r, 'Buffer', w));
+    out.push(verdict(`buffer(dict(), file()) appends ≥ 1.5× partd.Buffer (${w})`, mine?.appendValues, theirs?.appendValues, 1.5, `${fmt(mine?.appendValues)} vs ${fmt(theirs?.appendValues)} values/s`));
+  }
+  const c = rates(laminateRun(r, 'file', 'c'));
+  const cache = ddMB(r.dd.cache);
+  out.push(verdict('file() 1 MB values ≥ 0.8× dd (c; dd without fdatasync, like the stores)', c?.appendMB, cache, 0.8, `${fmtMB(c?.appendMB)} vs ${fmtMB(cache)} MB/s`));
+  const misses: string[] = [];
+  let pairs = 0;
+  let worst: number | undefined;
+  for (const w of r.workloads) {
+    for (const stack of SAME_KIND) {
+      const mine = rates(laminateRun(r, stack, w.id));
+      const theirs = rates(peerRun(r, PEER_OF[stack], w.id));
+      if (!mine || !theirs) continue;
+      pairs++;
+      const x = mine.getValues / theirs.getValues;
+      worst = worst === undefined ? x : Math.min(worst, x);
+      if (x < 1) misses.push(`${laminateRun(r, stack, w.id)!.store} on (${w.id}): ${x.toFixed(2)}×`);
+    }
+  }
+  const expectedPairs = SAME_KIND.length * r.workloads.length;
+  out.push({
+    target: 'every get ≥ partd (file, file exclusive, buffer, zlib vs their partd peer, each workload)',
+    measured: pairs === 0 ? 'not measured' : misses.length === 0 ? `${pairs} of ${expectedPairs} pairs measured, slowest ${worst!.toFixed(2)}×` : `below partd: ${misses.join('; ')}`,
+    status: pairs === 0 ? 'not measured' : misses.length > 0 ? 'not met' : pairs < expectedPairs ? 'not measured' : 'met',
+  });
+  return out;
+}
+
+function fmt(n: number | undefined): string {
+  return n === undefined ? '?' : count(n);
+}
+
+function fmtMB(n: number | undefined): string {
+  return n === undefined ? '?' : mb(n);
+}
+
+// ---- what bounds the ratios ----
+
+function us(x: number): string {
+  return `${x < 10 ? x.toFixed(1) : x.toFixed(0)} µs`;
+}
+
+function pct(x: number): string {
+  return `${Math.round(100 * x)} %`;
+}
+
+/** Why the ratios are what they are, from this run's own measurements. */
+function limits(r: Results): string[] {
+  const p = r.primitives;
+  const out: string[] = [];
+  const a = r.workloads.find((w) => w.id === 'a');
+  if (a) {
+    const creating = (a.keys * p.create) / 1e6;
+    const shares: string[] = [];
+    const theirs = peerRun(r, 'File', 'a');
+    const mine = laminateRun(r, 'file-exclusive', 'a');
+    if (theirs?.verified) shares.push(`${pct(creating / theirs.appendSeconds)} of partd.File's append time on (a)`);
+    if (mine?.verified) shares.push(`${pct(creating / mine.appendSeconds)} of file(dir, { exclusive: true })'s`);
+    out.push(
+      `- **Small appends.** file() makes one write per value (${us(p.write)} for 100 bytes); partd.File opens, writes and closes the key's file for every value (${us(p.openWriteClose)} for those system calls alone). That caps the ratio near ${(p.openWriteClose / p.write).toFixed(1)}× before any other cost. Both create each key's file once, ${us(p.create)} a file here: ${(creating * 1000).toFixed(0)} ms for ${a.keys} keys${shares.length ? `, ${shares.join(' and ')}` : ''}. That cost is the same for both, so it pulls the ratio down; the more values each key receives, the nearer the ratio gets to the ceiling.`,
+    );
+  }
+  const mine = rates(laminateRun(r, 'buffer', 'a'));
+  const theirs = rates(peerRun(r, 'Buffer', 'a'));
+  if (mine && theirs) {
+    out.push(
+      `- **buffer() over small values.** partd.Buffer appends a reference to each Python bytes object, which is immutable and never copied. laminate lets the caller reuse its buffers, so dict() copies every value, and every key is checked and normalized: ${us(1e6 / mine.appendValues)} a value against partd's ${us(1e6 / theirs.appendValues)}. On (b) both spend most of their time spilling to disk, and they create the same files.`,
+    );
+  }
+  const c = r.workloads.find((w) => w.id === 'c');
+  const cache = ddMB(r.dd.cache);
+  const fileC = rates(laminateRun(r, 'file', 'c'));
+  const partdC = rates(peerRun(r, 'File', 'c'));
+  if (c && cache && fileC) {
+    out.push(
+      `- **1 MB values against dd.** dd writes the same 1 MiB buffer over and over, so it stays in the CPU cache, into one file. The stores copy values from a 32 MiB corpus into ${c.keys} files that they create first (${us(p.create)} each). file() reached ${mb(fileC.appendMB)} MB/s${partdC ? `, partd.File ${mb(partdC.appendMB)} MB/s` : ''}, dd ${mb(cache)} MB/s.`,
+    );
+  }
+  out.push(
+    `- **Reading large keys.** Every get returns a new buffer. Reading a 3 MB file with readFileSync took ${us(p.read3MB)} here, and reading it into a buffer allocated once took ${us(p.read3MBReused)}. The difference is the fresh memory that each new large buffer needs. This is most of the gap on the gets of (b) and (c).`,
+  );
+  if (r.partdCosts) {
+    out.push(
+      `- **zlib over 100-byte values.** A get inflates each frame of the key (${a ? (a.calls * a.keysPerCall) / a.keys : 'many'} a key on (a)). Node's inflateSync builds a stream object for every call: ${us(p.inflate100)} a frame, against ${us(r.partdCosts.inflate100)} for Python's zlib.decompress.`,
+    );
+  }
+  out.push(
+    `- **The lock.** In its default mode file() uses proper-lockfile, which makes and removes a directory (mkdir + rmdir took ${us(p.mkdirRmdir)} here). partd uses an fcntl lock${r.partdCosts ? ` (${us(r.partdCosts.lock)})` : ''}. file() takes the lock once per call, and calls that follow at once share it.`,
+  );
+  return out;
+}
+
+// ---- the page ----
+
+export function markdown(r: Results): string {
+  const m = r.machine;
+  const partd = 'error' in r.partd ? `Python partd: **not available** (${r.partd.error})` : `Python ${r.partd.python}, partd ${r.partd.partd} (Debian's /usr/bin/python3)`;
+  const busy = Math.max(r.load.start, r.load.end) > 0.5 * m.cores;
+  const lines: string[] = [
+    '# Benchmarks',
+    '',
+    `Measured ${r.date} with \`${r.command}\`${r.quick ? ' (quick: a quarter of the data)' : ''}; ${r.repeat === 1 ? 'one run per measurement' : `best of ${r.repeat} runs per measurement`}, ${Math.round(r.seconds)} s in all.`,
+    'Run `npm run bench` to measure your own machine; this page is rewritten by it.',
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${m.cores} × ${m.cpu}`,
+    `- Memory: ${m.memory}`,
+    `- Disk: ${m.disk}`,
+    `- ${m.os}; Node ${m.node}`,
+    `- ${partd}`,
+    `- Load average (1 min) at start / end: ${r.load.start.toFixed(2)} / ${r.load.end.toFixed(2)}`,
+  ];
+  if (busy) lines.push('', `> **The machine was busy during this run** (load above half its ${m.cores} cores), so these numbers are noisy. Re-run on a quiet machine before quoting them.`);
+  lines.push('', '## Targets', '', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
+  lines.push('', '## What bounds the ratios', '', 'Each of these comes from this run\'s own measurements of the operations the stores are made of.', '', ...limits(r));
+  for (const w of r.workloads) {
+    lines.push('', `## (${w.id}) ${w.title}`, '', `${count(valueCount(w))} values, ${bytes(totalBytes(w))} in ${w.calls} append calls; then one get per key.`, '', workloadTable(r, w));
+    const notes = [...r.laminate.values(), ...[...r.peers.values()].filter(Array.isArray)].flat().filter((x) => x.workload === w.id && x.note);
+    for (const n of notes) lines.push('', `Note on ${n.store}: ${n.note}.`);
+  }
+  const big = r.workloads.find((w) => w.id === 'c');
+  if (big) {
+    lines.push(
+      '',
+      '## 1 MB values against the disk',
+      '',
+      `\`dd\` writes the same volume in 1 MiB blocks. Without \`conv=fdatasync\` dd stops the clock when the data is in the page cache, which is where the stores' data is when their append returns (none of them fsyncs; \`file(dir, { fsync: true })\` does) — so that is the figure the target compares with. With \`conv=fdatasync\` it measures the device itself: a store beats it only because its data has not reached the disk yet.`,
+      '',
+      diskTable(r, big),
+    );
+  }
+  lines.push(
+    '',
+    '## Lock cost',
+    '',
+    `- proper-lockfile \`await lock()\` + \`await release()\`: ${r.lock.properLockfile.toFixed(0)} µs; \`lockSync()\` + \`release()\`: ${r.lock.properLockfileSync.toFixed(0)} µs`,
+    `- \`file(dir).withLock(async () => {})\` in the default multi-process mode (the lock, plus the check for keys another process deleted): ${r.lock.fileWithLockIsolated.toFixed(0)} µs for a call on its own (the event loop turns between calls), ${r.lock.fileWithLock.toFixed(1)} µs each for calls made back to back`,
+    r.partdCosts === undefined ? '- partd.File lock (locket): not measured' : `- partd.File's lock (locket) acquire + release: ${r.partdCosts.lock.toFixed(1)} µs`,
+    '',
+    'file() takes the directory lock once per call, not per key, and a call that follows before the event loop turns (a burst of concurrent calls, or `for (…) await store.get(k)`) keeps it instead of taking it again, for at most 256 calls or 25 ms, so other processes still get their turn. `exclusive: true` takes it once for the life of the store. partd\'s lock is an fcntl lock (locket); proper-lockfile\'s is a directory made and removed, which costs what a file system metadata update costs.',
+    '',
+    '## How this is measured',
+    '',
+    '- Values are slices of a 32 MiB corpus of CSV event-log lines (timestamps, ids, skewed categories, numbers) generated from a fixed seed: compressible like real records, neither random nor zeros. The "on disk" column shows what each codec makes of them; 100-byte values are too short to compress and grow by the 8-byte frame header.',
+    '- Each workload appends its values in calls of the stated number of keys, one value per key per call, cycling through the keys; then reads every key once with `get`. Only the time inside `append` and `get` is counted; building each batch and checking the reads is not.',
+    '- Every read is checked: each key must come back with the expected length and CRC-32, computed once from the corpus. A row that fails shows no numbers. The Python peer appends the very same bytes (the same value → key formula) and is checked against the same figures.',
+    `- Each laminate stack runs in its own Node process, each partd stack in its own Python process; \`sync\` runs before every measurement so that none pays for the previous one's writeback. Stores live under ${'`'}os.tmpdir()${'`'} unless \`--dir\` says otherwise.`,
+    '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
+    '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
+    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--dir PATH`, `--out FILE`.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** The console version: the targets and the three tables. */
+export function summary(r: Results): string {
+  const out: string[] = [];
+  for (const w of r.workloads) out.push(`(${w.id}) ${w.title}: ${count(valueCount(w))} values, ${bytes(totalBytes(w))}`, workloadTable(r, w), '');
+  out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
+  out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
+  return out.join('\n');
+}
