@@ -331,7 +331,7 @@ export function markdown(r: Results): string {
     `- \`file(dir).withLock(async () => {})\` in the default multi-process mode (the lock, plus the check for keys another process deleted): ${r.lock.fileWithLockIsolated.toFixed(0)} µs for a call on its own (the event loop turns between calls), ${r.lock.fileWithLock.toFixed(1)} µs each for calls made back to back`,
     r.partdCosts === undefined ? '- partd.File lock (locket): not measured' : `- partd.File's lock (locket) acquire + release: ${r.partdCosts.lock.toFixed(1)} µs`,
     '',
-    'file() takes the directory lock once per call, not per key, and a call that follows before the event loop turns (a burst of concurrent calls, or `for (…) await store.get(k)`) keeps it instead of taking it again, for at most 256 calls or 25 ms, so other processes still get their turn. `exclusive: true` takes it once for the life of the store. partd\'s lock is an fcntl lock (locket); proper-lockfile\'s is a directory made and removed, which costs what a file system metadata update costs.',
+    'file() takes the directory lock once per call, not per key, and a call that follows before the event loop turns (a burst of concurrent calls, or `for (…) await store.get(k)`) keeps it instead of taking it again (up to 256 concurrent calls or 25 ms; up to 128 calls or 5 ms for calls made one after another), so other processes still get their turn. `exclusive: true` takes it once for the life of the store. partd\'s lock is an fcntl lock (locket); proper-lockfile\'s is a directory made and removed, which costs what a file system metadata update costs.',
     '',
     '## How this is measured',
     '',
