@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { LaminateError } from './errors.js';
+import { LaminateError, typeError } from './errors.js';
 import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
 import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
 import { Mutex, type OuterLock } from './mutex.js';
@@ -64,7 +64,7 @@ export class FileStore extends BytesStore {
     super();
     this.given = opts;
     this.opts = { maxOpenFiles: defaultMaxOpenFiles(), lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...opts };
-    if (!(this.opts.maxOpenFiles >= 1)) throw new LaminateError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
+    if (!(this.opts.maxOpenFiles >= 1)) throw typeError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
     this.temporary = path === undefined;
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
     if (this.temporary) removeOnExit(this.path);
@@ -96,8 +96,15 @@ export class FileStore extends BytesStore {
 
   private lockError(error: unknown): LaminateError {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOCKED') {
+    if (code === 'ELOCKED' && this.opts.exclusive) {
       return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
+    }
+    if (code === 'ELOCKED') {
+      return new LaminateError(
+        'ERR_LOCKED',
+        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.opts.lockTimeoutMs} ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
+        { cause: error },
+      );
     }
     return new LaminateError('ERR_LOCKED', `Could not lock ${this.path}: ${(error as Error).message}`, { cause: error });
   }
