@@ -87,11 +87,23 @@ export abstract class BaseStore<V> implements Store<V> {
     this.assertOpen();
     const ids: KeyId[] = [];
     const values: V[] = [];
-    for (const [key, value] of entriesOf(data)) {
-      const id = keyId(key);
-      this.checkValue(value, id);
-      ids.push(id);
-      values.push(value);
+    if (isIterable(data)) {
+      for (const [key, value] of checkedPairs(data)) {
+        const id = keyId(key);
+        this.checkValue(value, id);
+        ids.push(id);
+        values.push(value);
+      }
+    } else {
+      // A plain object: walked in place, without the pair arrays Object.entries would make.
+      for (const key in data) {
+        if (!Object.hasOwn(data, key)) continue;
+        const value = data[key];
+        const id = keyId(key);
+        this.checkValue(value, id);
+        ids.push(id);
+        values.push(value);
+      }
     }
     if (ids.length > 0) await this.appendIds(ids, values, opts);
   }
@@ -173,14 +185,11 @@ function idsOf(keys: readonly Key[]): KeyId[] {
   return keys.map(keyId);
 }
 
-function entriesOf<V>(data: AppendData<V>): Iterable<readonly [Key, V]> {
+function isIterable<V>(data: AppendData<V>): data is Iterable<readonly [Key, V]> {
   if (data === null || typeof data !== 'object') {
     throw typeError('ERR_VALUE_TYPE', 'append() takes an object of key → value or an iterable of [key, value] pairs.');
   }
-  if (typeof (data as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    return checkedPairs(data as Iterable<readonly [Key, V]>);
-  }
-  return Object.entries(data as Record<string, V>);
+  return typeof (data as Iterable<unknown>)[Symbol.iterator] === 'function';
 }
 
 function* checkedPairs<V>(pairs: Iterable<readonly [Key, V]>): Iterable<readonly [Key, V]> {
