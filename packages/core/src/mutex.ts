@@ -100,17 +100,7 @@ export class Mutex {
       }
       return;
     }
-    if (this.outerHeld) {
-      this.outerHeld = false;
-      try {
-        await this.outer!.release();
-      } finally {
-        const next = this.waiters.shift();
-        if (next) next();
-        else this.busy = false;
-      }
-      return;
-    }
+    if (this.outerHeld) return this.releaseOuter();
     this.busy = false;
   }
 
@@ -118,6 +108,11 @@ export class Mutex {
   async releaseIdle(): Promise<void> {
     if (this.busy || !this.outerHeld) return;
     this.busy = true;
+    await this.releaseOuter();
+  }
+
+  /** Lets go of the outer lock (the mutex is busy meanwhile), then hands the mutex on. */
+  private async releaseOuter(): Promise<void> {
     this.outerHeld = false;
     try {
       await this.outer!.release();
