@@ -10,6 +10,8 @@ export default defineConfig({
     alias: [
       { find: /^@laminate\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@laminate\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+      { find: /^@laminate\/codecs$/, replacement: src('codecs/src/index.ts') },
+      { find: /^@laminate\/arrow$/, replacement: src('arrow/src/index.ts') },
     ],
   },
   test: {

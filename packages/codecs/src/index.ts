@@ -1,0 +1,2 @@
+// Each layer registers itself with open() when its module loads.
+export {};
