@@ -311,19 +311,6 @@ export class FileStore extends BytesStore {
     }
   }
 
-  /** Bytes held under each key, read from the file sizes. */
-  sizes(ids: readonly KeyId[]): Promise<number[]> {
-    return this.lock.run(() =>
-      ids.map((id) => {
-        try {
-          return fs.statSync(this.pathOf(id)).size;
-        } catch {
-          return 0;
-        }
-      }),
-    );
-  }
-
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
       for (const id of ids) {
