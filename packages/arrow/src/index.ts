@@ -1,2 +1,2 @@
-// Each layer registers itself with open() when its module loads.
-export {};
+export { arrow, ArrowStore } from './arrow.js';
+export { type TableLike } from './tables.js';
