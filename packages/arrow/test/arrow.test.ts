@@ -212,3 +212,16 @@ describe('arrow(): the stored bytes are Arrow IPC streams', () => {
     for (const batch of got.batches) expect(batch.getChild('x')!.data[0].values.buffer).toBe(bytes.buffer);
   });
 });
+
+describe('arrow layers in open()', () => {
+  it('reads the short form and rebuilds both layers from describe()', async () => {
+    const dir = tmp();
+    const store = open(`arrowColumns(buffer(dict, file(${dir}), availableMemory=1MiB))`);
+    expect(store.describe()).toEqual({ type: 'arrowColumns', inner: { type: 'buffer', fast: { type: 'dict' }, slow: expect.objectContaining({ type: 'file', path: dir }), availableMemory: 1 << 20 } });
+    await store.close();
+    const plain = open('arrow(dict)');
+    expect(plain).toBeInstanceOf(arrow(dict()).constructor);
+    expect(open(JSON.parse(JSON.stringify(plain.describe()))).describe()).toEqual({ type: 'arrow', inner: { type: 'dict' } });
+    await plain.close();
+  });
+});
