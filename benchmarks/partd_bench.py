@@ -6,6 +6,7 @@ run.ts starts this once per partd stack with Debian's /usr/bin/python3:
     partd_bench.py info
     partd_bench.py costs <dir>
     partd_bench.py <File|Buffer|ZLib> <bench dir> <config.json> <repeat>
+    partd_bench.py pandas <bench dir> <keys> <calls> <rows> <repeat>   (arrow.ts's peer)
 
 and reads one JSON document from stdout. config.json holds the workloads and
 the per-key length and CRC-32 that workloads.ts computed; the value -> key
@@ -140,6 +141,70 @@ def costs(path, n=2000):
     return {'lock': lock, 'inflate100': inflate}
 
 
+def pandas_bench(root, keys, calls, rows, repeat):
+    """partd.PandasBlocks over File and Buffer with DataFrames shaped like
+    arrow.ts's tables: 10 float64, 2 int32, 1 categorical of 16 labels."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    labels = ['label-%d' % i for i in range(16)]
+
+    def frame():
+        cols = {'f%d' % c: rng.random(rows) for c in range(10)}
+        cols.update({'i%d' % c: rng.integers(0, 10 ** 6, rows, dtype=np.int32) for c in range(2)})
+        cols['label'] = pd.Categorical.from_codes(rng.integers(0, 16, rows), categories=labels)
+        return pd.DataFrame(cols)
+
+    frames = [frame(), frame()]
+    row_bytes = 10 * 8 + 2 * 4 + 4
+    stacks = [
+        ('partd.PandasBlocks(partd.File())', lambda d: partd.PandasBlocks(partd.File(d))),
+        ('partd.PandasBlocks(partd.Buffer(Dict(), File(), 64 MiB))',
+         lambda d: partd.PandasBlocks(partd.Buffer(partd.Dict(), partd.File(d), available_memory=64 * MIB))),
+    ]
+    results = []
+    for label, make in stacks:
+        kept = None
+        for _ in range(repeat):
+            os.sync()
+            path = os.path.join(root, 'partd-pandas')
+            shutil.rmtree(path, ignore_errors=True)
+            r = {'store': label, 'workload': 'arrow', 'values': keys * calls * rows, 'bytes': keys * calls * rows * row_bytes,
+                 'appendSeconds': 0.0, 'getSeconds': 0.0, 'verified': False}
+            store = make(path)
+            try:
+                expected = 0.0
+                for c in range(calls):
+                    df = frames[c % len(frames)]
+                    expected += df['f0'].sum()
+                    t0 = time.perf_counter()
+                    store.append({'k%d' % k: df for k in range(keys)})
+                    r['appendSeconds'] += time.perf_counter() - t0
+                wrong = []
+                for k in range(keys):
+                    t0 = time.perf_counter()
+                    got = store.get('k%d' % k)
+                    r['getSeconds'] += time.perf_counter() - t0
+                    if len(got) != calls * rows or got.shape[1] != 13 or not np.isclose(got['f0'].sum(), expected):
+                        wrong.append('k%d (%d rows)' % (k, len(got)))
+                if wrong:
+                    r['error'] = 'read back wrong: ' + ', '.join(wrong)
+                else:
+                    r['verified'] = True
+            except Exception as error:  # reported in the table, never silently
+                r['error'] = 'failed: %r' % (error,)
+            finally:
+                store.drop()
+                shutil.rmtree(path, ignore_errors=True)
+            if kept is None or (kept['verified'] and not r['verified']):
+                kept = r
+            elif kept['verified'] and r['verified']:
+                kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
+                kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+        results.append(kept)
+    return results
+
+
 def main():
     mode = sys.argv[1]
     if mode == 'info':
@@ -147,6 +212,9 @@ def main():
         return
     if mode == 'costs':
         print(json.dumps(costs(sys.argv[2])))
+        return
+    if mode == 'pandas':
+        print(json.dumps(pandas_bench(sys.argv[2], *(int(a) for a in sys.argv[3:7]))))
         return
     root, config_path, repeat = sys.argv[2], sys.argv[3], int(sys.argv[4])
     with open(config_path) as f:

@@ -14,10 +14,10 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { BaseStore, type AppendData, type KeyId, keyId, keyParts, LaminateError, type OpOptions, registerLayer, splitFrames, type StoreSpec, frame } from '@laminate/core';
+import { BaseStore, type AppendData, type KeyId, keyId, keyParts, LaminateError, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
-import { project, showId } from './arrow.js';
-import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toStream, type TableLike } from './tables.js';
+import { encodeFrame, project, showId } from './arrow.js';
+import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
 
 const SCHEMA = '.schema';
 
@@ -74,7 +74,7 @@ export class ArrowColumnsStore extends BaseStore<Table> {
         if (first === undefined) {
           fresh.set(id, table.schema);
           subIds.push(subId(id, SCHEMA));
-          frames.push(frame(toStream(new Table(table.schema))));
+          frames.push(encodeFrame(new Table(table.schema), id));
         } else {
           const diff = schemaDiff(first, table.schema);
           if (diff.length > 0) throw schemaError('arrowColumns', showId(id), diff);
@@ -83,7 +83,7 @@ export class ArrowColumnsStore extends BaseStore<Table> {
           const schema = new Schema([field]);
           const batches = table.batches.map((b) => new RecordBatch(schema, makeData({ type: new Struct([field]), length: b.numRows, nullCount: 0, children: [b.data.children[k]] })));
           subIds.push(subId(id, columnPart(field.name)));
-          frames.push(frame(toStream(new Table(schema, batches))));
+          frames.push(encodeFrame(new Table(schema, batches), id));
         });
       }
       if (subIds.length === 0) return;
@@ -174,7 +174,7 @@ export class ArrowColumnsStore extends BaseStore<Table> {
   }
 
   isetId(id: KeyId, value: Table): Promise<void> {
-    return this.inner.isetId(id, frame(toStream(asTable(value))));
+    return this.inner.isetId(id, encodeFrame(asTable(value), id));
   }
 
   async igetId(id: KeyId): Promise<Table | undefined> {

@@ -18,9 +18,9 @@
  * repeated per append (a few hundred bytes for a dozen columns), which is
  * small next to any batch worth appending on its own.
  */
-import { BaseStore, EncodeStore, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError } from '@laminate/core';
+import { BaseStore, EncodeStore, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue } from '@laminate/core';
 import type { Schema, Table } from 'apache-arrow';
-import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toStream, type TableLike } from './tables.js';
+import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toFrame, toStream, type TableLike } from './tables.js';
 
 const codec: Codec<Table> = {
   name: 'arrow',
@@ -73,9 +73,10 @@ export class ArrowStore extends EncodeStore<Table> {
         const diff = schemaDiff(known, tables[i].schema);
         if (diff.length > 0) throw schemaError('arrow', showId(id), diff);
       }
-      await super.appendIds(
+      const frames = keep.map((i) => encodeFrame(tables[i], ids[i]));
+      await this.inner.appendIds(
         keep.map((i) => ids[i]),
-        keep.map((i) => tables[i]),
+        frames,
         opts,
       );
       for (const [id, schema] of first) if (!this.schemas.has(id)) this.schemas.set(id, schema);
@@ -138,6 +139,18 @@ export class ArrowStore extends EncodeStore<Table> {
 
   override describe(): StoreSpec {
     return { type: 'arrow', inner: this.inner.describe() };
+  }
+}
+
+/** A table as its frame; a table apache-arrow cannot write is the caller's ERR_VALUE_TYPE, before anything is stored. */
+export function encodeFrame(table: Table, id: KeyId): Uint8Array {
+  try {
+    return toFrame(table);
+  } catch (error) {
+    // wrongValue makes the contract's ERR_VALUE_TYPE (a TypeError naming the key); this message says more.
+    const refused = wrongValue('arrow', 'tables', table, id);
+    refused.message = `Cannot write the table for key ${showId(id)} as Arrow IPC (${(error as Error)?.message ?? error}). Nothing from this call was stored.`;
+    throw Object.assign(refused, { cause: error });
   }
 }
 

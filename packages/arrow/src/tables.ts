@@ -3,7 +3,7 @@
  * comparing schemas the way a user means it, and joining decoded batches.
  */
 import { LaminateError, type KeyId, wrongValue } from '@laminate/core';
-import { DataType, Field, RecordBatch, RecordBatchReader, Schema, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { AsyncByteQueue, DataType, Field, RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Schema, Table, tableFromIPC } from 'apache-arrow';
 
 /** A Table or a RecordBatch (of this or another copy of apache-arrow). */
 export type TableLike = Table | RecordBatch;
@@ -69,9 +69,42 @@ export function schemaError(layer: string, key: string, diff: string[], what = '
   );
 }
 
-/** One appended table as an Arrow IPC stream: schema, dictionaries, record batches, end-of-stream. */
+/** Keeps what apache-arrow's writer writes: views of the table's own buffers and the small message parts. */
+class Pieces extends AsyncByteQueue {
+  readonly pieces: Uint8Array[] = [];
+  size = 0;
+  override write(value: Uint8Array): void {
+    if (value.byteLength === 0) return;
+    this.pieces.push(value);
+    this.size += value.byteLength;
+  }
+}
+
+/**
+ * One appended table as a laminate frame holding an Arrow IPC stream (schema,
+ * dictionaries, record batches, end-of-stream), built with one copy of the
+ * column data: tableToIPC would join the writer's pieces and frame() would
+ * copy the result again.
+ */
+export function toFrame(table: Table): Uint8Array {
+  const sink = new Pieces();
+  const writer = new RecordBatchStreamWriter();
+  writer.reset(sink);
+  writer.writeAll(table);
+  const out = Buffer.allocUnsafe(8 + sink.size);
+  out.writeUInt32LE(sink.size % 0x1_0000_0000, 0);
+  out.writeUInt32LE(Math.floor(sink.size / 0x1_0000_0000), 4);
+  let at = 8;
+  for (const piece of sink.pieces) {
+    out.set(piece, at);
+    at += piece.byteLength;
+  }
+  return out;
+}
+
+/** The payload of toFrame(table): one IPC stream. */
 export function toStream(table: Table): Uint8Array {
-  return tableToIPC(table, 'stream');
+  return toFrame(table).subarray(8);
 }
 
 export function fromStream(payload: Uint8Array): Table {
