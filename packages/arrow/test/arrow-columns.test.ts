@@ -158,3 +158,20 @@ describe('arrowColumns(): keys and layout', () => {
     await store.close();
   });
 });
+
+describe('arrowColumns(): an append cut short between columns', () => {
+  it('is ERR_CORRUPT_FRAME naming the column, not misaligned rows', async () => {
+    const inner = dict();
+    const store = arrowColumns(inner);
+    await store.append({ k: new Table({ a: vectorFromArray([1, 2], new Int32()), b: vectorFromArray(['x', 'y']) }) });
+    // What a writer killed after column a of a second append leaves behind.
+    const a = '\0' + JSON.stringify(['k', 'a']);
+    const [frameOfA] = await inner.getIds([a]);
+    await inner.appendIds([a], [Buffer.from(frameOfA)]);
+    const error = await rejection(store.get('k'));
+    expect(error.code).toBe('ERR_CORRUPT_FRAME');
+    expect(error.message).toContain('"b"');
+    // The column on its own still reads.
+    expect([...(await store.get('k', { columns: ['a'] })).getChild('a')!]).toEqual([1, 2, 1, 2]);
+  });
+});
