@@ -186,13 +186,12 @@ function bytesOf(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** A copy of `bytes` with each `size`-byte item reversed (little ↔ big endian). */
-function swapped(bytes: Uint8Array, size: number): Buffer {
-  const out = Buffer.from(bytes);
-  if (size === 2) out.swap16();
-  else if (size === 4) out.swap32();
-  else if (size === 8) out.swap64();
-  return out;
+/** Reverses each `size`-byte item of `bytes` (little ↔ big endian). */
+function swapInPlace(bytes: Buffer, size: number): Buffer {
+  if (size === 2) bytes.swap16();
+  else if (size === 4) bytes.swap32();
+  else if (size === 8) bytes.swap64();
+  return bytes;
 }
 
 /** The bytes partd's Numpy layer writes for one array of the key's dtype. */
@@ -207,7 +206,7 @@ function encodeValue(value: TypedValue, dtype: Dtype, id: KeyId): Uint8Array {
     }
   }
   const bytes = bytesOf(value instanceof Datetime64Array ? value.values : value);
-  return dtype.big !== !LITTLE && dtype.size > 1 ? swapped(bytes, dtype.size) : bytes;
+  return dtype.big !== !LITTLE && dtype.size > 1 ? swapInPlace(Buffer.from(bytes), dtype.size) : bytes;
 }
 
 function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId): TypedValue {
@@ -233,11 +232,12 @@ function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId): TypedValue {
   if (whole !== bytes.byteLength) {
     throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${show(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${show(id)}) to cut the key back to its last whole item.`, { key: show(id), offset: whole });
   }
-  const ctor = dtype.ctor!;
-  const out = new ctor(whole / dtype.size);
-  const target = bytesOf(out);
-  if (dtype.big !== !LITTLE && dtype.size > 1) target.set(swapped(bytes, dtype.size));
-  else target.set(bytes);
+  // A copy the caller owns (the bytes below may be the store's own memory), into
+  // memory of its own that is not zero-filled first: get is one memcpy.
+  const copy = Buffer.allocUnsafeSlow(whole);
+  copy.set(bytes);
+  if (dtype.big !== !LITTLE && dtype.size > 1) swapInPlace(copy, dtype.size);
+  const out = new dtype.ctor!(copy.buffer as ArrayBuffer, 0, whole / dtype.size);
   return dtype.unit ? new Datetime64Array(out as BigInt64Array, dtype.unit) : out;
 }
 
