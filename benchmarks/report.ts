@@ -8,6 +8,8 @@ import type { Primitives } from './primitives.js';
 import type { PartdCosts, PartdInfo, PartdStack } from './python.js';
 import { type Workload, totalBytes, valueCount } from './workloads.js';
 import { type ArrowResults, arrowMarkdown } from './arrow.js';
+import { type CompressionResults, compressionMarkdown } from './compression.js';
+export { compressionMarkdown };
 
 export interface Results {
   command: string;
@@ -29,6 +31,8 @@ export interface Results {
   partdCosts?: PartdCosts;
   /** benchmarks/arrow.ts, unless --no-arrow. */
   arrow?: ArrowResults;
+  /** benchmarks/compression.ts, unless --no-compression. */
+  compression?: CompressionResults;
 }
 
 /** Which partd stack each laminate stack is compared with. */
@@ -316,6 +320,7 @@ export function markdown(r: Results): string {
     for (const n of notes) lines.push('', `Note on ${n.store}: ${n.note}.`);
   }
   if (r.arrow) lines.push('', arrowMarkdown(r.arrow));
+  if (r.compression) lines.push('', compressionMarkdown(r.compression));
   const big = r.workloads.find((w) => w.id === 'c');
   if (big) {
     lines.push(
@@ -345,7 +350,7 @@ export function markdown(r: Results): string {
     `- Each laminate stack runs in its own Node process, each partd stack in its own Python process; \`sync\` runs before every measurement so that none pays for the previous one's writeback. Stores live under ${'`'}os.tmpdir()${'`'} unless \`--dir\` says otherwise.`,
     '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
     '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
-    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--dir PATH`, `--out FILE`.',
+    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-compression` (skip the compression table), `--compression-only`, `--dir PATH`, `--out FILE`.',
     '',
   );
   return lines.join('\n');
@@ -356,6 +361,7 @@ export function summary(r: Results): string {
   const out: string[] = [];
   for (const w of r.workloads) out.push(`(${w.id}) ${w.title}: ${count(valueCount(w))} values, ${bytes(totalBytes(w))}`, workloadTable(r, w), '');
   if (r.arrow) out.push(arrowMarkdown(r.arrow), '');
+  if (r.compression) out.push(compressionMarkdown(r.compression), '');
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
   out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
   return out.join('\n');

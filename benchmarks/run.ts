@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--dir PATH] [--out FILE]
+// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through
 // Python partd and against dd, checks every read, prints the tables and
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrowBench } from './arrow.js';
+import { compressionBench } from './compression.js';
 import { dd, settle } from './disk.js';
 import { STACKS } from './laminate.js';
 import { lockCost } from './lock.js';
@@ -29,18 +30,24 @@ interface Args {
   python: boolean;
   /** Also measure the Arrow layers (benchmarks/arrow.ts). */
   arrow: boolean;
+  /** Also measure the compression table (benchmarks/compression.ts). */
+  compression: boolean;
+  /** Only the compression table. */
+  compressionOnly: boolean;
   dir: string;
   out?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, dir: tmpdir() };
+  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, compression: true, compressionOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
     if (flag === '--quick') args.quick = true;
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--no-arrow') args.arrow = false;
+    else if (flag === '--no-compression') args.compression = false;
+    else if (flag === '--compression-only') args.compressionOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -57,7 +64,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -106,6 +113,12 @@ async function main(): Promise<void> {
   });
   try {
     console.error(`bench: working in ${root}`);
+    if (args.compressionOnly) {
+      console.error('bench: compression table only');
+      const { compressionMarkdown } = await import('./report.js');
+      console.log(`\n${compressionMarkdown(await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
+      return;
+    }
     const corpus = makeCorpus(CORPUS_BYTES);
     writeFileSync(join(root, 'corpus.bin'), corpus);
     const want = Object.fromEntries(ws.map((w) => [w.id, expected(w, corpus)]));
@@ -164,6 +177,9 @@ async function main(): Promise<void> {
     if (args.arrow) console.error('bench: Arrow tables (arrow, arrowColumns, partd.PandasBlocks)');
     const arrow = args.arrow ? await arrowBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
+    if (args.compression) console.error('bench: compression table (every compressor, partd ZLib, BZ2, Snappy, Blosc)');
+    const compression = args.compression ? await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
+
     const extra = process.argv.slice(2).join(' ');
     const results: Results = {
       command: `npm run bench${extra ? ` -- ${extra}` : ''}`,
@@ -182,6 +198,7 @@ async function main(): Promise<void> {
       primitives: costs,
       partdCosts: partdCostsMeasured,
       arrow,
+      compression,
     };
     console.log(`\n${summary(results)}\n`);
     const out = args.out ?? (args.quick ? undefined : join(here, '..', 'docs', 'benchmarks.md'));
