@@ -18,11 +18,10 @@
  * stream whose length equals its uncompressed size is stored raw.
  */
 import * as nodeZlib from 'node:zlib';
-import { type BaseStore, registerLayer, type StoreSpec } from '@laminate/core';
+import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption, typeError } from '@laminate/core';
 import * as lz4napi from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
 import { Compressor as ZstdCompressor, decompress as zstdDecompress } from 'zstd-napi';
-import { asBuffer, compressLayer, type CompressStore, optionError, wholeIn } from './bytes-codec.js';
 
 const HEADER = 16;
 const VERSION = 2;
@@ -298,11 +297,11 @@ function bloscDecode(src: Uint8Array): Buffer {
 // ---------------------------------------------------------------- the layer
 
 export function blosc(inner: BaseStore<Uint8Array>, opts: BloscOptions = {}): CompressStore {
-  const level = wholeIn('blosc', 'level', opts.level, 0, 9);
-  const shuffleOpt = wholeIn('blosc', 'shuffle', opts.shuffle, 0, 1);
-  const typesize = wholeIn('blosc', 'typesize', opts.typesize, 1, 255);
+  const level = wholeOption('blosc', 'level', opts.level, 0, 9);
+  const shuffleOpt = wholeOption('blosc', 'shuffle', opts.shuffle, 0, 1);
+  const typesize = wholeOption('blosc', 'typesize', opts.typesize, 1, 255);
   if (opts.cname !== undefined && !CNAMES.includes(opts.cname)) {
-    throw optionError(`blosc(): cname must be one of ${CNAMES.join(', ')}; got ${String(opts.cname)}. (Reading also covers blosclz and lz4hc buffers written by python-blosc.)`);
+    throw typeError('ERR_INVALID_OPTION', `blosc(): cname must be one of ${CNAMES.join(', ')}; got ${String(opts.cname)}. (Reading also covers blosclz and lz4hc buffers written by python-blosc.)`);
   }
   const cname = opts.cname ?? 'lz4';
   const settings: EncodeSettings = {

@@ -8,10 +8,9 @@
  * a value that inflates past it is decoded by seek-bzip, a pure JavaScript
  * bzip2 decoder.
  */
-import { type BaseStore, registerLayer, type StoreSpec } from '@laminate/core';
+import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption } from '@laminate/core';
 import createBzip2 from 'libbzip2-wasm';
 import seekBzip from 'seek-bzip';
-import { asBuffer, compressLayer, type CompressStore, wholeIn } from './bytes-codec.js';
 
 interface Result {
   error: number;
@@ -78,7 +77,7 @@ export interface Bz2Options {
 }
 
 export function bz2(inner: BaseStore<Uint8Array>, opts: Bz2Options = {}): CompressStore {
-  const level = wholeIn('bz2', 'level', opts.level, 1, 9);
+  const level = wholeOption('bz2', 'level', opts.level, 1, 9);
   const use = level ?? 9;
   return compressLayer('bz2', inner, (b) => compress(b, use), decompress, level === undefined ? undefined : { level });
 }

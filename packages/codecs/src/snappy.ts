@@ -4,9 +4,8 @@
  * frames: what partd.Snappy writes with python-snappy's snappy.compress, so
  * either side reads the other's directory.
  */
-import { type BaseStore, registerLayer, type StoreSpec } from '@laminate/core';
+import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore } from '@laminate/core';
 import { compressSync, uncompressSync } from 'snappy';
-import { asBuffer, compressLayer, type CompressStore } from './bytes-codec.js';
 
 export function snappy(inner: BaseStore<Uint8Array>): CompressStore {
   return compressLayer(

@@ -11,9 +11,20 @@ export interface LevelOptions {
   level?: number;
 }
 
-/** A bytes → bytes codec: every compression layer joins and checks values the same way. */
-function bytesCodec(name: string, encode: (b: Uint8Array) => Uint8Array, decode: (b: Uint8Array) => Uint8Array, spec?: Record<string, unknown>): Codec<Uint8Array> {
-  return {
+export type CompressStore = EncodeStore<Uint8Array>;
+
+/**
+ * A bytes → bytes layer from a pair of functions: every compression layer
+ * (here and in other packages) frames, joins and checks values the same way.
+ */
+export function compressLayer(
+  name: string,
+  inner: BaseStore<Uint8Array>,
+  encode: (b: Uint8Array) => Uint8Array,
+  decode: (b: Uint8Array) => Uint8Array,
+  spec?: Record<string, unknown>,
+): CompressStore {
+  const codec: Codec<Uint8Array> = {
     name,
     encode,
     decode,
@@ -24,40 +35,42 @@ function bytesCodec(name: string, encode: (b: Uint8Array) => Uint8Array, decode:
     },
     spec,
   };
+  return new EncodeStore(codec, inner);
 }
 
-function levelIn(name: string, level: number | undefined, min: number, max: number): number | undefined {
-  if (level === undefined) return undefined;
-  if (!Number.isInteger(level) || level < min || level > max) {
-    throw typeError('ERR_INVALID_OPTION', `${name}(): level must be a whole number from ${min} to ${max}; got ${level}.`);
+/** A whole-number option within [min, max], or undefined when not given; otherwise ERR_INVALID_OPTION. */
+export function wholeOption(layer: string, option: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw typeError('ERR_INVALID_OPTION', `${layer}(): ${option} must be a whole number from ${min} to ${max}; got ${String(value)}.`);
   }
-  return level;
+  return value;
 }
 
-export type CompressStore = EncodeStore<Uint8Array>;
+const levelIn = (layer: string, level: number | undefined, min: number, max: number) => wholeOption(layer, 'level', level, min, max);
 
 /** zlib (deflate with the zlib header): partd's ZLib. Level 0–9, default 6. */
 export function zlib(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('zlib', opts.level, 0, 9);
-  return new EncodeStore(bytesCodec('zlib', (b) => nodeZlib.deflateSync(b, { level }), (b) => nodeZlib.inflateSync(b), level === undefined ? undefined : { level }), inner);
+  return compressLayer('zlib', inner, (b) => nodeZlib.deflateSync(b, { level }), (b) => nodeZlib.inflateSync(b), level === undefined ? undefined : { level });
 }
 
 /** gzip. Level 0–9, default 6. */
 export function gzip(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('gzip', opts.level, 0, 9);
-  return new EncodeStore(bytesCodec('gzip', (b) => nodeZlib.gzipSync(b, { level }), (b) => nodeZlib.gunzipSync(b), level === undefined ? undefined : { level }), inner);
+  return compressLayer('gzip', inner, (b) => nodeZlib.gzipSync(b, { level }), (b) => nodeZlib.gunzipSync(b), level === undefined ? undefined : { level });
 }
 
 /** brotli. Quality 0–11, default 4 (brotli's own default of 11 is far too slow for a store). */
 export function brotli(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('brotli', opts.level, 0, 11) ?? 4;
   const params = { [nodeZlib.constants.BROTLI_PARAM_QUALITY]: level };
-  return new EncodeStore(bytesCodec('brotli', (b) => nodeZlib.brotliCompressSync(b, { params }), (b) => nodeZlib.brotliDecompressSync(b), { level }), inner);
+  return compressLayer('brotli', inner, (b) => nodeZlib.brotliCompressSync(b, { params }), (b) => nodeZlib.brotliDecompressSync(b), { level });
 }
 
 /** lz4 block format with its size prefix (lz4-napi): the fastest codec here. */
 export function lz4(inner: BaseStore<Uint8Array>): CompressStore {
-  return new EncodeStore(bytesCodec('lz4', (b) => lz4napi.compressSync(asBuffer(b)), (b) => lz4napi.uncompressSync(b)), inner);
+  return compressLayer('lz4', inner, (b) => lz4napi.compressSync(asBuffer(b)), (b) => lz4napi.uncompressSync(b));
 }
 
 /** zstd frames (zstd-napi). Level 1–19 (negative levels trade ratio for speed), default 3. */
@@ -65,9 +78,10 @@ export function zstd(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): Com
   const level = levelIn('zstd', opts.level, -7, 22) ?? 3;
   const compressor = new Compressor();
   compressor.setParameters({ compressionLevel: level });
-  return new EncodeStore(bytesCodec('zstd', (b) => compressor.compress(b), (b) => zstdDecompress(b), { level }), inner);
+  return compressLayer('zstd', inner, (b) => compressor.compress(b), (b) => zstdDecompress(b), { level });
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
+/** A Buffer view of `bytes` (native codecs want Buffers), without copying. */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

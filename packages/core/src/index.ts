@@ -1,4 +1,4 @@
-export { LaminateError, isLaminateError, type ErrorCode } from './errors.js';
+export { LaminateError, isLaminateError, typeError, type ErrorCode } from './errors.js';
 export { type Key, type KeyId, keyId, keyFromId, keyParts } from './keys.js';
 export { BaseStore, BytesStore, type Store, type StoreSpec, type OpOptions, type AppendData, checkBytes, concatBytes, wrongValue } from './store.js';
 export { Mutex, type OuterLock } from './mutex.js';
@@ -7,6 +7,6 @@ export { DictStore, dict } from './dict.js';
 export { FileStore, file, type FileOptions } from './file.js';
 export { BufferStore, buffer, type BufferOptions } from './buffer.js';
 export { EncodeStore, encode, type Codec } from './encode.js';
-export { zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore } from './compress.js';
+export { zlib, gzip, brotli, lz4, zstd, compressLayer, wholeOption, asBuffer, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
 export { open, parseSpec, formatSpec, registerLayer, type LayerEntry, type AnyStore } from './spec.js';
