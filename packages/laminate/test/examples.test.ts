@@ -1,9 +1,10 @@
 /**
- * Keeps docs/guide.md honest: every snippet in the guide is a file under
- * examples/guide/ (the guide quotes it whole, under a first line naming it),
- * every such file runs with tsx and exits 0, and what it prints matches the
- * output block the guide shows under it, where `…` stands for any text (a
- * temporary path). The shuffle demo runs too, on a few records.
+ * Keeps the docs honest: every snippet in docs/guide.md and docs/typed-data.md
+ * is a file under examples/guide/ or examples/guide-typed/ (the page quotes it
+ * whole, under a first line naming it), every such file runs with tsx and
+ * exits 0, and what it prints matches the output block the page shows under
+ * it, where `…` stands for any text (a temporary path). The shuffle demo runs
+ * too, on a few records.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -13,8 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const guideDir = join(root, 'examples', 'guide');
-const guide = readFileSync(join(root, 'docs', 'guide.md'), 'utf8');
+const pages = [
+  { doc: 'docs/guide.md', dir: 'examples/guide' },
+  { doc: 'docs/typed-data.md', dir: 'examples/guide-typed' },
+];
 
 interface Snippet {
   file: string;
@@ -22,12 +25,14 @@ interface Snippet {
   output?: string;
 }
 
-/** The guide's ```ts blocks whose first line is `// examples/guide/<file>`, each with the ```text block right after it. */
-function snippets(): Map<string, Snippet> {
+/** The page's ```ts blocks whose first line is `// <dir>/<file>`, each with the ```text block right after it. */
+function snippets(doc: string, dir: string): Map<string, Snippet> {
+  const page = readFileSync(join(root, doc), 'utf8');
   const found = new Map<string, Snippet>();
-  const block = /```ts\n\/\/ examples\/guide\/([\w.-]+\.ts)\n([\s\S]*?)```(?:\s*```text\n([\s\S]*?)```)?/g;
-  for (const [, file, code, output] of guide.matchAll(block)) {
-    expect(found.has(file), `${file} is quoted twice in docs/guide.md`).toBe(false);
+  const prefix = dir.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+  const block = new RegExp('```ts\\n// ' + prefix + '/([\\w.-]+\\.ts)\\n([\\s\\S]*?)```(?:\\s*```text\\n([\\s\\S]*?)```)?', 'g');
+  for (const [, file, code, output] of page.matchAll(block)) {
+    expect(found.has(file), `${file} is quoted twice in ${doc}`).toBe(false);
     found.set(file, { file, code, output });
   }
   return found;
@@ -57,34 +62,36 @@ function run(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Pr
 const lines = (text: string) => text.replace(/\s+$/, '').split('\n').map((line) => line.trimEnd());
 const pattern = (expected: string) => new RegExp(`^${expected.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
-describe('docs/guide.md', () => {
-  const files = readdirSync(guideDir).filter((name) => name.endsWith('.ts')).sort();
-  const quoted = snippets();
+for (const { doc, dir } of pages) {
+  describe(doc, () => {
+    const files = readdirSync(join(root, dir)).filter((name) => name.endsWith('.ts')).sort();
+    const quoted = snippets(doc, dir);
 
-  it('quotes every file under examples/guide, and nothing else', () => {
-    expect(files.length).toBeGreaterThan(0);
-    expect([...quoted.keys()].sort()).toEqual(files);
+    it(`quotes every file under ${dir}, and nothing else`, () => {
+      expect(files.length).toBeGreaterThan(0);
+      expect([...quoted.keys()].sort()).toEqual(files);
+    });
+
+    for (const file of files) {
+      it.concurrent(`${dir}/${file} is the snippet the page shows, and prints what it says`, async () => {
+        const snippet = quoted.get(file);
+        expect(snippet, `${doc} does not quote ${dir}/${file}`).toBeDefined();
+        expect(snippet!.code, `${doc} and ${dir}/${file} differ`).toBe(readFileSync(join(root, dir, file), 'utf8'));
+        expect(snippet!.output, `${doc} shows no output block after ${dir}/${file}`).toBeDefined();
+
+        const result = await run(join(dir, file));
+        expect(result.code, `${dir}/${file} exited with ${result.code}:\n${result.stderr}`).toBe(0);
+        const actual = lines(result.stdout);
+        const expected = lines(snippet!.output!);
+        const mismatch = expected.findIndex((line, i) => !pattern(line).test(actual[i] ?? ''));
+        if (mismatch >= 0 || actual.length !== expected.length) {
+          // Show the whole output: the page's block can be refreshed from it.
+          expect(actual.join('\n'), `${dir}/${file} printed something else than ${doc} shows (line ${mismatch + 1})`).toBe(expected.join('\n'));
+        }
+      }, 120_000);
+    }
   });
-
-  for (const file of files) {
-    it.concurrent(`examples/guide/${file} is the snippet the guide shows, and prints what it says`, async () => {
-      const snippet = quoted.get(file);
-      expect(snippet, `docs/guide.md does not quote examples/guide/${file}`).toBeDefined();
-      expect(snippet!.code, `docs/guide.md and examples/guide/${file} differ`).toBe(readFileSync(join(guideDir, file), 'utf8'));
-      expect(snippet!.output, `docs/guide.md shows no output block after examples/guide/${file}`).toBeDefined();
-
-      const result = await run(join('examples', 'guide', file));
-      expect(result.code, `examples/guide/${file} exited with ${result.code}:\n${result.stderr}`).toBe(0);
-      const actual = lines(result.stdout);
-      const expected = lines(snippet!.output!);
-      const mismatch = expected.findIndex((line, i) => !pattern(line).test(actual[i] ?? ''));
-      if (mismatch >= 0 || actual.length !== expected.length) {
-        // Show the whole output: the guide's block can be refreshed from it.
-        expect(actual.join('\n'), `examples/guide/${file} printed something else than the guide shows (line ${mismatch + 1})`).toBe(expected.join('\n'));
-      }
-    }, 120_000);
-  }
-});
+}
 
 describe('examples/shuffle.ts', () => {
   it('shuffles, verifies and summarizes a small run, spilling to disk', async () => {
