@@ -9,7 +9,8 @@ import type { PartdCosts, PartdInfo, PartdStack } from './python.js';
 import { type Workload, totalBytes, valueCount } from './workloads.js';
 import { type ArrowResults, arrowMarkdown } from './arrow.js';
 import { type CompressionResults, compressionMarkdown } from './compression.js';
-export { compressionMarkdown };
+import { type TypedResults, typedMarkdown } from './typed-arrays.js';
+export { compressionMarkdown, typedMarkdown };
 
 export interface Results {
   command: string;
@@ -31,6 +32,8 @@ export interface Results {
   partdCosts?: PartdCosts;
   /** benchmarks/arrow.ts, unless --no-arrow. */
   arrow?: ArrowResults;
+  /** benchmarks/typed-arrays.ts, unless --no-typed. */
+  typed?: TypedResults;
   /** benchmarks/compression.ts, unless --no-compression. */
   compression?: CompressionResults;
 }
@@ -319,6 +322,7 @@ export function markdown(r: Results): string {
     const notes = [...r.laminate.values(), ...[...r.peers.values()].filter(Array.isArray)].flat().filter((x) => x.workload === w.id && x.note);
     for (const n of notes) lines.push('', `Note on ${n.store}: ${n.note}.`);
   }
+  if (r.typed) lines.push('', typedMarkdown(r.typed));
   if (r.arrow) lines.push('', arrowMarkdown(r.arrow));
   if (r.compression) lines.push('', compressionMarkdown(r.compression));
   const big = r.workloads.find((w) => w.id === 'c');
@@ -350,7 +354,7 @@ export function markdown(r: Results): string {
     `- Each laminate stack runs in its own Node process, each partd stack in its own Python process; \`sync\` runs before every measurement so that none pays for the previous one's writeback. Stores live under ${'`'}os.tmpdir()${'`'} unless \`--dir\` says otherwise.`,
     '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
     '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
-    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-compression` (skip the compression table), `--compression-only`, `--dir PATH`, `--out FILE`.',
+    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-typed` (skip the typed-array rows), `--typed-only`, `--no-compression` (skip the compression table), `--compression-only`, `--dir PATH`, `--out FILE`.',
     '',
   );
   return lines.join('\n');
@@ -360,6 +364,7 @@ export function markdown(r: Results): string {
 export function summary(r: Results): string {
   const out: string[] = [];
   for (const w of r.workloads) out.push(`(${w.id}) ${w.title}: ${count(valueCount(w))} values, ${bytes(totalBytes(w))}`, workloadTable(r, w), '');
+  if (r.typed) out.push(typedMarkdown(r.typed), '');
   if (r.arrow) out.push(arrowMarkdown(r.arrow), '');
   if (r.compression) out.push(compressionMarkdown(r.compression), '');
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));

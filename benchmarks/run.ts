@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]
+// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through
 // Python partd and against dd, checks every read, prints the tables and
@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrowBench } from './arrow.js';
 import { compressionBench } from './compression.js';
+import { typedBench } from './typed-arrays.js';
 import { dd, settle } from './disk.js';
 import { STACKS } from './laminate.js';
 import { lockCost } from './lock.js';
@@ -30,6 +31,10 @@ interface Args {
   python: boolean;
   /** Also measure the Arrow layers (benchmarks/arrow.ts). */
   arrow: boolean;
+  /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
+  typed: boolean;
+  /** Only the typed-array rows. */
+  typedOnly: boolean;
   /** Also measure the compression table (benchmarks/compression.ts). */
   compression: boolean;
   /** Only the compression table. */
@@ -39,13 +44,15 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, compression: true, compressionOnly: false, dir: tmpdir() };
+  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
     if (flag === '--quick') args.quick = true;
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--no-arrow') args.arrow = false;
+    else if (flag === '--no-typed') args.typed = false;
+    else if (flag === '--typed-only') args.typedOnly = true;
     else if (flag === '--no-compression') args.compression = false;
     else if (flag === '--compression-only') args.compressionOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
@@ -64,7 +71,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -117,6 +124,12 @@ async function main(): Promise<void> {
       console.error('bench: compression table only');
       const { compressionMarkdown } = await import('./report.js');
       console.log(`\n${compressionMarkdown(await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
+      return;
+    }
+    if (args.typedOnly) {
+      console.error('bench: typed-array rows only');
+      const { typedMarkdown } = await import('./report.js');
+      console.log(`\n${typedMarkdown(await typedBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
       return;
     }
     const corpus = makeCorpus(CORPUS_BYTES);
@@ -174,6 +187,9 @@ async function main(): Promise<void> {
       }
     }
 
+    if (args.typed) console.error('bench: typed arrays (typedArrays, partd.Numpy)');
+    const typed = args.typed ? await typedBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
+
     if (args.arrow) console.error('bench: Arrow tables (arrow, arrowColumns, partd.PandasBlocks)');
     const arrow = args.arrow ? await arrowBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
@@ -198,6 +214,7 @@ async function main(): Promise<void> {
       primitives: costs,
       partdCosts: partdCostsMeasured,
       arrow,
+      typed,
       compression,
     };
     console.log(`\n${summary(results)}\n`);
