@@ -6,6 +6,7 @@ import { DictStore, type KeyId, LaminateError, dict, file, open } from '@laminat
 import { arrowColumns } from '@laminate/arrow';
 import { Dictionary, Field, Schema, Float64, Int32, List, Table, TimestampMillisecond, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow';
 import { view } from './values.js';
+import { rejection } from '@laminate/core/testing';
 
 /** dict() that counts the bytes its reads hand out. */
 class CountingDict extends DictStore {
@@ -27,14 +28,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as LaminateError;
-  }
-  throw new Error('expected the call to reject');
-}
 
 function wide(columns: number, rows: number, seed = 0): Table {
   const out: Record<string, ReturnType<typeof vectorFromArray>> = {};

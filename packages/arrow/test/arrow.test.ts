@@ -9,6 +9,7 @@ import {
   makeData, makeVector, tableFromIPC, vectorFromArray,
 } from 'apache-arrow';
 import { view } from './values.js';
+import { rejection } from '@laminate/core/testing';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -20,14 +21,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as LaminateError;
-  }
-  throw new Error('expected the call to reject');
-}
 
 const ab = (a: number[], b: string[]) => new Table({ a: vectorFromArray(a, new Int32()), b: vectorFromArray(b, new Utf8()) });
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BaseStore, LaminateError, buffer, dict, file, open } from '@laminate/core';
 import { Datetime64Array, type NumericArray, type TypedValue, parseDtype, typedArrays } from '@laminate/codecs';
+import { rejection } from '@laminate/core/testing';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -25,14 +26,6 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as LaminateError;
-  }
-  throw new Error('expected the call to reject, but it resolved');
-}
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
 

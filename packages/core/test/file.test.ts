@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type EncodeStore, type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
 import { SHARED_KEYS, checkRecords, msgpackRow, parseMsgpack, parseRaw, recordsInCall, zlibValue } from './fixtures/records.js';
+import { rejection } from '@laminate/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
@@ -124,15 +125,6 @@ function frameStarts(buf: Buffer): number[] {
   }
   expect(at, 'the file should hold whole frames only').toBe(buf.length);
   return starts;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; key?: string; offset?: number }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string; key?: string; offset?: number };
-  }
-  throw new Error('expected the promise to reject, but it resolved');
 }
 
 /** Polls `test` for up to `ms` milliseconds; returns its last answer. */

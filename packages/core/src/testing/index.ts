@@ -83,7 +83,8 @@ function expectSame(actual: unknown, expected: unknown): void {
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
+/** The error a call rejects with; fails the test when it resolves instead. */
+export async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
   try {
     await promise;
   } catch (error) {
