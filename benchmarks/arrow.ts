@@ -3,17 +3,16 @@
 // arrowColumns() reading 1 of the table's columns against all of them.
 //
 // run.ts calls arrowBench(); on its own:  tsx --conditions=source benchmarks/arrow.ts [--quick] [--no-python]
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { arrow, arrowColumns } from '@laminate/arrow';
-import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
+import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
-import { type Measurement, best, now } from './measure.js';
+import { type Measurement, best, now, runAlone } from './measure.js';
 import { PYTHON } from './python.js';
 
 /** The shape: 10 float64 + 2 int32 + 1 dictionary-encoded string column (int32 indices, 16 labels). */
@@ -220,14 +219,5 @@ export function arrowMarkdown(r: ArrowResults): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const quick = process.argv.includes('--quick');
-  const base = join(tmpdir(), 'laminate-bench-arrow');
-  mkdirSync(base, { recursive: true });
-  const root = mkdtempSync(join(base, 'run-'));
-  try {
-    const r = await arrowBench(root, { quick, repeat: quick ? 1 : 3, python: !process.argv.includes('--no-python') });
-    console.log(arrowMarkdown(r));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  await runAlone('arrow', async (root, opts) => arrowMarkdown(await arrowBench(root, opts)));
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BaseStore, type Codec, EncodeStore, brotli, dict, gzip, lz4, zlib, zstd } from '@laminate/core';
 import { blosc, bz2, snappy } from '@laminate/codecs';
-import { now } from './measure.js';
+import { now, random } from './measure.js';
 import { PYTHON } from './python.js';
 
 const SCRIPT = fileURLToPath(new URL('./partd_compression.py', import.meta.url));
@@ -36,16 +36,6 @@ export interface CompressionResults {
 
 const DATA = ['float64', 'int32', 'text'] as const;
 
-/** A deterministic generator, so every run compresses the same bytes. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 export function makeData(name: (typeof DATA)[number], bytes: number): Buffer {
   const rnd = random(name.length * 7919);

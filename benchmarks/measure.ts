@@ -1,3 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 // What one measurement is, shared by the laminate worker, the partd peer
 // (partd_bench.py prints the same fields as JSON) and the report.
 
@@ -27,6 +31,33 @@ export function best(a: Measurement | undefined, b: Measurement): Measurement {
   if (!a.verified) return a;
   if (!b.verified) return b;
   return { ...a, appendSeconds: Math.min(a.appendSeconds, b.appendSeconds), getSeconds: Math.min(a.getSeconds, b.getSeconds) };
+}
+
+/** A deterministic generator, so every run (and the Python peer) sees the same numbers. */
+export function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Runs one benchmark section on its own (`tsx benchmarks/<section>.ts [--quick]
+ * [--no-python]`) in a scratch directory, printing its markdown.
+ */
+export async function runAlone(name: string, section: (root: string, opts: { quick: boolean; repeat: number; python: boolean }) => Promise<string>): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const base = join(tmpdir(), `laminate-bench-${name}`);
+  mkdirSync(base, { recursive: true });
+  const root = mkdtempSync(join(base, 'run-'));
+  try {
+    console.log(await section(root, { quick, repeat: quick ? 1 : 3, python: !process.argv.includes('--no-python') }));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export function now(): number {

@@ -5,8 +5,7 @@
 //
 // run.ts calls typedBench(); on its own:  tsx --conditions=source benchmarks/typed-arrays.ts [--quick] [--no-python]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
@@ -14,7 +13,7 @@ import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { typedArrays } from '@laminate/codecs';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
-import { type Measurement, best, now } from './measure.js';
+import { type Measurement, best, now, random, runAlone } from './measure.js';
 import { PYTHON } from './python.js';
 
 /** The element types measured: the numpy name (partd_bench.py's too) → the array type. */
@@ -43,16 +42,6 @@ export function typedShape(quick: boolean): TypedShape {
   return { keys: 64, calls: quick ? 8 : 32, elements: 16_384 };
 }
 
-/** A deterministic generator, so every run (and the Python peer) appends the same numbers. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * POOL arrays of `elements` values, one stretch after another of the same
@@ -243,14 +232,5 @@ export function typedMarkdown(r: TypedResults): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const quick = process.argv.includes('--quick');
-  const base = join(tmpdir(), 'laminate-bench-typed');
-  mkdirSync(base, { recursive: true });
-  const root = mkdtempSync(join(base, 'run-'));
-  try {
-    const r = await typedBench(root, { quick, repeat: quick ? 1 : 3, python: !process.argv.includes('--no-python') });
-    console.log(typedMarkdown(r));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  await runAlone('typed', async (root, opts) => typedMarkdown(await typedBench(root, opts)));
 }

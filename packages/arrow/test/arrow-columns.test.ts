@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DictStore, type KeyId, LaminateError, dict, file, open } from '@laminate/core';
+import { DictStore, type KeyId, dict, file, open } from '@laminate/core';
 import { arrowColumns } from '@laminate/arrow';
 import { Dictionary, Field, Schema, Float64, Int32, List, Table, TimestampMillisecond, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow';
 import { view } from './values.js';

@@ -1,4 +1,4 @@
-import { LaminateError, isLaminateError, typeError } from './errors.js';
+import { isLaminateError, typeError } from './errors.js';
 import { HEADER, frame, splitFrames, undecodable, wholeFramesEnd } from './framing.js';
 import { type Key, type KeyId, keyId, showKey } from './keys.js';
 import { BaseStore, type OpOptions, type StoreSpec } from './store.js';
