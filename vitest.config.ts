@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@laminate\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@laminate\/codecs$/, replacement: src('codecs/src/index.ts') },
       { find: /^@laminate\/arrow$/, replacement: src('arrow/src/index.ts') },
+      { find: /^@laminate\/net$/, replacement: src('net/src/index.ts') },
     ],
   },
   test: {

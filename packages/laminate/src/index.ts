@@ -3,3 +3,4 @@
 export * from '@laminate/core';
 export * from '@laminate/codecs';
 export * from '@laminate/arrow';
+export * from '@laminate/net';

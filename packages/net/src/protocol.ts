@@ -1,0 +1,195 @@
+/**
+ * The wire format (docs/protocol.md): every message is one frame,
+ *
+ *   u32 LE  length of what follows (header length field + header + payloads)
+ *   u32 LE  length of the header
+ *   header  a MessagePack map: { id, op, … } for a request, { id, ok | error, … } for a reply,
+ *           with `sizes`: the byte length of each payload, in order
+ *   payloads the bytes of each value, back to back
+ *
+ * Values travel as raw bytes after the header, never inside it, so a large
+ * value is written to the socket as it is, without being copied into a frame.
+ */
+import { type ErrorCode, LaminateError, typeError } from '@laminate/core';
+import { Packr, Unpackr } from 'msgpackr';
+
+export const PROTOCOL_VERSION = 1;
+/** The largest frame a peer accepts unless told otherwise: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
+/** The length prefix is a u32. */
+export const LIMIT_MAX_MESSAGE_BYTES = 0xffffffff;
+
+export interface Header {
+  id: number;
+  op?: string;
+  sizes?: number[];
+  [field: string]: unknown;
+}
+
+export interface Message {
+  header: Header;
+  payloads: Buffer[];
+}
+
+// Plain MessagePack (no msgpackr records), so a client in any language reads it.
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true } as never);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true } as never);
+
+/** The buffers of one frame, to be written in order (payloads are not copied). */
+export function encodeFrame(header: Header, payloads: readonly Uint8Array[] = []): Buffer[] {
+  let bytes = 0;
+  const sizes: number[] = [];
+  for (const payload of payloads) {
+    sizes.push(payload.byteLength);
+    bytes += payload.byteLength;
+  }
+  const head = packr.pack(payloads.length > 0 ? { ...header, sizes } : header) as Buffer;
+  const prefix = Buffer.allocUnsafe(8);
+  const length = 4 + head.byteLength + bytes;
+  if (length > LIMIT_MAX_MESSAGE_BYTES) throw tooLarge(length + 4, LIMIT_MAX_MESSAGE_BYTES);
+  prefix.writeUInt32LE(length, 0);
+  prefix.writeUInt32LE(head.byteLength, 4);
+  return [prefix, head, ...(payloads as Buffer[])];
+}
+
+export function tooLarge(bytes: number, max: number): LaminateError {
+  return new LaminateError('ERR_TOO_LARGE', `A message of ${bytes} bytes is larger than the ${max} bytes allowed (maxMessageBytes); append in smaller calls or raise maxMessageBytes on both ends.`);
+}
+
+export function protocolError(why: string): LaminateError {
+  return new LaminateError('ERR_PROTOCOL', `Malformed laminate message: ${why}. Is the peer a laminate server or client of protocol version ${PROTOCOL_VERSION}?`);
+}
+
+/**
+ * Cuts the byte stream of a socket into messages. `push` throws ERR_TOO_LARGE
+ * or ERR_PROTOCOL on a frame it cannot accept; the connection must then be closed.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  push(chunk: Buffer): Message[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.byteLength;
+    const out: Message[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      if (this.chunks[0].byteLength < 4) this.chunks = [Buffer.concat(this.chunks)];
+      const length = this.chunks[0].readUInt32LE(0);
+      if (length + 4 > this.maxMessageBytes) throw tooLarge(length + 4, this.maxMessageBytes);
+      if (this.buffered < 4 + length) break;
+      out.push(decodeFrame(this.take(4 + length).subarray(4)));
+    }
+    return out;
+  }
+
+  /** The next `bytes` bytes: a view when one chunk holds them, else one copy. */
+  private take(bytes: number): Buffer {
+    const first = this.chunks[0];
+    let frame: Buffer;
+    if (first.byteLength >= bytes) {
+      frame = first.subarray(0, bytes);
+      if (first.byteLength === bytes) this.chunks.shift();
+      else this.chunks[0] = first.subarray(bytes);
+    } else {
+      frame = Buffer.allocUnsafe(bytes);
+      let filled = 0;
+      while (filled < bytes) {
+        const chunk = this.chunks[0];
+        const n = Math.min(chunk.byteLength, bytes - filled);
+        chunk.copy(frame, filled, 0, n);
+        filled += n;
+        if (n === chunk.byteLength) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(n);
+      }
+    }
+    this.buffered -= bytes;
+    return frame;
+  }
+}
+
+/** A frame without its length prefix → header and payloads. */
+export function decodeFrame(body: Buffer): Message {
+  if (body.byteLength < 4) throw protocolError('the frame is shorter than its header length field');
+  const headerBytes = body.readUInt32LE(0);
+  if (headerBytes === 0 || 4 + headerBytes > body.byteLength) throw protocolError(`the header length ${headerBytes} does not fit the frame of ${body.byteLength} bytes`);
+  let header: unknown;
+  try {
+    header = unpackr.unpack(body.subarray(4, 4 + headerBytes));
+  } catch {
+    throw protocolError('the header is not valid MessagePack');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw protocolError('the header is not a map');
+  const h = header as Header;
+  if (!Number.isSafeInteger(h.id) || h.id < 0) throw protocolError('the header has no non-negative integer "id"');
+  const payloads: Buffer[] = [];
+  let offset = 4 + headerBytes;
+  if (h.sizes !== undefined) {
+    if (!Array.isArray(h.sizes)) throw protocolError('"sizes" is not an array');
+    for (const size of h.sizes) {
+      if (!Number.isSafeInteger(size) || size < 0 || offset + size > body.byteLength) throw protocolError('a payload size does not fit the frame');
+      payloads.push(body.subarray(offset, offset + size));
+      offset += size;
+    }
+  }
+  if (offset !== body.byteLength) throw protocolError(`${body.byteLength - offset} bytes after the last payload`);
+  return { header: h, payloads };
+}
+
+/** Parses `tcp://host:port` or `unix:///path.sock`. */
+export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export function parseAddress(address: string): Address {
+  if (typeof address !== 'string') throw badAddress(address);
+  if (address.startsWith('unix://')) {
+    const path = address.slice('unix://'.length);
+    if (!path.startsWith('/')) throw badAddress(address);
+    return { kind: 'unix', path };
+  }
+  if (address.startsWith('tcp://')) {
+    let url: URL;
+    try {
+      url = new URL(address);
+    } catch {
+      throw badAddress(address);
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(url.port);
+    if (!host || url.port === '' || !Number.isInteger(port) || port < 0 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) throw badAddress(address);
+    return { kind: 'tcp', host, port };
+  }
+  throw badAddress(address);
+}
+
+export function formatAddress(address: Address): string {
+  if (address.kind === 'unix') return `unix://${address.path}`;
+  return `tcp://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+function badAddress(address: unknown): LaminateError {
+  return new LaminateError('ERR_INVALID_OPTION', `Invalid address ${JSON.stringify(address)}: use tcp://host:port (port 0 picks a free one when serving) or unix:///absolute/path.sock.`);
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** An error as a reply carries it: its code and message, and whether it was a TypeError. */
+export function errorToWire(error: unknown): Record<string, unknown> {
+  if (error instanceof LaminateError) {
+    return { code: error.code, message: error.message, type: error instanceof TypeError, ...(error.key === undefined ? {} : { key: error.key }) };
+  }
+  return { code: 'ERR_SERVER', message: error instanceof Error ? error.message : String(error) };
+}
+
+export function errorFromWire(wire: unknown): Error {
+  const w = (wire ?? {}) as { code?: unknown; message?: unknown; type?: unknown; key?: unknown };
+  const message = typeof w.message === 'string' ? w.message : 'The server reported an error without a message.';
+  if (typeof w.code === 'string' && w.code.startsWith('ERR_') && w.code !== 'ERR_SERVER') {
+    const details = typeof w.key === 'string' ? { key: w.key } : {};
+    return w.type === true ? typeError(w.code as ErrorCode, message, details) : new LaminateError(w.code as ErrorCode, message, details);
+  }
+  return new Error(`The server failed: ${message}`);
+}
