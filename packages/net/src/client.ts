@@ -92,17 +92,9 @@ class Connection {
     });
   }
 
-  get idle(): boolean {
-    return this.pending.size === 0;
-  }
-
+  /** Resolves when no request waits for its reply (or the connection is gone). */
   async settle(): Promise<void> {
-    const waiting = [...this.pending.values()];
-    if (waiting.length === 0) return;
-    await new Promise<void>((resolve) => {
-      const check = () => (this.pending.size === 0 || !this.alive ? resolve() : setTimeout(check, 5));
-      check();
-    });
+    while (this.pending.size > 0 && this.alive) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

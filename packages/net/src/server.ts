@@ -76,9 +76,10 @@ export class Server {
 
   listen(address: Address): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.net.once('error', reject);
+      const failed = (error: Error) => reject(new LaminateError('ERR_CONNECTION', `Cannot listen on ${formatAddress(address)}: ${error.message}.`, { cause: error }));
+      this.net.once('error', failed);
       const onListening = () => {
-        this.net.off('error', reject);
+        this.net.off('error', failed);
         if (address.kind === 'unix') {
           // 'listening' is emitted before any connection is accepted, so no one connects before this.
           chmodSync(address.path, 0o600);
@@ -217,7 +218,7 @@ class Connection {
   }
 
   private write(header: Header, payloads: readonly Uint8Array[] = []): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     let buffers = encodeFrame(header, payloads);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;

@@ -215,6 +215,45 @@ describe('serve() and client()', () => {
     expect(Buffer.from(await b.get('k')).toString()).toBe('123');
   });
 
+  it('is not disturbed by a producer killed with SIGKILL mid-stream', async () => {
+    const server = await startedServer(dict());
+    const store = served[served.length - 1];
+    const keys = 10;
+    const spawnProducer = (p: number, count: number) => {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(HERE, 'fixtures', 'producer.ts'), server.address, String(p), String(count), String(keys), '16'], { cwd: ROOT, stdio: 'pipe' });
+      closers.push(() => void child.kill('SIGKILL'));
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      return { child, exited: new Promise<{ code: number | null; signal: string | null; out: () => string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out: () => out }))) };
+    };
+    const victim = spawnProducer(1, 10_000_000);
+    const steady = spawnProducer(0, 2000);
+    // Kill the victim once the server holds some of its values (read straight from the served dict).
+    const direct = msgpack<{ p: number }>(store);
+    const deadline = Date.now() + 30_000;
+    while (!(await direct.get('k0')).some(({ p }) => p === 1) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    victim.child.kill('SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+    const result = await steady.exited;
+    expect(result.code).toBe(0);
+    expect(result.out().trim()).toBe('done');
+    const reader = msgpack<{ p: number; i: number }>(client(server.address));
+    closers.push(() => reader.close());
+    const seen = [new Set<number>(), new Set<number>()];
+    for (let k = 0; k < keys; k++) {
+      const last = [-1, -1];
+      for (const { p, i } of await reader.get(`k${k}`)) {
+        expect(i).toBeGreaterThan(last[p]);
+        last[p] = i;
+        seen[p].add(i);
+      }
+    }
+    expect(seen[0].size).toBe(2000);
+    // The server applies appends in the order they arrive: what it kept of the victim is a whole prefix.
+    expect(seen[1].size).toBeGreaterThan(0);
+    for (let i = 0; i < seen[1].size; i++) expect(seen[1].has(i)).toBe(true);
+  }, 60_000);
+
   it('takes appends from several processes at once: every value once, each producer in order', async () => {
     const server = await startedServer(dict(), { token: 'tok' });
     const producers = 3;
