@@ -6,14 +6,13 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
 import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { arrow, arrowColumns } from '@laminate/arrow';
 import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
 import { type Measurement, best, now, runAlone } from './measure.js';
-import { PYTHON } from './python.js';
+import { runPartdMode } from './python.js';
 
 /** The shape: 10 float64 + 2 int32 + 1 dictionary-encoded string column (int32 indices, 16 labels). */
 export const ROW_BYTES = 10 * 8 + 2 * 4 + 4;
@@ -133,15 +132,7 @@ async function runProjection(shape: ArrowShape, tables: Table[], dir: string): P
 }
 
 function runPandas(shape: ArrowShape, root: string, repeat: number): Measurement[] | { error: string } {
-  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'partd_bench.py');
-  const run = spawnSync(PYTHON, [script, 'pandas', root, String(shape.keys), String(shape.calls), String(shape.rows), String(repeat)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (run.status !== 0) return { error: `${PYTHON} partd_bench.py pandas exited ${run.status}: ${(run.stderr || run.error?.message || '').trim().split('\n').slice(-2).join(' ')}` };
-  try {
-    const json = JSON.parse(run.stdout.trim().split('\n').pop()!);
-    return 'error' in json ? { error: String(json.error) } : (json as Measurement[]);
-  } catch {
-    return { error: `could not read partd_bench.py output: ${run.stdout.slice(0, 200)}` };
-  }
+  return runPartdMode(['pandas', root, String(shape.keys), String(shape.calls), String(shape.rows), String(repeat)]);
 }
 
 export async function arrowBench(root: string, opts: { quick: boolean; repeat: number; python: boolean }): Promise<ArrowResults> {

@@ -39,7 +39,12 @@ export function partdInfo(): PartdInfo | { error: string } {
 }
 
 export function runPartd(stack: PartdStack, root: string, configPath: string, repeat: number): Measurement[] | { error: string } {
-  const { json, error } = call([stack, root, configPath, String(repeat)]);
+  return runPartdMode([stack, root, configPath, String(repeat)]);
+}
+
+/** Runs one mode of partd_bench.py (`pandas …`, `numpy …`) that prints measurements. */
+export function runPartdMode(args: string[]): Measurement[] | { error: string } {
+  const { json, error } = call(args);
   return error ? { error } : (json as Measurement[]);
 }
 

@@ -4,7 +4,6 @@
 // the same numbers in the same run.
 //
 // run.ts calls typedBench(); on its own:  tsx --conditions=source benchmarks/typed-arrays.ts [--quick] [--no-python]
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { typedArrays } from '@laminate/codecs';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
 import { type Measurement, best, now, random, runAlone } from './measure.js';
-import { PYTHON } from './python.js';
+import { runPartdMode } from './python.js';
 
 /** The element types measured: the numpy name (partd_bench.py's too) → the array type. */
 const DTYPES = { float64: Float64Array, int32: Int32Array } as const;
@@ -121,15 +120,7 @@ async function runTyped(label: string, name: DtypeName, shape: TypedShape, pool:
 }
 
 function runNumpy(configPath: string, root: string, repeat: number): Measurement[] | { error: string } {
-  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'partd_bench.py');
-  const run = spawnSync(PYTHON, [script, 'numpy', root, configPath, String(repeat)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (run.status !== 0) return { error: `${PYTHON} partd_bench.py numpy exited ${run.status}: ${(run.stderr || run.error?.message || '').trim().split('\n').slice(-2).join(' ')}` };
-  try {
-    const json = JSON.parse(run.stdout.trim().split('\n').pop()!);
-    return 'error' in json ? { error: String(json.error) } : (json as Measurement[]);
-  } catch {
-    return { error: `could not read partd_bench.py output: ${run.stdout.slice(0, 200)}` };
-  }
+  return runPartdMode(['numpy', root, configPath, String(repeat)]);
 }
 
 export async function typedBench(root: string, opts: { quick: boolean; repeat: number; python: boolean }): Promise<TypedResults> {
