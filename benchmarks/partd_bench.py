@@ -35,6 +35,16 @@ STACKS = {
 }
 
 
+def best(kept, r):
+    """The faster of two verified runs, phase by phase; a failed run wins, so its error is shown."""
+    if kept is None or (kept['verified'] and not r['verified']):
+        return r
+    if kept['verified'] and r['verified']:
+        kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
+        kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+    return kept
+
+
 def key_name(k):
     return 'k%04d' % k
 
@@ -197,11 +207,7 @@ def pandas_bench(root, keys, calls, rows, repeat):
             finally:
                 store.drop()
                 shutil.rmtree(path, ignore_errors=True)
-            if kept is None or (kept['verified'] and not r['verified']):
-                kept = r
-            elif kept['verified'] and r['verified']:
-                kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
-                kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+            kept = best(kept, r)
         results.append(kept)
     return results
 
@@ -269,11 +275,7 @@ def numpy_bench(root, config_path, repeat):
                 finally:
                     store.drop()
                     shutil.rmtree(path, ignore_errors=True)
-                if kept is None or (kept['verified'] and not r['verified']):
-                    kept = r
-                elif kept['verified'] and r['verified']:
-                    kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
-                    kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+                kept = best(kept, r)
             results.append(kept)
     return results
 
@@ -303,11 +305,7 @@ def main():
         for _ in range(repeat):
             os.sync()
             r = run(mode, w, corpus, config['stride'], config['expected'][w['id']], os.path.join(root, 'partd-' + mode))
-            if kept is None or (kept['verified'] and not r['verified']):
-                kept = r
-            elif kept['verified']:
-                kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
-                kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+            kept = best(kept, r)
         results.append(kept)
     print(json.dumps(results))
 
