@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Socket, connect } from 'node:net';
 import { BytesStore, type KeyId, LaminateError, type StoreSpec, registerLayer, typeError } from '@laminate/core';
 import {
@@ -17,22 +18,45 @@ export interface ClientOptions {
   token?: string;
   /** The largest reply accepted, in bytes; default 64 MiB. */
   maxMessageBytes?: number;
-  /** How long to keep trying while the server is not (yet) listening, in ms; default 5000. */
+  /**
+   * How long to keep trying to reach the server, in ms, when it is not (yet)
+   * listening or a connection dropped; requests wait meanwhile and fail with
+   * ERR_CONNECTION after it. Default 10000.
+   */
   connectTimeoutMs?: number;
+  /** Bytes of requests sent and not yet answered before further calls wait; default 16 MiB. */
+  maxBytesInFlight?: number;
 }
 
-const connectionLost = () => new LaminateError('ERR_CONNECTION', 'The connection to the laminate server closed before the reply came; the request may or may not have been applied.');
+/** One request from the call that made it until its reply. */
+interface Request {
+  /** The request id, unique for this client across its connections. */
+  readonly id: number;
+  readonly header: Omit<Header, 'id'>;
+  readonly payloads: readonly Uint8Array[];
+  readonly bytes: number;
+  /** Requests that belong to one connection (a withLock section's, a cursor's) fail with it instead of being sent again. */
+  readonly pinned?: Connection;
+  readonly resolve: (message: Message) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Errors after which the same request would fail again on a new connection. */
+const FINAL = new Set(['ERR_AUTH', 'ERR_PROTOCOL', 'ERR_TOO_LARGE']);
 
 /** One socket to the server, after the hello. */
 class Connection {
-  private readonly pending = new Map<number, { resolve: (message: Message) => void; reject: (error: Error) => void }>();
-  private nextId = 1;
-  private fatal?: Error;
   alive = true;
   serverMax = DEFAULT_MAX_MESSAGE_BYTES;
+  /** Why the connection ended, when the server said (ERR_AUTH, ERR_PROTOCOL) or the reader refused a frame. */
+  fatal?: Error;
   readonly closed: Promise<void>;
 
-  constructor(readonly socket: Socket, maxMessageBytes: number) {
+  constructor(
+    readonly socket: Socket,
+    maxMessageBytes: number,
+    onReply: (message: Message) => void,
+  ) {
     const reader = new FrameReader(maxMessageBytes);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -44,57 +68,31 @@ class Connection {
         socket.destroy();
         return;
       }
-      for (const { header, payloads } of messages) {
-        const waiter = this.pending.get(header.id);
-        if (waiter === undefined) {
-          // id 0 (or an unknown id) with an error: the server is closing the connection.
-          if (header.error !== undefined) this.fatal = errorFromWire(header.error);
-          continue;
-        }
-        this.pending.delete(header.id);
-        if (header.error !== undefined) {
-          const error = errorFromWire(header.error);
-          // An error the server closes the connection after applies to every request still waiting.
-          if ((error as LaminateError).code === 'ERR_AUTH' || (error as LaminateError).code === 'ERR_PROTOCOL') this.fatal = error;
-          waiter.reject(error);
-        } else waiter.resolve({ header, payloads });
+      for (const message of messages) {
+        const error = message.header.error === undefined ? undefined : errorFromWire(message.header.error);
+        // The server closes the connection after these: they apply to every request still waiting.
+        if (error && FINAL.has((error as LaminateError).code) && (message.header.id === 0 || (error as LaminateError).code !== 'ERR_TOO_LARGE')) this.fatal = error;
+        onReply(message);
       }
     });
-    socket.on('error', (error) => (this.fatal ??= new LaminateError('ERR_CONNECTION', `The connection to the laminate server failed: ${error.message}.`, { cause: error })));
+    socket.on('error', () => undefined);
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         this.alive = false;
-        const error = this.fatal ?? connectionLost();
-        for (const waiter of this.pending.values()) waiter.reject(error);
-        this.pending.clear();
         resolve();
       }),
     );
   }
 
-  request(header: Omit<Header, 'id'>, payloads: readonly Uint8Array[] = []): Promise<Message> {
-    if (!this.alive) return Promise.reject(this.fatal ?? connectionLost());
-    const id = this.nextId++;
-    let buffers: Buffer[];
-    try {
-      buffers = encodeFrame({ ...header, id }, payloads);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  /** Writes one request; ERR_TOO_LARGE (nothing written) when the server would refuse its size. */
+  send(id: number, header: Omit<Header, 'id'>, payloads: readonly Uint8Array[]): void {
+    const buffers = encodeFrame({ ...header, id }, payloads);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
-    if (bytes > this.serverMax) return Promise.reject(tooLarge(bytes, this.serverMax));
-    return new Promise<Message>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.socket.cork();
-      for (const buffer of buffers) this.socket.write(buffer);
-      this.socket.uncork();
-    });
-  }
-
-  /** Resolves when no request waits for its reply (or the connection is gone). */
-  async settle(): Promise<void> {
-    while (this.pending.size > 0 && this.alive) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (bytes > this.serverMax) throw tooLarge(bytes, this.serverMax);
+    this.socket.cork();
+    for (const buffer of buffers) this.socket.write(buffer);
+    this.socket.uncork();
   }
 }
 
@@ -102,17 +100,33 @@ class Connection {
  * client(address): a Store<Uint8Array> whose data lives in a store shared by
  * serve() in another process or machine. Stack encoders and compressors on it,
  * so values cross the network already encoded: msgpack(zstd(client(addr))).
+ *
+ * A dropped connection is opened again and the unanswered requests are sent
+ * again, in order; the server answers a change it already applied from
+ * memory, so every append is applied exactly once.
  */
 export class ClientStore extends BytesStore {
   protected readonly layer = 'client';
-  private connection?: Promise<Connection>;
   private readonly token?: string;
   private readonly maxMessageBytes: number;
   private readonly connectTimeoutMs: number;
+  private readonly maxBytesInFlight: number;
+  /** Names this client to the server across reconnects, for deduplication. */
+  private readonly clientId = randomBytes(16).toString('base64url');
+  private nextId = 1;
+  private connection?: Connection;
+  private connecting?: Promise<void>;
+  /** Sent and not yet answered, in the order sent. */
+  private readonly outstanding = new Map<number, Request>();
+  private outstandingBytes = 0;
+  /** Not yet sent (no connection, or too much in flight), in id order. */
+  private waiting: Request[] = [];
   /** withLock sections running or waiting: other calls queue behind them. */
   private sections = 0;
   /** The connection the current withLock section holds the server's lock on. */
   private sectionConnection?: Connection;
+  /** Set once close() has finished: no more connections. */
+  private shut = false;
 
   constructor(
     readonly address: string,
@@ -122,24 +136,111 @@ export class ClientStore extends BytesStore {
     parseAddress(address);
     this.token = opts.token ?? process.env.LAMINATE_TOKEN;
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.maxBytesInFlight = opts.maxBytesInFlight ?? 16 << 20;
   }
 
-  private connected(): Promise<Connection> {
-    const current = this.connection;
-    if (current) return current;
-    const next = this.connect();
-    this.connection = next;
-    next.then(
-      (connection) => void connection.closed.then(() => this.connection === next && (this.connection = undefined)),
-      () => this.connection === next && (this.connection = undefined),
-    );
-    return next;
+  /** Queues a request; it is sent when connected and the window has room, and again after a reconnect until answered. */
+  private submit(header: Omit<Header, 'id'>, payloads: readonly Uint8Array[] = [], pinned?: Connection): Promise<Message> {
+    let bytes = 0;
+    for (const payload of payloads) bytes += payload.byteLength;
+    return new Promise<Message>((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, header, payloads, bytes, pinned, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Sends what waits, while the window has room (one request always goes, however large). */
+  private pump(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.alive) {
+      if (this.waiting.length > 0) this.reconnect();
+      return;
+    }
+    while (this.waiting.length > 0) {
+      const request = this.waiting[0];
+      if (this.outstanding.size > 0 && this.outstandingBytes + request.bytes > this.maxBytesInFlight) return;
+      this.waiting.shift();
+      if (request.pinned !== undefined && request.pinned !== connection) {
+        request.reject(new LaminateError('ERR_CONNECTION', 'The connection this request belonged to (a withLock section or an iter) closed; it was not sent again.'));
+        continue;
+      }
+      // `ack`: every request below it has been answered, so the server may forget their outcomes.
+      const ack = this.outstanding.size > 0 ? this.outstanding.keys().next().value! : request.id;
+      try {
+        connection.send(request.id, { ...request.header, ack }, request.payloads);
+      } catch (error) {
+        request.reject(error as Error);
+        continue;
+      }
+      this.outstanding.set(request.id, request);
+      this.outstandingBytes += request.bytes;
+    }
+  }
+
+  private onReply(connection: Connection, { header, payloads }: Message): void {
+    const request = this.outstanding.get(header.id);
+    if (request === undefined || connection !== this.connection) return;
+    this.outstanding.delete(header.id);
+    this.outstandingBytes -= request.bytes;
+    if (header.error === undefined) request.resolve({ header, payloads });
+    else {
+      const error = errorFromWire(header.error);
+      // A closing server refused it before running it: safe to send again once a server listens.
+      if ((error as LaminateError).code === 'ERR_CLOSED' && request.pinned === undefined) this.requeue([request]);
+      else request.reject(error);
+    }
+    this.pump();
+  }
+
+  /** The connection closed: what it left unanswered is sent again on the next one, unless it cannot be. */
+  private onClose(connection: Connection): void {
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    const unanswered = [...this.outstanding.values()];
+    this.outstanding.clear();
+    this.outstandingBytes = 0;
+    const fatal = connection.fatal;
+    const again: Request[] = [];
+    for (const request of unanswered) {
+      if (fatal && FINAL.has((fatal as LaminateError).code)) request.reject(fatal);
+      else if (request.pinned !== undefined) request.reject(connectionLost());
+      else again.push(request);
+    }
+    this.requeue(again);
+    this.pump();
+  }
+
+  private requeue(requests: Request[]): void {
+    if (requests.length === 0) return;
+    this.waiting = [...requests, ...this.waiting].sort((a, b) => a.id - b.id);
+  }
+
+  /** Connects (retrying until connectTimeoutMs) unless already connecting; on failure every waiting request fails. */
+  private reconnect(): void {
+    if (this.connecting || this.shut) return;
+    this.connecting = this.connect()
+      .then(
+        (connection) => {
+          this.connection = connection;
+          void connection.closed.then(() => this.onClose(connection));
+        },
+        (error: Error) => {
+          const waiting = this.waiting;
+          this.waiting = [];
+          for (const request of waiting) request.reject(error);
+        },
+      )
+      .finally(() => {
+        this.connecting = undefined;
+        this.pump();
+      });
   }
 
   private async connect(): Promise<Connection> {
     const address = parseAddress(this.address);
     const deadline = performance.now() + this.connectTimeoutMs;
+    let delay = 20;
     for (;;) {
       const socket = await new Promise<Socket | NodeJS.ErrnoException>((resolve) => {
         const socket = address.kind === 'unix' ? connect(address.path) : connect(address.port, address.host);
@@ -149,34 +250,68 @@ export class ClientStore extends BytesStore {
         });
         socket.once('error', (error) => resolve(error));
       });
+      let failure: Error;
       if (!(socket instanceof Error)) {
-        const connection = new Connection(socket, this.maxMessageBytes);
-        try {
-          const hello = await connection.request({ op: 'hello', version: PROTOCOL_VERSION, ...(this.token === undefined ? {} : { token: this.token }) });
-          if (typeof hello.header.maxMessageBytes === 'number') connection.serverMax = hello.header.maxMessageBytes;
-        } catch (error) {
-          socket.destroy();
-          throw error;
-        }
-        return connection;
+        const hello = await this.hello(socket);
+        if (!(hello instanceof Error)) return hello;
+        failure = hello;
+        if (FINAL.has((failure as LaminateError).code)) throw failure;
+      } else {
+        failure = socket;
+        const transient = ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAGAIN'].includes(socket.code ?? '');
+        if (!transient) throw unreachable(this.address, failure);
       }
-      const retry = socket.code === 'ECONNREFUSED' || socket.code === 'ENOENT';
-      if (!retry || performance.now() > deadline) {
-        throw new LaminateError('ERR_CONNECTION', `Cannot connect to the laminate server at ${this.address}: ${socket.message}. Is serve() running there?`, { cause: socket });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (performance.now() + delay > deadline) throw unreachable(this.address, failure);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 500);
     }
   }
 
+  /** Says hello on a fresh socket: the connection, or why the server would not have it. */
+  private hello(socket: Socket): Promise<Connection | Error> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      let connection: Connection | undefined = undefined;
+      let settled = false;
+      connection = new Connection(socket, this.maxMessageBytes, (message) => {
+        if (!settled && message.header.id === id) {
+          settled = true;
+          if (message.header.error !== undefined) {
+            socket.destroy();
+            return resolve(errorFromWire(message.header.error));
+          }
+          if (typeof message.header.maxMessageBytes === 'number') connection!.serverMax = message.header.maxMessageBytes;
+          return resolve(connection!);
+        }
+        this.onReply(connection!, message);
+      });
+      void connection.closed.then(() => {
+        if (!settled) {
+          settled = true;
+          resolve(connection!.fatal ?? connectionLost());
+        }
+      });
+      connection.send(id, { op: 'hello', version: PROTOCOL_VERSION, client: this.clientId, ...(this.token === undefined ? {} : { token: this.token }) }, []);
+    });
+  }
+
   /** Sends a request, in order with this client's withLock sections. */
-  private async call(header: Omit<Header, 'id'>, payloads?: readonly Uint8Array[]): Promise<Message> {
-    if (this.lock.holds() && this.sectionConnection) {
-      const connection = this.sectionConnection;
-      if (!connection.alive) throw new LaminateError('ERR_CONNECTION', 'The connection that held the server lock for this withLock section closed; the section is over.');
-      return connection.request({ ...header, locked: true }, payloads);
+  private call(header: Omit<Header, 'id'>, payloads?: readonly Uint8Array[]): Promise<Message> {
+    if (this.lock.holds() && this.sectionConnection) return this.submit({ ...header, locked: true }, payloads, this.sectionConnection);
+    if (this.sections > 0 && !this.lock.holds()) return this.lock.run(() => this.submit(header, payloads));
+    return this.submit(header, payloads);
+  }
+
+  /** The current connection, once connected. */
+  private async connected(): Promise<Connection> {
+    for (;;) {
+      if (this.connection?.alive) return this.connection;
+      if (!this.connecting) this.reconnect();
+      const attempt = this.connecting;
+      if (attempt === undefined) throw new LaminateError('ERR_CLOSED', 'This client is closed.');
+      await attempt;
+      if (!this.connection?.alive) throw unreachable(this.address, new Error('no connection'));
     }
-    if (this.sections > 0 && !this.lock.holds()) return this.lock.run(async () => (await this.connected()).request(header, payloads));
-    return (await this.connected()).request(header, payloads);
   }
 
   override withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -186,14 +321,14 @@ export class ClientStore extends BytesStore {
     return this.lock
       .run(async () => {
         const connection = await this.connected();
-        await connection.request({ op: 'lock' });
+        await this.submit({ op: 'lock' }, [], connection);
         this.sectionConnection = connection;
         try {
           return await fn();
         } finally {
           this.sectionConnection = undefined;
           // A closed connection released the lock on the server already.
-          await connection.request({ op: 'unlock' }).catch(() => undefined);
+          if (connection.alive) await this.submit({ op: 'unlock' }, [], connection).catch(() => undefined);
         }
       })
       .finally(() => this.sections--);
@@ -209,9 +344,24 @@ export class ClientStore extends BytesStore {
     return payloads;
   }
 
+  /** Streams the key's chunks a batch at a time; the batches after the first come from the same connection. */
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
-    const { payloads } = await this.call({ op: 'iter', key: id });
-    yield* payloads;
+    let reply = await this.call({ op: 'iter', key: id });
+    let connection = this.connection;
+    for (;;) {
+      const cursor = reply.header.cursor;
+      let finished = cursor === undefined;
+      try {
+        yield* reply.payloads;
+        if (finished) return;
+        reply = await this.submit({ op: 'iter', cursor }, [], connection);
+        finished = reply.header.cursor === undefined;
+        connection = this.connection;
+      } finally {
+        // Stopped early: let the server close its cursor.
+        if (!finished && connection?.alive) void this.submit({ op: 'iter', cursor, cancel: true }, [], connection).catch(() => undefined);
+      }
+    }
   }
 
   async deleteIds(ids: readonly KeyId[]): Promise<void> {
@@ -250,12 +400,15 @@ export class ClientStore extends BytesStore {
     await this.call({ op: 'drop' });
   }
 
+  /** Waits for every request to be answered (or to fail), then closes the connection. */
   protected async closeStore(): Promise<void> {
-    const pending = this.connection;
+    while (this.outstanding.size > 0 || this.waiting.length > 0 || this.connecting) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    this.shut = true;
+    const connection = this.connection;
     this.connection = undefined;
-    const connection = await pending?.catch(() => undefined);
-    if (!connection) return;
-    await connection.settle();
+    if (!connection?.alive) return;
     connection.socket.end();
     const timer = setTimeout(() => connection.socket.destroy(), 2000);
     await connection.closed;
@@ -265,6 +418,14 @@ export class ClientStore extends BytesStore {
   describe(): StoreSpec {
     return { type: 'client', address: this.address };
   }
+}
+
+function connectionLost(): LaminateError {
+  return new LaminateError('ERR_CONNECTION', 'The connection to the laminate server closed before the reply came; the request may or may not have been applied.');
+}
+
+function unreachable(address: string, cause: Error): LaminateError {
+  return new LaminateError('ERR_CONNECTION', `Cannot reach the laminate server at ${address}: ${cause.message}. Is serve() running there? (A client keeps trying for connectTimeoutMs.)`, { cause });
 }
 
 function badReply(op: string): LaminateError {
@@ -279,7 +440,7 @@ export function client(address: string, opts: ClientOptions = {}): ClientStore {
 registerLayer('client', {
   positional: 'address',
   open: (spec) => {
-    const { address, token, maxMessageBytes, connectTimeoutMs } = spec as StoreSpec & ClientOptions & { address: string };
-    return client(address, { token, maxMessageBytes, connectTimeoutMs });
+    const { address, token, maxMessageBytes, connectTimeoutMs, maxBytesInFlight } = spec as StoreSpec & ClientOptions & { address: string };
+    return client(address, { token, maxMessageBytes, connectTimeoutMs, maxBytesInFlight });
   },
 });

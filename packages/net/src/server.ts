@@ -18,6 +18,7 @@ import {
   protocolError,
   tooLarge,
 } from './protocol.js';
+import { Sessions, type Session, type Outcome } from './sessions.js';
 
 export interface ServeOptions {
   /** `tcp://host:port` (port 0 picks a free one) or `unix:///path.sock`; default `tcp://127.0.0.1:0`. */
@@ -28,6 +29,25 @@ export interface ServeOptions {
   insecure?: boolean;
   /** The largest frame accepted or sent, in bytes; default 64 MiB. */
   maxMessageBytes?: number;
+  /** Bytes of requests and replies one connection may have in flight before the server stops reading it; default 32 MiB. */
+  maxConnectionBytes?: number;
+  /** Bytes in flight over all connections before the server stops reading the busy ones; default 256 MiB. */
+  maxTotalBytes?: number;
+  /** How long the server remembers a disconnected client's appends, so a reconnecting client can resend them safely; default 60 s. */
+  sessionTtlMs?: number;
+}
+
+/** What a server is doing, for monitoring and tests. */
+export interface ServerStats {
+  connections: number;
+  /** Clients whose recent requests are remembered for deduplication. */
+  sessions: number;
+  /** Bytes of requests not yet answered plus replies not yet written to the socket. */
+  bytesInFlight: number;
+  /** The most `bytesInFlight` has been since the server started. */
+  peakBytesInFlight: number;
+  /** Requests answered from memory because a reconnecting client sent them again. */
+  duplicates: number;
 }
 
 /** Shares `store` with clients until `close()`; returns once it listens. */
@@ -37,6 +57,12 @@ export async function serve(store: BaseStore<Uint8Array>, opts: ServeOptions = {
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1024 || maxMessageBytes > LIMIT_MAX_MESSAGE_BYTES) {
     throw typeError('ERR_INVALID_OPTION', `maxMessageBytes must be an integer from 1024 to ${LIMIT_MAX_MESSAGE_BYTES}, got ${opts.maxMessageBytes}.`);
   }
+  const limits = {
+    maxMessageBytes,
+    maxConnectionBytes: positive(opts.maxConnectionBytes, 32 << 20, 'maxConnectionBytes'),
+    maxTotalBytes: positive(opts.maxTotalBytes, 256 << 20, 'maxTotalBytes'),
+    sessionTtlMs: positive(opts.sessionTtlMs, 60_000, 'sessionTtlMs'),
+  };
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0)) {
     throw typeError('ERR_INVALID_OPTION', 'token must be a non-empty string.');
   }
@@ -46,25 +72,45 @@ export async function serve(store: BaseStore<Uint8Array>, opts: ServeOptions = {
       `Refusing to serve ${formatAddress(address)} without a token: anyone who reaches that address could read and change the store. Pass { token } (clients pass the same), or { insecure: true } on a trusted network.`,
     );
   }
-  const server = new Server(store, opts.token, maxMessageBytes);
+  const server = new Server(store, opts.token, limits);
   await server.listen(address);
   return server;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw typeError('ERR_INVALID_OPTION', `${name} must be a positive integer, got ${value}.`);
+  return value;
+}
+
+interface Limits {
+  maxMessageBytes: number;
+  maxConnectionBytes: number;
+  maxTotalBytes: number;
+  sessionTtlMs: number;
 }
 
 /** A store shared over a socket. */
 export class Server {
   /** The bound address, with the port chosen when listening on port 0. */
   address = '';
+  readonly maxMessageBytes: number;
   private readonly net: NetServer;
   private readonly connections = new Set<Connection>();
   private closing?: Promise<void>;
   private readonly tokenDigest?: Buffer;
+  readonly sessions: Sessions;
+  private inflight = 0;
+  private peak = 0;
+  duplicates = 0;
 
   constructor(
     readonly store: BaseStore<Uint8Array>,
     token: string | undefined,
-    readonly maxMessageBytes: number,
+    readonly limits: Limits,
   ) {
+    this.maxMessageBytes = limits.maxMessageBytes;
+    this.sessions = new Sessions(limits.sessionTtlMs);
     this.tokenDigest = token === undefined ? undefined : digest(token);
     this.net = createServer((socket) => {
       if (this.closing) return void socket.destroy();
@@ -103,12 +149,28 @@ export class Server {
     return timingSafeEqual(digest(token), this.tokenDigest);
   }
 
+  /** Counts bytes entering (positive) or leaving (negative) the server's memory; lets paused connections go on when there is room again. */
+  account(bytes: number): void {
+    this.inflight += bytes;
+    if (this.inflight > this.peak) this.peak = this.inflight;
+    if (bytes < 0 && this.inflight < this.limits.maxTotalBytes) for (const connection of this.connections) connection.flow();
+  }
+
+  get overTotal(): boolean {
+    return this.inflight >= this.limits.maxTotalBytes;
+  }
+
+  stats(): ServerStats {
+    return { connections: this.connections.size, sessions: this.sessions.size, bytesInFlight: this.inflight, peakBytesInFlight: this.peak, duplicates: this.duplicates };
+  }
+
   /** Stops accepting connections, finishes the requests in flight, then closes every connection. The store stays open. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => this.net.close(() => resolve()));
       await Promise.all([...this.connections].map((connection) => connection.finish()));
       await stopped;
+      this.sessions.clear();
     })();
     return this.closing;
   }
@@ -172,13 +234,26 @@ class Section {
   }
 }
 
+/** Requests that change the store: a client's resent copy must not apply them twice. */
+const CHANGES = new Set(['append', 'iset', 'delete', 'pop', 'drop']);
+
+/** How many chunks of a key one `iter` reply carries at most, in bytes (a single larger chunk still goes alone). */
+const ITER_BATCH_BYTES = 1 << 20;
+
 class Connection {
   private readonly reader: FrameReader;
   private authed = false;
   private failed = false;
   private finishing = false;
+  private paused = false;
+  /** Bytes of this connection's requests not yet answered and replies not yet written. */
+  private inflightBytes = 0;
   private readonly inflight = new Set<Promise<void>>();
   private section?: Section;
+  private session?: Session;
+  /** Open `iter` cursors: the rest of a key's chunks, read as the client asks for them. */
+  private readonly cursors = new Map<number, AsyncIterator<Uint8Array>>();
+  private nextCursor = 1;
   private readonly closed: Promise<void>;
 
   constructor(
@@ -190,7 +265,12 @@ class Connection {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.once('close', () => void this.section?.end());
+    socket.once('close', () => {
+      void this.section?.end();
+      for (const cursor of this.cursors.values()) void cursor.return?.();
+      this.cursors.clear();
+      if (this.session) this.server.sessions.leave(this.session);
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -205,6 +285,30 @@ class Connection {
       if (this.failed) return;
       this.handle(message);
     }
+    this.flow();
+  }
+
+  /**
+   * Flow control: stop reading a connection that has too much in flight, or
+   * when the whole server has. A connection with nothing in flight is always
+   * read, so a client holding the store's lock can always send the request
+   * that ends its section.
+   */
+  flow(): void {
+    const over = this.inflightBytes > 0 && (this.inflightBytes >= this.server.limits.maxConnectionBytes || this.server.overTotal);
+    if (over && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private account(bytes: number): void {
+    this.inflightBytes += bytes;
+    this.server.account(bytes);
+    if (bytes < 0) this.flow();
   }
 
   /** Reports a connection-level error (reply id 0 unless given) and closes the connection. */
@@ -217,14 +321,21 @@ class Connection {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  /** Writes one reply; its bytes count as in flight until the socket has taken them. */
   private write(header: Header, payloads: readonly Uint8Array[] = []): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     let buffers = encodeFrame(header, payloads);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
-    if (bytes > this.server.maxMessageBytes) buffers = encodeFrame({ id: header.id, error: errorToWire(tooLarge(bytes, this.server.maxMessageBytes)) });
+    if (bytes > this.server.maxMessageBytes) {
+      buffers = encodeFrame({ id: header.id, error: errorToWire(tooLarge(bytes, this.server.maxMessageBytes)) });
+      bytes = 0;
+      for (const buffer of buffers) bytes += buffer.byteLength;
+    }
+    this.account(bytes);
     this.socket.cork();
-    for (const buffer of buffers) this.socket.write(buffer);
+    for (let i = 0; i < buffers.length - 1; i++) this.socket.write(buffers[i]);
+    this.socket.write(buffers[buffers.length - 1], () => this.account(-bytes));
     this.socket.uncork();
   }
 
@@ -236,6 +347,10 @@ class Connection {
       if (!this.server.accepts(header.token)) {
         return this.fail(new LaminateError('ERR_AUTH', 'The server refused the token: pass the token the server was started with ({ token } or LAMINATE_TOKEN).'), id);
       }
+      if (header.client !== undefined) {
+        if (typeof header.client !== 'string' || header.client.length === 0 || header.client.length > 128) return this.fail(protocolError('"client" must be a string of 1 to 128 characters'), id);
+        this.session = this.server.sessions.join(header.client);
+      }
       this.authed = true;
       return this.write({ id, ok: true, version: PROTOCOL_VERSION, maxMessageBytes: this.server.maxMessageBytes });
     }
@@ -246,11 +361,27 @@ class Connection {
       return this.fail(error as LaminateError, id);
     }
     if (this.finishing) return this.write({ id, error: errorToWire(new LaminateError('ERR_CLOSED', 'The server is closing; it takes no new requests.')) });
+
+    let bytes = 0;
+    for (const payload of payloads) bytes += payload.byteLength;
+    this.account(bytes);
     const section = header.locked === true ? this.section : undefined;
-    const done = (section ? section.run(work) : work()).then(
-      (reply) => this.write({ id, ok: true, ...reply.header }, reply.payloads),
-      (error: unknown) => this.write({ id, error: errorToWire(error) }),
-    );
+    const run = (): Promise<Outcome> => (section ? section.run(work) : work()).then((reply) => ({ reply }), (error: unknown) => ({ error }));
+    let outcome: Promise<Outcome> | undefined;
+    if (this.session && typeof op === 'string' && CHANGES.has(op)) {
+      // A change a reconnecting client sent again: answer with the first copy's outcome instead of applying it twice.
+      const seen = this.server.sessions.recall(this.session, id, header.ack);
+      if (seen) this.server.duplicates++;
+      outcome = seen ?? this.server.sessions.remember(this.session, id, run());
+    } else {
+      if (this.session) this.server.sessions.acknowledge(this.session, header.ack);
+      outcome = run();
+    }
+    const done = outcome.then((result) => {
+      this.account(-bytes);
+      if ('reply' in result) this.write({ id, ok: true, ...result.reply.header }, result.reply.payloads);
+      else this.write({ id, error: errorToWire(result.error) });
+    });
     this.inflight.add(done);
     void done.finally(() => this.inflight.delete(done));
   }
@@ -272,11 +403,17 @@ class Connection {
         return async () => ({ payloads: await store.getIds(ids(keys)) });
       }
       case 'iter': {
+        if (header.cursor !== undefined) {
+          const cursor = header.cursor;
+          if (!Number.isSafeInteger(cursor)) throw protocolError('"cursor" must be an integer');
+          return () => this.continueIter(cursor as number, header.cancel === true);
+        }
         const key = oneString(header.key);
         return async () => {
-          const chunks: Uint8Array[] = [];
-          for await (const chunk of store.iterId(checkedId(key))) chunks.push(chunk);
-          return { payloads: chunks };
+          const iterator = store.iterId(checkedId(key))[Symbol.asyncIterator]();
+          const cursor = this.nextCursor++;
+          this.cursors.set(cursor, iterator);
+          return this.continueIter(cursor, false);
         };
       }
       case 'iset': {
@@ -328,6 +465,36 @@ class Connection {
     }
   }
 
+  /** The next batch of an open `iter` cursor: chunks up to ITER_BATCH_BYTES, and the cursor again while more remain. */
+  private async continueIter(cursor: number, cancel: boolean): Promise<Reply> {
+    const iterator = this.cursors.get(cursor);
+    if (iterator === undefined) throw new LaminateError('ERR_PROTOCOL', `No open iter cursor ${cursor} on this connection.`);
+    if (cancel) {
+      this.cursors.delete(cursor);
+      await iterator.return?.();
+      return {};
+    }
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    // Leave room for the header: a batch must fit in one frame.
+    const budget = Math.min(ITER_BATCH_BYTES, this.server.maxMessageBytes - 1024);
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) {
+          this.cursors.delete(cursor);
+          return { payloads: chunks };
+        }
+        chunks.push(next.value);
+        bytes += next.value.byteLength;
+        if (bytes >= budget) return { header: { cursor }, payloads: chunks };
+      }
+    } catch (error) {
+      this.cursors.delete(cursor);
+      throw error;
+    }
+  }
+
   /** Lets the requests in flight finish and be answered, then closes the connection. */
   async finish(): Promise<void> {
     this.finishing = true;
@@ -342,7 +509,7 @@ class Connection {
   }
 }
 
-interface Reply {
+export interface Reply {
   header?: Record<string, unknown>;
   payloads?: readonly Uint8Array[];
 }
