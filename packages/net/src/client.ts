@@ -261,8 +261,9 @@ export class ClientStore extends BytesStore {
         const transient = ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAGAIN'].includes(socket.code ?? '');
         if (!transient) throw unreachable(this.address, failure);
       }
-      if (performance.now() + delay > deadline) throw unreachable(this.address, failure);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      const left = deadline - performance.now();
+      if (left <= 0) throw unreachable(this.address, failure);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
       delay = Math.min(delay * 2, 500);
     }
   }
@@ -347,20 +348,18 @@ export class ClientStore extends BytesStore {
   /** Streams the key's chunks a batch at a time; the batches after the first come from the same connection. */
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
     let reply = await this.call({ op: 'iter', key: id });
-    let connection = this.connection;
-    for (;;) {
-      const cursor = reply.header.cursor;
-      let finished = cursor === undefined;
-      try {
+    const connection = this.connection;
+    let cursor = reply.header.cursor;
+    try {
+      for (;;) {
         yield* reply.payloads;
-        if (finished) return;
+        if (cursor === undefined) return;
         reply = await this.submit({ op: 'iter', cursor }, [], connection);
-        finished = reply.header.cursor === undefined;
-        connection = this.connection;
-      } finally {
-        // Stopped early: let the server close its cursor.
-        if (!finished && connection?.alive) void this.submit({ op: 'iter', cursor, cancel: true }, [], connection).catch(() => undefined);
+        cursor = reply.header.cursor;
       }
+    } finally {
+      // Stopped early: let the server close its cursor.
+      if (cursor !== undefined && connection?.alive) void this.submit({ op: 'iter', cursor, cancel: true }, [], connection).catch(() => undefined);
     }
   }
 

@@ -252,7 +252,7 @@ class Connection {
   private section?: Section;
   private session?: Session;
   /** Open `iter` cursors: the rest of a key's chunks, read as the client asks for them. */
-  private readonly cursors = new Map<number, AsyncIterator<Uint8Array>>();
+  private readonly cursors = new Map<number, Cursor>();
   private nextCursor = 1;
   private readonly closed: Promise<void>;
 
@@ -267,7 +267,7 @@ class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.once('close', () => {
       void this.section?.end();
-      for (const cursor of this.cursors.values()) void cursor.return?.();
+      for (const { iterator } of this.cursors.values()) void iterator.return?.();
       this.cursors.clear();
       if (this.session) this.server.sessions.leave(this.session);
     });
@@ -412,7 +412,7 @@ class Connection {
         return async () => {
           const iterator = store.iterId(checkedId(key))[Symbol.asyncIterator]();
           const cursor = this.nextCursor++;
-          this.cursors.set(cursor, iterator);
+          this.cursors.set(cursor, { iterator });
           return this.continueIter(cursor, false);
         };
       }
@@ -466,31 +466,35 @@ class Connection {
   }
 
   /** The next batch of an open `iter` cursor: chunks up to ITER_BATCH_BYTES, and the cursor again while more remain. */
-  private async continueIter(cursor: number, cancel: boolean): Promise<Reply> {
-    const iterator = this.cursors.get(cursor);
-    if (iterator === undefined) throw new LaminateError('ERR_PROTOCOL', `No open iter cursor ${cursor} on this connection.`);
+  private async continueIter(id: number, cancel: boolean): Promise<Reply> {
+    const cursor = this.cursors.get(id);
+    if (cursor === undefined) throw new LaminateError('ERR_PROTOCOL', `No open iter cursor ${id} on this connection.`);
     if (cancel) {
-      this.cursors.delete(cursor);
-      await iterator.return?.();
+      this.cursors.delete(id);
+      await cursor.iterator.return?.();
       return {};
     }
+    // Leave room for the header: a batch must fit in one frame (a single larger chunk still goes alone).
+    const budget = Math.min(ITER_BATCH_BYTES, this.server.maxMessageBytes - 4096);
     const chunks: Uint8Array[] = [];
     let bytes = 0;
-    // Leave room for the header: a batch must fit in one frame.
-    const budget = Math.min(ITER_BATCH_BYTES, this.server.maxMessageBytes - 1024);
     try {
       for (;;) {
-        const next = await iterator.next();
-        if (next.done) {
-          this.cursors.delete(cursor);
+        const chunk = cursor.held ?? (await cursor.iterator.next()).value;
+        cursor.held = undefined;
+        if (chunk === undefined) {
+          this.cursors.delete(id);
           return { payloads: chunks };
         }
-        chunks.push(next.value);
-        bytes += next.value.byteLength;
-        if (bytes >= budget) return { header: { cursor }, payloads: chunks };
+        if (chunks.length > 0 && bytes + chunk.byteLength > budget) {
+          cursor.held = chunk;
+          return { header: { cursor: id }, payloads: chunks };
+        }
+        chunks.push(chunk);
+        bytes += chunk.byteLength;
       }
     } catch (error) {
-      this.cursors.delete(cursor);
+      this.cursors.delete(id);
       throw error;
     }
   }
@@ -507,6 +511,12 @@ class Connection {
     await this.closed;
     clearTimeout(timer);
   }
+}
+
+interface Cursor {
+  iterator: AsyncIterator<Uint8Array>;
+  /** A chunk read that did not fit the last batch. */
+  held?: Uint8Array;
 }
 
 export interface Reply {

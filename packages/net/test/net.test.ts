@@ -1,51 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type BaseStore, DictStore, dict, file, msgpack, open } from '@laminate/core';
 import { bytesValues, conformance, recordValues, rejection } from '@laminate/core/testing';
-import { type Server, client, encodeFrame, serve } from '@laminate/net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { client, encodeFrame, serve } from '@laminate/net';
+import { describe, expect, it } from 'vitest';
+import { checkProducers, harness } from './fixtures/harness.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..', '..');
-
-const servers: Promise<Server>[] = [];
-const served: BaseStore<Uint8Array>[] = [];
-const closers: (() => Promise<void> | void)[] = [];
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-net-'));
-  dirs.push(dir);
-  return dir;
-}
-
-/** Serves `store` on a fresh Unix socket; the address is known before the server listens, and the client waits for it. */
-function servedOnSocket(store: BaseStore<Uint8Array>): string {
-  const address = `unix://${join(tempDir(), 's.sock')}`;
-  served.push(store);
-  const server = serve(store, { listen: address });
-  server.catch(() => undefined);
-  servers.push(server);
-  return address;
-}
-
-async function startedServer(store: BaseStore<Uint8Array>, opts: Parameters<typeof serve>[1] = {}): Promise<Server> {
-  served.push(store);
-  const server = serve(store, opts);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  for (const server of servers.splice(0)) await (await server.catch(() => undefined))?.close();
-  for (const store of served.splice(0)) await store.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const { tempDir, later, startedServer, servedOnSocket, producer } = harness();
 
 // The data lives in the server, so a new client on the same address finds it ("reopen").
 // file() reads a key back whole, so iter over client(serve(file)) would not keep chunks; msgpack frames do.
@@ -80,11 +42,11 @@ describe('serve() and client()', () => {
     expect(server.address).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     expect(server.address).not.toMatch(/:0$/);
     const a = open(`client(${server.address})`) as BaseStore<Uint8Array>;
-    closers.push(() => a.close());
+    later(() => a.close());
     expect(a.describe()).toEqual({ type: 'client', address: server.address });
     await a.append({ x: Buffer.from('hello ') });
     const b = client(server.address);
-    closers.push(() => b.close());
+    later(() => b.close());
     await b.append({ x: Buffer.from('world') });
     expect(Buffer.from(await a.get('x')).toString()).toBe('hello world');
   });
@@ -94,7 +56,7 @@ describe('serve() and client()', () => {
     const good = client(server.address, { token: 's3cret' });
     const wrong = client(server.address, { token: 's3creT' });
     const none = client(server.address, { token: undefined });
-    closers.push(() => good.close(), () => wrong.close(), () => none.close());
+    later(() => good.close(), () => wrong.close(), () => none.close());
     await good.append({ k: Buffer.from('v') });
     const error = await rejection(wrong.get('k'));
     expect(error.code).toBe('ERR_AUTH');
@@ -119,7 +81,7 @@ describe('serve() and client()', () => {
   it('closes a connection that sends garbage or an oversized frame, and keeps serving the others', async () => {
     const server = await startedServer(dict(), { maxMessageBytes: 1 << 20 });
     const other = client(server.address);
-    closers.push(() => other.close());
+    later(() => other.close());
     await other.append({ k: Buffer.from('a') });
 
     const garbage = await rawSession(server.address, [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]);
@@ -151,7 +113,7 @@ describe('serve() and client()', () => {
   it('refuses a value over the server limit with ERR_TOO_LARGE without losing the connection', async () => {
     const server = await startedServer(dict(), { maxMessageBytes: 64 << 10 });
     const store = client(server.address);
-    closers.push(() => store.close());
+    later(() => store.close());
     expect((await rejection(store.append({ big: Buffer.alloc(100 << 10) }))).code).toBe('ERR_TOO_LARGE');
     await store.append({ small: Buffer.from('ok') });
     expect(Buffer.from(await store.get('small')).toString()).toBe('ok');
@@ -184,7 +146,7 @@ describe('serve() and client()', () => {
     const slow = new SlowDict();
     const server = await startedServer(slow);
     const store = client(server.address, { connectTimeoutMs: 200 });
-    closers.push(() => store.close());
+    later(() => store.close());
     const calls = Array.from({ length: 20 }, (_, i) => store.append({ [`k${i % 4}`]: Buffer.from([i]) }));
     while (started < 20) await new Promise((resolve) => setTimeout(resolve, 2));
     await server.close();
@@ -200,7 +162,7 @@ describe('serve() and client()', () => {
     const server = await startedServer(dict());
     const a = client(server.address);
     const b = client(server.address);
-    closers.push(() => a.close(), () => b.close());
+    later(() => a.close(), () => b.close());
     const events: string[] = [];
     const section = a.withLock(async () => {
       await a.append({ k: Buffer.from('1') });
@@ -217,17 +179,10 @@ describe('serve() and client()', () => {
 
   it('is not disturbed by a producer killed with SIGKILL mid-stream', async () => {
     const server = await startedServer(dict());
-    const store = served[served.length - 1];
+    const store = server.store;
     const keys = 10;
-    const spawnProducer = (p: number, count: number) => {
-      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(HERE, 'fixtures', 'producer.ts'), server.address, String(p), String(count), String(keys), '16'], { cwd: ROOT, stdio: 'pipe' });
-      closers.push(() => void child.kill('SIGKILL'));
-      let out = '';
-      child.stdout.on('data', (chunk) => (out += chunk));
-      return { child, exited: new Promise<{ code: number | null; signal: string | null; out: () => string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out: () => out }))) };
-    };
-    const victim = spawnProducer(1, 10_000_000);
-    const steady = spawnProducer(0, 2000);
+    const victim = producer(server.address, 1, 10_000_000, { keys });
+    const steady = producer(server.address, 0, 2000, { keys });
     // Kill the victim once the server holds some of its values (read straight from the served dict).
     const direct = msgpack<{ p: number }>(store);
     const deadline = Date.now() + 30_000;
@@ -236,18 +191,10 @@ describe('serve() and client()', () => {
     expect((await victim.exited).signal).toBe('SIGKILL');
     const result = await steady.exited;
     expect(result.code).toBe(0);
-    expect(result.out().trim()).toBe('done');
+    expect(result.out.trim()).toBe('done');
     const reader = msgpack<{ p: number; i: number }>(client(server.address));
-    closers.push(() => reader.close());
-    const seen = [new Set<number>(), new Set<number>()];
-    for (let k = 0; k < keys; k++) {
-      const last = [-1, -1];
-      for (const { p, i } of await reader.get(`k${k}`)) {
-        expect(i).toBeGreaterThan(last[p]);
-        last[p] = i;
-        seen[p].add(i);
-      }
-    }
+    later(() => reader.close());
+    const seen = checkProducers(await reader.getMany(Array.from({ length: keys }, (_, k) => `k${k}`)), 2);
     expect(seen[0].size).toBe(2000);
     // The server applies appends in the order they arrive: what it kept of the victim is a whole prefix.
     expect(seen[1].size).toBeGreaterThan(0);
@@ -259,38 +206,15 @@ describe('serve() and client()', () => {
     const producers = 3;
     const count = 1500;
     const keys = 10;
-    const children = Array.from({ length: producers }, (_, p) => {
-      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(HERE, 'fixtures', 'producer.ts'), server.address, String(p), String(count), String(keys), '16'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-        env: { ...process.env, LAMINATE_TOKEN: 'tok' },
-      });
-      closers.push(() => void child.kill('SIGKILL'));
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (chunk) => (out += chunk));
-      child.stderr.on('data', (chunk) => (err += chunk));
-      return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-    });
-    const results = await Promise.all(children);
+    const results = await Promise.all(Array.from({ length: producers }, (_, p) => producer(server.address, p, count, { keys, env: { LAMINATE_TOKEN: 'tok' } }).exited));
     for (const result of results) {
       expect(result.err).toBe('');
       expect(result.code).toBe(0);
       expect(result.out.trim()).toBe('done');
     }
     const reader = msgpack<{ p: number; i: number }>(client(server.address, { token: 'tok' }));
-    closers.push(() => reader.close());
-    const seen = Array.from({ length: producers }, () => new Set<number>());
-    for (let k = 0; k < keys; k++) {
-      const last = new Array<number>(producers).fill(-1);
-      for (const { p, i } of await reader.get(`k${k}`)) {
-        expect(i % keys).toBe(k);
-        expect(i).toBeGreaterThan(last[p]);
-        last[p] = i;
-        expect(seen[p].has(i)).toBe(false);
-        seen[p].add(i);
-      }
-    }
+    later(() => reader.close());
+    const seen = checkProducers(await reader.getMany(Array.from({ length: keys }, (_, k) => `k${k}`)), producers);
     for (const set of seen) expect(set.size).toBe(count);
   }, 60_000);
 });
