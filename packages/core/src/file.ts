@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError, typeError } from './errors.js';
 import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
-import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
+import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './keys.js';
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type StoreSpec } from './store.js';
@@ -180,6 +180,11 @@ export class FileStore extends BytesStore {
       this.paths.set(id, path);
     }
     return path;
+  }
+
+  /** The file that holds `key`'s bytes (it need not exist yet); tools such as `laminate du` stat it. */
+  fileOf(key: Key): string {
+    return this.pathOf(keyId(key));
   }
 
   /** Makes the folders of a tuple key and the sidecars of hashed names. */

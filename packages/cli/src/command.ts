@@ -1,0 +1,109 @@
+import { parseArgs } from 'node:util';
+import { type AnyStore, isLaminateError, open, parseSpec } from '@laminate/core';
+// Importing a package registers its layers with open(): the short form can name any of them.
+import '@laminate/codecs';
+import '@laminate/arrow';
+import '@laminate/net';
+import { markUsage, usageError } from './errors.js';
+import type { Io } from './io.js';
+import { Progress } from './progress.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** The value's name in help (`--listen ADDR`). */
+  value?: string;
+  help: string;
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface Context {
+  io: Io;
+  values: Values;
+  positionals: string[];
+  /** A progress display chosen from --progress/--no-progress and the terminal. */
+  progress(writesToStdout: boolean): Progress;
+}
+
+export interface Command {
+  name: string;
+  /** One line for `laminate --help`. */
+  summary: string;
+  /** The usage lines after `laminate `. */
+  usage: string[];
+  /** Paragraphs below the usage. */
+  description: string;
+  options: Record<string, OptionSpec>;
+  /** Positional arguments: at least `min`, at most `max`, named for messages. */
+  positionals: { min: number; max: number; names: string };
+  examples: string[];
+  run(context: Context): Promise<number>;
+}
+
+export const PROGRESS_OPTIONS: Record<string, OptionSpec> = {
+  progress: { type: 'boolean', help: 'show the progress line on stderr even when stderr is not a terminal' },
+  'no-progress': { type: 'boolean', help: 'never show the progress line' },
+};
+
+export const HELP_OPTION: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+/** Parses a command's arguments; `undefined` when --help was asked for (the caller prints it). */
+export function parseCommand(command: Command, args: string[]): { values: Values; positionals: string[] } | undefined {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries({ ...command.options, ...HELP_OPTION })) options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}) };
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (error) {
+    // parseArgs' own errors (unknown option, missing value) become usage errors with the same text.
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw usageError((error as Error).message, command.name);
+    throw error;
+  }
+  if (parsed.values.help) return undefined;
+  const { min, max, names } = command.positionals;
+  if (parsed.positionals.length < min) throw usageError(`${command.name} needs ${names}; ${parsed.positionals.length === 0 ? 'none was given' : `got only ${parsed.positionals.map((p) => JSON.stringify(p)).join(' ')}`}.`, command.name);
+  if (parsed.positionals.length > max) {
+    const extra = parsed.positionals.slice(max).map((p) => JSON.stringify(p)).join(' ');
+    throw usageError(`${command.name} takes ${names}, and no more arguments; got ${extra} too.`, command.name);
+  }
+  if (parsed.values.progress && parsed.values['no-progress']) throw usageError('--progress and --no-progress contradict each other; pass one.', command.name);
+  return parsed;
+}
+
+/**
+ * Opens the stack a SPEC argument describes. A spec that does not parse, or
+ * whose options a layer refuses, is the caller's to fix: a usage error
+ * (exit 2). Anything else (a locked directory, a server that does not answer)
+ * is a runtime error (exit 1).
+ */
+export function openStore(text: string, command: string): AnyStore {
+  try {
+    return open(parseSpec(text));
+  } catch (error) {
+    if (isLaminateError(error, 'ERR_INVALID_SPEC') || isLaminateError(error, 'ERR_INVALID_OPTION')) throw markUsage(error, command);
+    throw error;
+  }
+}
+
+/** Runs `fn` on the store and closes it whatever happens. */
+export async function withStore<T>(text: string, command: string, fn: (store: AnyStore) => Promise<T>): Promise<T> {
+  const store = openStore(text, command);
+  let result: T;
+  try {
+    result = await fn(store);
+  } catch (error) {
+    // The command's error is the one to report, not a second one from closing.
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  await store.close();
+  return result;
+}
+
+/** True for stacks whose values are bytes (write policies, compressors, client), as opposed to encoded values. */
+export function holdsBytes(store: AnyStore): boolean {
+  return store.empty() instanceof Uint8Array;
+}
