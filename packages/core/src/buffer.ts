@@ -1,6 +1,6 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
-import { type BaseStore, BytesStore, type StoreSpec, concatBytes } from './store.js';
+import { type BaseStore, BytesStore, type IdRange, type StoreSpec, concatBytes, readRangeIds } from './store.js';
 
 export interface BufferOptions {
   /** Bytes to hold in the fast store before spilling to the slow one. */
@@ -156,6 +156,28 @@ export class BufferStore extends BytesStore {
       const spilled = await this.slow.getIds(ids);
       const inMemory = await this.fast.getIds(ids);
       return ids.map((_, i) => (spilled[i].byteLength === 0 ? inMemory[i] : inMemory[i].byteLength === 0 ? spilled[i] : concatBytes([spilled[i], inMemory[i]])));
+    });
+  }
+
+  /** Keys with no bytes in memory are read in part from the slow store; the others whole. */
+  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    return this.lock.run(async () => {
+      const out: Uint8Array[] = new Array(ranges.length);
+      const slow: number[] = [];
+      const whole: number[] = [];
+      ranges.forEach((range, i) => (this.sizes.has(range.id) ? whole : slow).push(i));
+      if (slow.length > 0) {
+        const parts = await readRangeIds(
+          this.slow,
+          slow.map((i) => ranges[i]),
+        );
+        slow.forEach((i, j) => (out[i] = parts[j]));
+      }
+      if (whole.length > 0) {
+        const values = await this.getIds(whole.map((i) => ranges[i].id));
+        whole.forEach((i, j) => (out[i] = values[j].subarray(ranges[i].offset, ranges[i].offset + ranges[i].length)));
+      }
+      return out;
     });
   }
 

@@ -18,8 +18,12 @@ export interface MsgpackOptions {
  */
 export function msgpack<T = unknown>(inner: BaseStore<Uint8Array>, opts: MsgpackOptions = {}): EncodeStore<T[]> {
   // int64AsType 'auto': 64-bit integers in the safe range are numbers, larger ones bigints
-  // (msgpackr supports it; its type declarations lag behind).
-  const options = { useRecords: opts.records === true, sequential: opts.records === true, encodeUndefinedAsNil: true, int64AsType: 'auto' } as unknown as Options;
+  // (msgpackr supports it; its type declarations lag behind). Records are not
+  // `sequential`: msgpackr would then define each record shape only in the
+  // first value a Packr writes, and every later frame would depend on it, so
+  // that another process (or this one after a restart) could not read them.
+  // Without it, each frame carries the shapes it uses and reads on its own.
+  const options = { useRecords: opts.records === true, encodeUndefinedAsNil: true, int64AsType: 'auto' } as unknown as Options;
   const packr = new Packr(options);
   const unpackr = new Unpackr(options);
   const codec: Codec<T[]> = {

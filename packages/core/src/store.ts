@@ -19,6 +19,20 @@ export interface StoreSpec {
 
 export type AppendData<V> = Record<string, V> | Iterable<readonly [Key, V]>;
 
+/** Part of one key's bytes, for readRanges: `length` bytes from `offset` (Infinity: to the end). */
+export interface ByteRange {
+  key: Key;
+  offset: number;
+  length: number;
+}
+
+/** A ByteRange with its key normalized, as layers pass it to each other. */
+export interface IdRange {
+  id: KeyId;
+  offset: number;
+  length: number;
+}
+
 export interface Store<V> {
   append(data: AppendData<V>, opts?: OpOptions): Promise<void>;
   get(key: Key, opts?: OpOptions): Promise<V>;
@@ -230,4 +244,41 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
   protected checkValue(value: unknown, id: KeyId): asserts value is Uint8Array {
     checkBytes(this.layer, value, id);
   }
+
+  /**
+   * Part of each key's bytes: `length` bytes from `offset`, fewer where the
+   * key ends (none past its end, or for a missing key). file() reads only
+   * those bytes, and so does buffer() for a key it holds no bytes of in
+   * memory; other stores read the key whole and slice it.
+   */
+  async readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
+    this.assertOpen();
+    if (!Array.isArray(ranges)) throw typeError('ERR_INVALID_OPTION', 'readRanges() takes an array of { key, offset, length }.');
+    return this.getRangeIds(ranges.map((range) => ({ id: keyId(range?.key), offset: rangeNumber(range?.offset, 'offset'), length: rangeNumber(range?.length, 'length') })));
+  }
+
+  /** readRanges after the checks; layers that can read part of a key override it. */
+  getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    return sliceWhole(this, ranges);
+  }
+}
+
+function rangeNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !(value >= 0) || (!Number.isInteger(value) && value !== Infinity)) {
+    throw typeError('ERR_INVALID_OPTION', `readRanges(): ${name} must be a whole number of bytes, 0 or more${name === 'length' ? ' (Infinity: to the end of the key)' : ''}; got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** Ranges read by getting each key whole once and slicing it. */
+async function sliceWhole(store: BaseStore<Uint8Array>, ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  const ids = [...new Set(ranges.map((range) => range.id))];
+  const values = await store.getIds(ids);
+  const byId = new Map(ids.map((id, i) => [id, values[i]]));
+  return ranges.map(({ id, offset, length }) => byId.get(id)!.subarray(offset, offset + length));
+}
+
+/** Byte ranges from any bytes store: its own getRangeIds where it has one, slices of whole keys otherwise. */
+export function readRangeIds(store: BaseStore<Uint8Array>, ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  return store instanceof BytesStore ? store.getRangeIds(ranges) : sliceWhole(store, ranges);
 }
