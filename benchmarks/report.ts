@@ -10,6 +10,7 @@ import { type Workload, totalBytes, valueCount } from './workloads.js';
 import { type ArrowResults, arrowMarkdown } from './arrow.js';
 import { type CompressionResults, compressionMarkdown } from './compression.js';
 import { type TypedResults, typedMarkdown } from './typed-arrays.js';
+import { type NetResults, networkMarkdown } from './network.js';
 export { compressionMarkdown, typedMarkdown };
 
 export interface Results {
@@ -36,6 +37,8 @@ export interface Results {
   typed?: TypedResults;
   /** benchmarks/compression.ts, unless --no-compression. */
   compression?: CompressionResults;
+  /** benchmarks/network.ts, unless --no-network. */
+  network?: NetResults;
 }
 
 /** Which partd stack each laminate stack is compared with. */
@@ -220,6 +223,15 @@ export function verdicts(r: Results): Verdict[] {
       if (x < 1) misses.push(`${laminateRun(r, stack, w.id)!.store} on (${w.id}): ${x.toFixed(2)}×`);
     }
   }
+  if (r.network) {
+    const speed = (kind: string, producers?: number) => {
+      const row = r.network!.rows.find((x) => x.kind === kind && x.verified && (producers === undefined || x.producers === producers));
+      return row ? row.bytes / row.seconds / MB : undefined;
+    };
+    const eight = speed('laminate', 8);
+    out.push(verdict('8 clients through one serve() ≥ 0.7× the same appends made directly on buffer(dict(), file()) (10 KB values)', eight, speed('direct'), 0.7, `${fmtMB(eight)} vs ${fmtMB(speed('direct'))} MB/s`));
+    out.push(verdict('8 clients through one serve() ≥ 2× partd.zmq with 8 clients', eight, speed('partd', 8), 2, `${fmtMB(eight)} vs ${fmtMB(speed('partd', 8))} MB/s`));
+  }
   const expectedPairs = SAME_KIND.length * r.workloads.length;
   out.push({
     target: 'every get ≥ partd (file, file exclusive, buffer, zlib vs their partd peer, each workload)',
@@ -325,6 +337,7 @@ export function markdown(r: Results): string {
   if (r.typed) lines.push('', typedMarkdown(r.typed));
   if (r.arrow) lines.push('', arrowMarkdown(r.arrow));
   if (r.compression) lines.push('', compressionMarkdown(r.compression));
+  if (r.network) lines.push('', networkMarkdown(r.network));
   const big = r.workloads.find((w) => w.id === 'c');
   if (big) {
     lines.push(
@@ -354,7 +367,7 @@ export function markdown(r: Results): string {
     `- Each laminate stack runs in its own Node process, each partd stack in its own Python process; \`sync\` runs before every measurement so that none pays for the previous one's writeback. Stores live under ${'`'}os.tmpdir()${'`'} unless \`--dir\` says otherwise.`,
     '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
     '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
-    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-typed` (skip the typed-array rows), `--typed-only`, `--no-compression` (skip the compression table), `--compression-only`, `--dir PATH`, `--out FILE`.',
+    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-typed` (skip the typed-array rows), `--typed-only`, `--no-compression` (skip the compression table), `--compression-only`, `--no-network` (skip the network table), `--network-only`, `--dir PATH`, `--out FILE`.',
     '',
   );
   return lines.join('\n');
@@ -367,6 +380,7 @@ export function summary(r: Results): string {
   if (r.typed) out.push(typedMarkdown(r.typed), '');
   if (r.arrow) out.push(arrowMarkdown(r.arrow), '');
   if (r.compression) out.push(compressionMarkdown(r.compression), '');
+  if (r.network) out.push(networkMarkdown(r.network), '');
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
   out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
   return out.join('\n');

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]
+// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--dir PATH] [--out FILE]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through
 // Python partd and against dd, checks every read, prints the tables and
@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrowBench } from './arrow.js';
 import { compressionBench } from './compression.js';
+import { networkBench, networkMarkdown } from './network.js';
 import { typedBench } from './typed-arrays.js';
 import { dd, settle } from './disk.js';
 import { STACKS } from './laminate.js';
@@ -39,12 +40,16 @@ interface Args {
   compression: boolean;
   /** Only the compression table. */
   compressionOnly: boolean;
+  /** Also measure clients through serve() (benchmarks/network.ts). */
+  network: boolean;
+  /** Only the network table. */
+  networkOnly: boolean;
   dir: string;
   out?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, dir: tmpdir() };
+  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
@@ -55,6 +60,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--typed-only') args.typedOnly = true;
     else if (flag === '--no-compression') args.compression = false;
     else if (flag === '--compression-only') args.compressionOnly = true;
+    else if (flag === '--no-network') args.network = false;
+    else if (flag === '--network-only') args.networkOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -71,7 +78,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--dir PATH] [--out FILE]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -124,6 +131,11 @@ async function main(): Promise<void> {
       console.error('bench: compression table only');
       const { compressionMarkdown } = await import('./report.js');
       console.log(`\n${compressionMarkdown(await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
+      return;
+    }
+    if (args.networkOnly) {
+      console.error('bench: network table only');
+      console.log(`\n${networkMarkdown(await networkBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
       return;
     }
     if (args.typedOnly) {
@@ -196,6 +208,9 @@ async function main(): Promise<void> {
     if (args.compression) console.error('bench: compression table (every compressor, partd ZLib, BZ2, Snappy, Blosc)');
     const compression = args.compression ? await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
+    if (args.network) console.error('bench: network (1, 4, 8 client processes through serve(), partd.zmq)');
+    const network = args.network ? await networkBench(root, { quick: args.quick, repeat: args.repeat, python: args.python, partdInstalled: !('error' in partd) }) : undefined;
+
     const extra = process.argv.slice(2).join(' ');
     const results: Results = {
       command: `npm run bench${extra ? ` -- ${extra}` : ''}`,
@@ -216,6 +231,7 @@ async function main(): Promise<void> {
       arrow,
       typed,
       compression,
+      network,
     };
     console.log(`\n${summary(results)}\n`);
     const out = args.out ?? (args.quick ? undefined : join(here, '..', 'docs', 'benchmarks.md'));
@@ -226,7 +242,7 @@ async function main(): Promise<void> {
     } else {
       console.error('bench: --quick run, docs/benchmarks.md left as it was (add --out FILE to write one)');
     }
-    const failed = [...laminate.values(), ...[...peers.values()].filter(Array.isArray)].flat().filter((m) => !m.verified);
+    const failed = [...laminate.values(), ...[...peers.values()].filter(Array.isArray), ...(network?.rows ?? [])].flat().filter((m) => !m.verified);
     if (failed.length > 0) {
       console.error(`bench: ${failed.length} measurements FAILED their read check`);
       process.exitCode = 1;
