@@ -51,6 +51,7 @@ class Connection {
   /** Why the connection ended, when the server said (ERR_AUTH, ERR_PROTOCOL) or the reader refused a frame. */
   fatal?: Error;
   readonly closed: Promise<void>;
+  private holding = false;
 
   constructor(
     readonly socket: Socket,
@@ -90,9 +91,16 @@ class Connection {
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
     if (bytes > this.serverMax) throw tooLarge(bytes, this.serverMax);
-    this.socket.cork();
+    // Requests made in the same tick leave in one system call.
+    if (!this.holding) {
+      this.holding = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.holding = false;
+        this.socket.uncork();
+      });
+    }
     for (const buffer of buffers) this.socket.write(buffer);
-    this.socket.uncork();
   }
 }
 

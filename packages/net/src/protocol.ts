@@ -63,78 +63,107 @@ export function protocolError(why: string): LaminateError {
 /**
  * Cuts the byte stream of a socket into messages. `push` throws ERR_TOO_LARGE
  * or ERR_PROTOCOL on a frame it cannot accept; the connection must then be closed.
+ *
+ * A frame is not gathered into one buffer: each payload is a view of the
+ * socket chunk that holds it, and only a payload (or header) that straddles
+ * two chunks is copied. Large appends thus cost no copy on their way in.
  */
 export class FrameReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly bytes = new ByteQueue();
 
   constructor(private readonly maxMessageBytes: number) {}
 
   push(chunk: Buffer): Message[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
+    this.bytes.push(chunk);
     const out: Message[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      if (this.chunks[0].byteLength < 4) this.chunks = [Buffer.concat(this.chunks)];
-      const length = this.chunks[0].readUInt32LE(0);
+    while (this.bytes.length >= 4) {
+      const length = this.bytes.peekUInt32();
       if (length + 4 > this.maxMessageBytes) throw tooLarge(length + 4, this.maxMessageBytes);
-      if (this.buffered < 4 + length) break;
-      out.push(decodeFrame(this.take(4 + length).subarray(4)));
+      if (this.bytes.length < 4 + length) break;
+      this.bytes.read(4);
+      out.push(decodeBody(this.bytes, length));
     }
     return out;
   }
+}
 
-  /** The next `bytes` bytes: a view when one chunk holds them, else one copy. */
-  private take(bytes: number): Buffer {
+/** Chunks of a byte stream, read from the front: a view when one chunk holds the bytes asked for, else one copy. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.byteLength;
+  }
+
+  peekUInt32(): number {
     const first = this.chunks[0];
-    let frame: Buffer;
-    if (first.byteLength >= bytes) {
-      frame = first.subarray(0, bytes);
-      if (first.byteLength === bytes) this.chunks.shift();
-      else this.chunks[0] = first.subarray(bytes);
-    } else {
-      frame = Buffer.allocUnsafe(bytes);
-      let filled = 0;
-      while (filled < bytes) {
-        const chunk = this.chunks[0];
-        const n = Math.min(chunk.byteLength, bytes - filled);
-        chunk.copy(frame, filled, 0, n);
-        filled += n;
-        if (n === chunk.byteLength) this.chunks.shift();
-        else this.chunks[0] = chunk.subarray(n);
-      }
+    if (first.byteLength >= 4) return first.readUInt32LE(0);
+    const head = Buffer.concat(this.chunks, 4);
+    return head.readUInt32LE(0);
+  }
+
+  read(n: number): Buffer {
+    this.length -= n;
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first.byteLength >= n) {
+      if (first.byteLength === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
     }
-    this.buffered -= bytes;
-    return frame;
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0];
+      const take = Math.min(chunk.byteLength, n - filled);
+      chunk.copy(out, filled, 0, take);
+      filled += take;
+      if (take === chunk.byteLength) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(take);
+    }
+    return out;
   }
 }
 
 /** A frame without its length prefix → header and payloads. */
 export function decodeFrame(body: Buffer): Message {
-  if (body.byteLength < 4) throw protocolError('the frame is shorter than its header length field');
-  const headerBytes = body.readUInt32LE(0);
-  if (headerBytes === 0 || 4 + headerBytes > body.byteLength) throw protocolError(`the header length ${headerBytes} does not fit the frame of ${body.byteLength} bytes`);
+  const bytes = new ByteQueue();
+  bytes.push(body);
+  return decodeBody(bytes, body.byteLength);
+}
+
+/** Reads one frame body of `length` bytes (all buffered) from the queue. */
+function decodeBody(bytes: ByteQueue, length: number): Message {
+  // Whatever is wrong, the whole frame is consumed, so the caller's stream stays aligned until it closes.
+  let left = length;
+  const take = (n: number) => ((left -= n), bytes.read(n));
+  const fail = (why: string) => {
+    take(left);
+    return protocolError(why);
+  };
+  if (length < 4) throw fail('the frame is shorter than its header length field');
+  const headerBytes = take(4).readUInt32LE(0);
+  if (headerBytes === 0 || headerBytes > left) throw fail(`the header length ${headerBytes} does not fit the frame of ${length} bytes`);
   let header: unknown;
   try {
-    header = unpackr.unpack(body.subarray(4, 4 + headerBytes));
+    header = unpackr.unpack(take(headerBytes));
   } catch {
-    throw protocolError('the header is not valid MessagePack');
+    throw fail('the header is not valid MessagePack');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw protocolError('the header is not a map');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('the header is not a map');
   const h = header as Header;
-  if (!Number.isSafeInteger(h.id) || h.id < 0) throw protocolError('the header has no non-negative integer "id"');
+  if (!Number.isSafeInteger(h.id) || h.id < 0) throw fail('the header has no non-negative integer "id"');
   const payloads: Buffer[] = [];
-  let offset = 4 + headerBytes;
   if (h.sizes !== undefined) {
-    if (!Array.isArray(h.sizes)) throw protocolError('"sizes" is not an array');
+    if (!Array.isArray(h.sizes)) throw fail('"sizes" is not an array');
     for (const size of h.sizes) {
-      if (!Number.isSafeInteger(size) || size < 0 || offset + size > body.byteLength) throw protocolError('a payload size does not fit the frame');
-      payloads.push(body.subarray(offset, offset + size));
-      offset += size;
+      if (!Number.isSafeInteger(size) || size < 0 || size > left) throw fail('a payload size does not fit the frame');
+      payloads.push(take(size));
     }
   }
-  if (offset !== body.byteLength) throw protocolError(`${body.byteLength - offset} bytes after the last payload`);
+  if (left !== 0) throw fail(`${left} bytes after the last payload`);
   return { header: h, payloads };
 }
 
