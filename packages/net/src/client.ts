@@ -47,6 +47,8 @@ const FINAL = new Set(['ERR_AUTH', 'ERR_PROTOCOL', 'ERR_TOO_LARGE']);
 /** One socket to the server, after the hello. */
 class Connection {
   alive = true;
+  /** The server said it is closing: send nothing more here. */
+  draining = false;
   serverMax = DEFAULT_MAX_MESSAGE_BYTES;
   /** Why the connection ended, when the server said (ERR_AUTH, ERR_PROTOCOL) or the reader refused a frame. */
   fatal?: Error;
@@ -165,6 +167,8 @@ export class ClientStore extends BytesStore {
       if (this.waiting.length > 0) this.reconnect();
       return;
     }
+    // The server is closing this connection; what waits goes on the next one.
+    if (connection.draining) return;
     while (this.waiting.length > 0) {
       const request = this.waiting[0];
       if (this.outstanding.size > 0 && this.outstandingBytes + request.bytes > this.maxBytesInFlight) return;
@@ -194,9 +198,12 @@ export class ClientStore extends BytesStore {
     if (header.error === undefined) request.resolve({ header, payloads });
     else {
       const error = errorFromWire(header.error);
-      // A closing server refused it before running it: safe to send again once a server listens.
-      if ((error as LaminateError).code === 'ERR_CLOSED' && request.pinned === undefined) this.requeue([request]);
-      else request.reject(error);
+      // A closing server refused it before running it: safe to send again once a server listens,
+      // and nothing more goes on this connection.
+      if ((error as LaminateError).code === 'ERR_CLOSED' && request.pinned === undefined) {
+        connection.draining = true;
+        this.requeue([request]);
+      } else request.reject(error);
     }
     this.pump();
   }
