@@ -84,7 +84,7 @@ export class Progress {
       this.io.stderr.write(text + '\n');
     } else {
       // Cut to the terminal's width: a wrapped line cannot be redrawn in place.
-      const width = this.io.stderr.columns ?? 80;
+      const width = this.io.stderr.columns || 80; // a terminal with no size set reports 0
       this.io.stderr.write('\r' + (text.length >= width ? text.slice(0, width - 1) : text) + '\x1b[K');
     }
   }
