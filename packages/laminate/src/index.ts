@@ -4,3 +4,4 @@ export * from '@laminate/core';
 export * from '@laminate/codecs';
 export * from '@laminate/arrow';
 export * from '@laminate/net';
+export * from '@laminate/pool';
