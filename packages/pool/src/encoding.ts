@@ -105,21 +105,25 @@ export function schemaMessage(schema: Schema): Uint8Array {
 }
 
 /**
- * apache-arrow's stream writer, with the schema message written from the
- * bytes encoded once per schema instead of each time: the same stream, in
- * half the time for an episode of a few hundred steps.
+ * apache-arrow's stream writer, writing the schema message from bytes encoded
+ * once per schema instead of each time (half the time for an episode of a
+ * few hundred steps), and always the pool's schema: the batches were checked
+ * against it, but each carries a schema object of its own.
  */
 class EpisodeWriter extends RecordBatchStreamWriter {
-  protected override _writeSchema(schema: Schema): this {
-    this._write(schemaMessage(schema));
+  constructor(private readonly poolSchema: Schema) {
+    super();
+  }
+  protected override _writeSchema(): this {
+    this._write(schemaMessage(this.poolSchema));
     return this;
   }
 }
 
-/** One episode's batches as an Arrow IPC stream (what arrow() stores for one append). */
-export function toStream(batches: RecordBatch[]): Uint8Array {
+/** One episode's batches as an Arrow IPC stream with the pool's schema (what arrow() stores for one append). */
+export function toStream(batches: RecordBatch[], schema: Schema): Uint8Array {
   const sink = new Pieces();
-  const writer = new EpisodeWriter();
+  const writer = new EpisodeWriter(schema);
   writer.reset(sink as never);
   for (const batch of batches) writer.write(batch);
   writer.finish();

@@ -99,7 +99,15 @@ type IndexRecord =
 const SCHEMA_KEY = ['pool', 'schema'];
 const GENERATION = keyId(['pool', 'generation']);
 const indexKey = (generation: number) => keyId(['pool', 'index', String(generation)]);
-const segmentKey = (name: string) => keyId(['pool', 'segment', name]);
+const segmentKeys = new Map<string, string>();
+const segmentKey = (name: string) => {
+  let id = segmentKeys.get(name);
+  if (id === undefined) {
+    if (segmentKeys.size > 10_000) segmentKeys.clear();
+    segmentKeys.set(name, (id = keyId(['pool', 'segment', name])));
+  }
+  return id;
+};
 /** Episodes read per locked section by iterate() and compact(). */
 const READ_BATCH_BYTES = 8 << 20;
 
@@ -348,7 +356,7 @@ export class EpisodePool {
     let steps = 0;
     for (const batch of batches) steps += batch.numRows;
     if (steps === 0) throw typeError('ERR_VALUE_TYPE', 'store(): the episode has no steps; an episode needs at least one row. Nothing was stored.');
-    const bytes = encodeDown(this.stack, toStream(batches));
+    const bytes = encodeDown(this.stack, toStream(batches, schema.arrow!));
     return new Promise<number>((resolve, reject) => {
       this.pending.push({ bytes, steps, meta: checked, resolve, reject });
       this.committing ??= this.drain();

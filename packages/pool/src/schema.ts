@@ -206,19 +206,25 @@ export class PoolSchema {
   }
 
   private fromTable(table: Table): RecordBatch[] {
-    const problems: string[] = [];
-    const byName = new Map(table.schema.fields.map((f) => [f.name, f]));
-    for (const column of this.columns) {
-      const field = byName.get(column.name);
-      if (!field) problems.push(`column "${column.name}" (${column.type}) is missing`);
-      else if (typeName(field.type) !== column.type) problems.push(`column "${column.name}" is ${typeName(field.type)} but the pool stores ${column.type}`);
+    const fields = table.schema.fields;
+    let same = fields.length === this.columns.length;
+    for (let i = 0; same && i < fields.length; i++) same = fields[i].name === this.columns[i].name && typeName(fields[i].type) === this.columns[i].type;
+    if (!same) {
+      const problems: string[] = [];
+      const byName = new Map(fields.map((f) => [f.name, f]));
+      for (const column of this.columns) {
+        const field = byName.get(column.name);
+        if (!field) problems.push(`column "${column.name}" (${column.type}) is missing`);
+        else if (typeName(field.type) !== column.type) problems.push(`column "${column.name}" is ${typeName(field.type)} but the pool stores ${column.type}`);
+      }
+      for (const field of fields) if (!this.columns.some((c) => c.name === field.name)) problems.push(`column "${field.name}" (${typeName(field.type)}) is not in the pool's schema`);
+      if (problems.length > 0) throw mismatch(problems);
+      // The same columns in another order.
+      table = table.select(this.columns.map((c) => c.name));
     }
-    for (const field of table.schema.fields) if (!this.columns.some((c) => c.name === field.name)) problems.push(`column "${field.name}" (${typeName(field.type)}) is not in the pool's schema`);
-    if (problems.length > 0) throw mismatch(problems);
-    const names = this.columns.map((c) => c.name);
-    const ordered = table.schema.fields.map((f) => f.name).join() === names.join() ? table : table.select(names);
-    const schema = this.learn(ordered.schema);
-    return ordered.batches.filter((b) => b.numRows > 0).map((b) => (b.schema === schema ? b : new RecordBatch(schema, b.data)));
+    this.learn(table.schema);
+    // The batches keep their own schema objects: the stream is written with the pool's (see toStream).
+    return table.batches.filter((b) => b.numRows > 0);
   }
 
   private fromColumns(columns: Record<string, unknown>): RecordBatch[] {
