@@ -11,6 +11,7 @@ import { type ArrowResults, arrowMarkdown } from './arrow.js';
 import { type CompressionResults, compressionMarkdown } from './compression.js';
 import { type TypedResults, typedMarkdown } from './typed-arrays.js';
 import { type NetResults, networkMarkdown } from './network.js';
+import { type PoolResults, poolMarkdown } from './pool.js';
 export { compressionMarkdown, typedMarkdown };
 
 export interface Results {
@@ -39,6 +40,8 @@ export interface Results {
   compression?: CompressionResults;
   /** benchmarks/network.ts, unless --no-network. */
   network?: NetResults;
+  /** benchmarks/pool.ts, unless --no-pool. */
+  pool?: PoolResults;
 }
 
 /** Which partd stack each laminate stack is compared with. */
@@ -338,6 +341,7 @@ export function markdown(r: Results): string {
   if (r.arrow) lines.push('', arrowMarkdown(r.arrow));
   if (r.compression) lines.push('', compressionMarkdown(r.compression));
   if (r.network) lines.push('', networkMarkdown(r.network));
+  if (r.pool) lines.push('', poolMarkdown(r.pool));
   const big = r.workloads.find((w) => w.id === 'c');
   if (big) {
     lines.push(
@@ -367,7 +371,7 @@ export function markdown(r: Results): string {
     `- Each laminate stack runs in its own Node process, each partd stack in its own Python process; \`sync\` runs before every measurement so that none pays for the previous one's writeback. Stores live under ${'`'}os.tmpdir()${'`'} unless \`--dir\` says otherwise.`,
     '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
     '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
-    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-typed` (skip the typed-array rows), `--typed-only`, `--no-compression` (skip the compression table), `--compression-only`, `--no-network` (skip the network table), `--network-only`, `--dir PATH`, `--out FILE`.',
+    '- Options: `npm run bench -- --quick` (a quarter of the data, does not rewrite this page), `--repeat N` (best of N runs; 3 by default, 1 with --quick), `--only file,buffer`, `--workloads a,b`, `--no-python`, `--no-arrow` (skip the Arrow tables), `--no-typed` (skip the typed-array rows), `--typed-only`, `--no-compression` (skip the compression table), `--compression-only`, `--no-network` (skip the network table), `--network-only`, `--no-pool` (skip the episode pool table), `--pool-only`, `--dir PATH`, `--out FILE`.',
     '',
   );
   return lines.join('\n');
@@ -381,6 +385,7 @@ export function summary(r: Results): string {
   if (r.arrow) out.push(arrowMarkdown(r.arrow), '');
   if (r.compression) out.push(compressionMarkdown(r.compression), '');
   if (r.network) out.push(networkMarkdown(r.network), '');
+  if (r.pool) out.push(poolMarkdown(r.pool), '');
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
   out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
   return out.join('\n');

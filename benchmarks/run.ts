@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--dir PATH] [--out FILE]
+// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through
 // Python partd and against dd, checks every read, prints the tables and
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { arrowBench } from './arrow.js';
 import { compressionBench } from './compression.js';
 import { networkBench, networkMarkdown } from './network.js';
+import { poolBench, poolMarkdown } from './pool.js';
 import { typedBench } from './typed-arrays.js';
 import { dd, settle } from './disk.js';
 import { STACKS } from './laminate.js';
@@ -44,12 +45,16 @@ interface Args {
   network: boolean;
   /** Only the network table. */
   networkOnly: boolean;
+  /** Also measure EpisodePool against one Arrow file per episode (benchmarks/pool.ts). */
+  pool: boolean;
+  /** Only the episode pool table. */
+  poolOnly: boolean;
   dir: string;
   out?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, dir: tmpdir() };
+  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, pool: true, poolOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
@@ -62,6 +67,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--compression-only') args.compressionOnly = true;
     else if (flag === '--no-network') args.network = false;
     else if (flag === '--network-only') args.networkOnly = true;
+    else if (flag === '--no-pool') args.pool = false;
+    else if (flag === '--pool-only') args.poolOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -78,7 +85,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -136,6 +143,11 @@ async function main(): Promise<void> {
     if (args.networkOnly) {
       console.error('bench: network table only');
       console.log(`\n${networkMarkdown(await networkBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
+      return;
+    }
+    if (args.poolOnly) {
+      console.error('bench: episode pool table only');
+      console.log(`\n${poolMarkdown(await poolBench(root, { quick: args.quick, repeat: args.repeat }))}\n`);
       return;
     }
     if (args.typedOnly) {
@@ -211,6 +223,9 @@ async function main(): Promise<void> {
     if (args.network) console.error('bench: network (1, 4, 8 client processes through serve(), partd.zmq)');
     const network = args.network ? await networkBench(root, { quick: args.quick, repeat: args.repeat, python: args.python, partdInstalled: !('error' in partd) }) : undefined;
 
+    if (args.pool) console.error('bench: episode pool (EpisodePool, one Arrow IPC file per episode)');
+    const pool = args.pool ? await poolBench(root, { quick: args.quick, repeat: args.repeat }) : undefined;
+
     const extra = process.argv.slice(2).join(' ');
     const results: Results = {
       command: `npm run bench${extra ? ` -- ${extra}` : ''}`,
@@ -232,6 +247,7 @@ async function main(): Promise<void> {
       typed,
       compression,
       network,
+      pool,
     };
     console.log(`\n${summary(results)}\n`);
     const out = args.out ?? (args.quick ? undefined : join(here, '..', 'docs', 'benchmarks.md'));
