@@ -351,8 +351,7 @@ export class EpisodePool {
    */
   async store(episode: unknown, meta: Record<string, unknown>): Promise<number> {
     const schema = await this.opened();
-    const batches = schema.toBatches(episode);
-    const checked = schema.checkMeta(meta);
+    const { batches, meta: checked } = schema.check(episode, meta);
     let steps = 0;
     for (const batch of batches) steps += batch.numRows;
     if (steps === 0) throw typeError('ERR_VALUE_TYPE', 'store(): the episode has no steps; an episode needs at least one row. Nothing was stored.');

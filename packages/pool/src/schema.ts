@@ -187,6 +187,25 @@ export class PoolSchema {
     if (this.types.every((t) => t !== undefined)) this.arrow = new Schema(json.columns.map((c, i) => new Field(c.name, this.types[i]!, true)));
   }
 
+  /** The episode's batches and its metadata checked together: one ERR_SCHEMA names every problem of both. */
+  check(episode: unknown, meta: unknown): { batches: RecordBatch[]; meta: ReturnType<PoolSchema['checkMeta']> } {
+    const problems: string[] = [];
+    const attempt = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn();
+      } catch (error) {
+        const found = (error as { problems?: string[] }).problems;
+        if (!found) throw error;
+        problems.push(...found);
+        return undefined;
+      }
+    };
+    const batches = attempt(() => this.toBatches(episode));
+    const checked = attempt(() => this.checkMeta(meta));
+    if (problems.length > 0) throw mismatch(problems);
+    return { batches: batches!, meta: checked! };
+  }
+
   /** The names of the columns with `role`. */
   columnsWith(role: string): string[] {
     return this.columns.filter((c) => c.role === role).map((c) => c.name);
@@ -310,7 +329,7 @@ function checkField(type: MetadataType, value: unknown): unknown {
 }
 
 function mismatch(problems: string[]): LaminateError {
-  return new LaminateError('ERR_SCHEMA', `The episode does not match the pool's schema: ${problems.join('; ')}. Nothing was stored.`);
+  return Object.assign(new LaminateError('ERR_SCHEMA', `The episode does not match the pool's schema: ${problems.join('; ')}. Nothing was stored.`), { problems });
 }
 
 /** A column's values as a Vector of `type`: typed arrays of the right kind are used as they are. */
