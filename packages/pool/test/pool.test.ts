@@ -152,6 +152,14 @@ describe('EpisodePool: schema', () => {
     await pool.close();
   });
 
+  it('names the problems of the episode and of its metadata in one ERR_SCHEMA', async () => {
+    const pool = await EpisodePool.open(poolDir(), { schema: SCHEMA });
+    const error = await pool.store({ ...episode(1, 3), brake: new Float32Array(3) }, { ...metaOf(1), driver: 4 }).catch((e: unknown) => e);
+    expect(isLaminateError(error, 'ERR_SCHEMA')).toBe(true);
+    expect((error as Error).message).toMatch(/column "brake" is not in the pool's schema; metadata field "driver" should be a string, got 4/);
+    await pool.close();
+  });
+
   it('keeps the schema: reopening needs none, another one is ERR_SCHEMA, a new pool needs one', async () => {
     const dir = poolDir();
     await (await EpisodePool.open(dir, { schema: SCHEMA })).close();
@@ -310,6 +318,25 @@ describe('EpisodePool: iterate, remove, compact, reopen', () => {
     expect(await again.remove({})).toBe(left.length + 1);
     expect(readdirSync(segments)).toEqual([]);
     await again.close();
+  });
+
+  it('skips an index that ends in a torn frame, and cuts it off before the next append', async () => {
+    const dir = poolDir();
+    const pool = await EpisodePool.open(dir, { schema: SCHEMA });
+    await fill(pool, [0, 1]);
+    await pool.close();
+    // What a writer killed in the middle of an index append leaves: part of a frame.
+    const raw = file(dir);
+    await raw.append([[['pool', 'index', '0'], Buffer.from([200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3])]]);
+    await raw.close();
+    const again = await EpisodePool.open(dir);
+    expect(ids(await again.find())).toEqual([0, 1]);
+    expect(await again.store(episode(2, 4), metaOf(2))).toBe(2);
+    await again.close();
+    const third = await EpisodePool.open(dir);
+    expect(ids(await third.find())).toEqual([0, 1, 2]);
+    checkRows(await third.sample(3), (id) => id);
+    await third.close();
   });
 
   it('keeps its index and episodes as laminate data that the plain layers read', async () => {
