@@ -9,7 +9,6 @@
  * bzip2 decoder.
  */
 import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption } from '@laminate/core';
-import createBzip2 from 'libbzip2-wasm';
 import seekBzip from 'seek-bzip';
 
 interface Result {
@@ -24,6 +23,14 @@ interface Bzip2Module {
   then?: unknown;
 }
 
+// Loading the Emscripten build adds process-wide 'uncaughtException' and
+// 'unhandledRejection' listeners that rethrow or abort: any unhandled rejection
+// in a program that imports laminate would then kill it with a dump of the
+// module's source. Its listeners are removed as soon as it is ready.
+const handlers = () => [...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')] as ((...args: unknown[]) => void)[];
+const before = new Set(handlers());
+const { default: createBzip2 } = await import('libbzip2-wasm');
+
 // The module is ready once its WebAssembly has compiled. Its `then` resolves
 // with the module itself, which still has `then`: drop it before awaiting.
 const wasm: Bzip2Module = await new Promise((resolve) => {
@@ -33,6 +40,11 @@ const wasm: Bzip2Module = await new Promise((resolve) => {
     resolve(ready);
   });
 });
+for (const handler of handlers()) {
+  if (before.has(handler)) continue;
+  process.off('uncaughtException', handler);
+  process.off('unhandledRejection', handler);
+}
 
 const BZ_OUTBUFF_FULL = -8;
 const MESSAGES: Record<number, string> = {

@@ -343,3 +343,15 @@ describe('specs and options', () => {
     expect(sizes[0]).toBeLessThan(sizes[1] * 0.9);
   });
 });
+
+describe('the bzip2 build', () => {
+  it('leaves no process-wide error handlers behind: an unhandled rejection is handled by Node as usual', () => {
+    const script = fileURLToPath(new URL('./fixtures/unhandled.ts', import.meta.url));
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const run = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', script], { cwd: root, encoding: 'utf8' });
+    expect(run.stdout.trim()).toBe('listeners 0 0');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('left unhandled on purpose');
+    expect(run.stderr).not.toContain('Emscripten');
+  });
+});
