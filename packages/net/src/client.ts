@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect } from 'node:net';
-import { BytesStore, type KeyId, LaminateError, type StoreSpec, registerLayer, typeError } from '@laminate/core';
+import { BytesStore, type IdRange, type KeyId, LaminateError, type StoreSpec, registerLayer, typeError } from '@laminate/core';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   FrameReader,
@@ -357,6 +357,14 @@ export class ClientStore extends BytesStore {
   async getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
     const { payloads } = await this.call({ op: 'get', keys: ids });
     if (payloads.length !== ids.length) throw badReply('get');
+    return payloads;
+  }
+
+  /** Reads only the bytes asked for, where the served store can (file() and buffer() can). */
+  override async getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    const wire = ranges.map(({ id, offset, length }) => [id, offset, length === Infinity ? null : length]);
+    const { payloads } = await this.call({ op: 'ranges', ranges: wire });
+    if (payloads.length !== ranges.length) throw badReply('ranges');
     return payloads;
   }
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { type Server as NetServer, type Socket, createServer } from 'node:net';
-import { type BaseStore, type KeyId, LaminateError, keyFromId, keyId, typeError } from '@laminate/core';
+import { type BaseStore, type IdRange, type KeyId, LaminateError, keyFromId, keyId, readRangeIds, typeError } from '@laminate/core';
 import {
   type Address,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -418,6 +418,10 @@ class Connection {
         const keys = stringList(header.keys, 'keys');
         return async () => ({ payloads: await store.getIds(ids(keys)) });
       }
+      case 'ranges': {
+        const ranges = rangeList(header.ranges);
+        return async () => ({ payloads: await readRangeIds(store, ranges) });
+      }
       case 'iter': {
         if (header.cursor !== undefined) {
           const cursor = header.cursor;
@@ -543,6 +547,18 @@ export interface Reply {
 function stringList(value: unknown, field: string): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw protocolError(`"${field}" must be an array of strings`);
   return value as string[];
+}
+
+/** `ranges`: [key id, offset, length or nil for "to the end"] triples. */
+function rangeList(value: unknown): IdRange[] {
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!Array.isArray(value)) throw protocolError('"ranges" must be an array');
+  return value.map((range: unknown) => {
+    if (!Array.isArray(range) || range.length !== 3 || typeof range[0] !== 'string' || !whole(range[1]) || !(range[2] === null || whole(range[2]))) {
+      throw protocolError('each range must be [key id, offset, length or nil]');
+    }
+    return { id: checkedId(range[0]), offset: range[1] as number, length: range[2] === null ? Infinity : (range[2] as number) };
+  });
 }
 
 function oneString(value: unknown): string {

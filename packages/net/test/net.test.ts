@@ -51,6 +51,31 @@ describe('serve() and client()', () => {
     expect(Buffer.from(await a.get('x')).toString()).toBe('hello world');
   });
 
+  it('reads byte ranges through the served store, which reads only those bytes where it can', async () => {
+    const dir = tempDir();
+    const served = file(dir);
+    const asked: unknown[] = [];
+    const spy = Object.assign(Object.create(served), {
+      getRangeIds(ranges: unknown[]) {
+        asked.push(ranges);
+        return served.getRangeIds(ranges as never);
+      },
+    });
+    const server = await startedServer(spy);
+    const store = client(server.address);
+    later(() => store.close(), () => served.close());
+    await store.append({ a: Buffer.from('0123456789'), b: Buffer.from('abc') });
+    const parts = await store.readRanges([
+      { key: 'a', offset: 2, length: 3 },
+      { key: 'a', offset: 8, length: 100 },
+      { key: 'b', offset: 1, length: Infinity },
+      { key: 'missing', offset: 0, length: 4 },
+    ]);
+    expect(parts.map((p) => Buffer.from(p).toString())).toEqual(['234', '89', 'bc', '']);
+    expect(asked).toEqual([[{ id: 'a', offset: 2, length: 3 }, { id: 'a', offset: 8, length: 100 }, { id: 'b', offset: 1, length: Infinity }, { id: 'missing', offset: 0, length: 4 }]]);
+    expect((await rejection(store.readRanges([{ key: 'a', offset: -1, length: 1 }]))).code).toBe('ERR_INVALID_OPTION');
+  });
+
   it('refuses a wrong or missing token with ERR_AUTH and closes that connection', async () => {
     const server = await startedServer(dict(), { token: 's3cret' });
     const good = client(server.address, { token: 's3cret' });
