@@ -101,7 +101,8 @@ function checkSample(table: Table, shape: PoolShape, n: number): string | undefi
 }
 
 /** Timed find calls: by vehicle (2% of the episodes) and by a start range (1%), each checked. */
-async function timeFinds(shape: PoolShape, find: (query: 'field' | 'range', k: number) => Promise<number[]>): Promise<{ field: number[]; range: number[]; error?: string }> {
+/** Times 50 finds of each kind, checking what each returns; their quantiles, or a throw on a wrong answer. */
+async function timeFinds(shape: PoolShape, find: (query: 'field' | 'range', k: number) => Promise<number[]>): Promise<Pick<PoolRow, 'findFieldMs' | 'findRangeMs'>> {
   const field: number[] = [];
   const range: number[] = [];
   const span = Math.floor(shape.episodes / 100);
@@ -110,14 +111,14 @@ async function timeFinds(shape: PoolShape, find: (query: 'field' | 'range', k: n
     const byField = await find('field', k);
     field.push((now() - t0) * 1000);
     const want = Math.floor((shape.episodes - 1 - (k % VEHICLES)) / VEHICLES) + 1;
-    if (byField.length !== want || byField.some((id) => id % VEHICLES !== k % VEHICLES)) return { field, range, error: `find by vehicle returned ${byField.length} episodes, not ${want}` };
+    if (byField.length !== want || byField.some((id) => id % VEHICLES !== k % VEHICLES)) throw new Error(`find by vehicle returned ${byField.length} episodes, not ${want}`);
     t0 = now();
     const byRange = await find('range', k);
     range.push((now() - t0) * 1000);
     const first = (k * 997) % (shape.episodes - span);
-    if (byRange.length !== span || byRange[0] !== first) return { field, range, error: `find by start range returned ${byRange.length} episodes from ${byRange[0]}, not ${span} from ${first}` };
+    if (byRange.length !== span || byRange[0] !== first) throw new Error(`find by start range returned ${byRange.length} episodes from ${byRange[0]}, not ${span} from ${first}`);
   }
-  return { field, range };
+  return { findFieldMs: quantiles(field), findRangeMs: quantiles(range) };
 }
 
 const rangeOf = (shape: PoolShape, k: number) => {
@@ -165,10 +166,7 @@ async function runPool(shape: PoolShape, variants: Table[], dir: string): Promis
       if (wrong) throw new Error(wrong);
     }
     row.sampleMs = quantiles(latencies);
-    const finds = await timeFinds(shape, async (kind, k) => (await pool.find(kind === 'field' ? { vehicle: `v${k % VEHICLES}` } : { start: rangeOf(shape, k) })).map((e) => e.id));
-    if (finds.error) throw new Error(finds.error);
-    row.findFieldMs = quantiles(finds.field);
-    row.findRangeMs = quantiles(finds.range);
+    Object.assign(row, await timeFinds(shape, async (kind, k) => (await pool.find(kind === 'field' ? { vehicle: `v${k % VEHICLES}` } : { start: rangeOf(shape, k) })).map((e) => e.id)));
     row.verified = true;
   } catch (error) {
     row.error = `failed: ${(error as Error).message}`;
@@ -216,14 +214,14 @@ async function runBaseline(shape: PoolShape, variants: Table[], dir: string): Pr
       if (wrong) throw new Error(wrong);
     }
     row.sampleMs = quantiles(latencies);
-    const finds = await timeFinds(shape, async (kind, k) => {
-      if (kind === 'field') return index.filter((e) => e.vehicle === `v${k % VEHICLES}`).map((e) => e.id);
-      const { from, to } = rangeOf(shape, k);
-      return index.filter((e) => e.start >= from && e.start < to).map((e) => e.id);
-    });
-    if (finds.error) throw new Error(finds.error);
-    row.findFieldMs = quantiles(finds.field);
-    row.findRangeMs = quantiles(finds.range);
+    Object.assign(
+      row,
+      await timeFinds(shape, async (kind, k) => {
+        if (kind === 'field') return index.filter((e) => e.vehicle === `v${k % VEHICLES}`).map((e) => e.id);
+        const { from, to } = rangeOf(shape, k);
+        return index.filter((e) => e.start >= from && e.start < to).map((e) => e.id);
+      }),
+    );
     row.verified = true;
   } catch (error) {
     row.error = `failed: ${(error as Error).message}`;

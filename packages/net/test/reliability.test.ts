@@ -15,6 +15,16 @@ async function proxied(target: string): Promise<CuttingProxy> {
   return proxy;
 }
 
+/** A served dict, a proxy in front of its server, and msgpack(client()) through the proxy. */
+async function throughProxy() {
+  const served = new DictStore();
+  const server = await startedServer(served);
+  const proxy = await proxied(server.address);
+  const store = msgpack<Item>(client(proxy.address));
+  later(() => store.close());
+  return { served, server, proxy, store };
+}
+
 /** Values a key of the served dict holds, read straight from the store. */
 async function count(store: DictStore, keys: string[]): Promise<number> {
   let n = 0;
@@ -46,11 +56,7 @@ class GatedDict extends DictStore {
 
 describe('client() across dropped connections', () => {
   it('applies every append exactly once when the connection drops after the server received them', async () => {
-    const served = new DictStore();
-    const server = await startedServer(served);
-    const proxy = await proxied(server.address);
-    const store = msgpack<Item>(client(proxy.address));
-    later(() => store.close());
+    const { served, server, proxy, store } = await throughProxy();
     await store.append({ warm: [{ p: 0, i: -1 }] });
 
     // The server applies these, but the proxy swallows every reply: the client hears nothing.
@@ -70,11 +76,7 @@ describe('client() across dropped connections', () => {
   });
 
   it('keeps every append once and in order while the connection is cut again and again', async () => {
-    const served = new DictStore();
-    const server = await startedServer(served);
-    const proxy = await proxied(server.address);
-    const store = msgpack<Item>(client(proxy.address));
-    later(() => store.close());
+    const { proxy, store } = await throughProxy();
     const keys = Array.from({ length: 7 }, (_, k) => `k${k}`);
     let cutting = true;
     const cutter = (async () => {
