@@ -132,6 +132,8 @@ async function direct(root: string, work: NetWork): Promise<Run> {
   try {
     const run = started([...NODE, 'direct', dir, ...[work.producers, work.calls, work.keysPerCall, work.keys, work.valueBytes].map(String)]);
     const line = await run.next();
+    // The process still closes its store (buffer() flushes): let it finish before its directory goes.
+    if (run.child.exitCode === null) await new Promise((resolve) => run.child.once('close', resolve));
     try {
       const { start, end, error } = JSON.parse(line) as { start: number; end: number; error?: string };
       return { seconds: end - start, error };
