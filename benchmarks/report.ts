@@ -327,7 +327,7 @@ export function markdown(r: Results): string {
     `- Disk: ${m.disk}`,
     `- ${m.os}; Node ${m.node}`,
     `- ${partd}`,
-    `- Load average (1 min) at start / end: ${r.load.start.toFixed(2)} / ${r.load.end.toFixed(2)}`,
+    `- Load average (1 min) at the start / before the network and pool sections (whose client processes load the machine themselves): ${r.load.start.toFixed(2)} / ${r.load.end.toFixed(2)}`,
   ];
   if (busy) lines.push('', `> **The machine was busy during this run** (load above half its ${m.cores} cores), so these numbers are noisy. Re-run on a quiet machine before quoting them.`);
   lines.push('', '## Targets', '', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
