@@ -11,7 +11,7 @@ import { arrow, arrowColumns } from '@laminate/arrow';
 import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
-import { type Measurement, best, now, runAlone } from './measure.js';
+import { type Measurement, appendThenGet, best, now, runAlone } from './measure.js';
 import { runPartdMode } from './python.js';
 
 /** The shape: 10 float64 + 2 int32 + 1 dictionary-encoded string column (int32 indices, 16 labels). */
@@ -64,34 +64,21 @@ async function runArrow(label: string, shape: ArrowShape, tables: Table[], dir: 
   const rows = shape.keys * shape.calls * shape.rows;
   const m: Measurement = { store: label, workload: 'arrow', values: rows, bytes: rows * ROW_BYTES, appendSeconds: 0, getSeconds: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
-  const store = arrow(STACKS[label](dir));
-  try {
-    let expected = 0;
-    for (let c = 0; c < shape.calls; c++) {
-      const t = tables[c % tables.length];
-      expected += sumF0(t);
+  let expected = 0;
+  for (let c = 0; c < shape.calls; c++) expected += sumF0(tables[c % tables.length]);
+  return appendThenGet(m, arrow(STACKS[label](dir)), dir, {
+    calls: shape.calls,
+    batch: (c) => {
       const batch: Record<string, Table> = {};
-      for (let k = 0; k < shape.keys; k++) batch[`k${k}`] = t;
-      const t0 = now();
-      await store.append(batch);
-      m.appendSeconds += now() - t0;
-    }
-    const wrong: string[] = [];
-    for (let k = 0; k < shape.keys; k++) {
-      const t0 = now();
-      const got = await store.get(`k${k}`);
-      m.getSeconds += now() - t0;
-      if (got.numRows !== shape.calls * shape.rows || got.numCols !== 13 || sumF0(got) !== expected) wrong.push(`k${k} (${got.numRows} rows)`);
-    }
-    if (wrong.length > 0) m.error = `read back wrong: ${wrong.join(', ')}`;
-    else m.verified = true;
-  } catch (error) {
-    m.error = `failed: ${(error as Error).message}`;
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return m;
+      for (let k = 0; k < shape.keys; k++) batch[`k${k}`] = tables[c % tables.length];
+      return batch;
+    },
+    keys: Array.from({ length: shape.keys }, (_, k) => `k${k}`),
+    wrong: (value) => {
+      const got = value as Table; // get() returns a Table; append() also takes record batches
+      return got.numRows !== shape.calls * shape.rows || got.numCols !== 13 || sumF0(got) !== expected ? `${got.numRows} rows` : undefined;
+    },
+  });
 }
 
 async function runProjection(shape: ArrowShape, tables: Table[], dir: string): Promise<NonNullable<ArrowResults['projection']>> {

@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { type BaseStore, brotli, buffer, dict, file, gzip, lz4, zlib, zstd } from '@laminate/core';
-import { type Measurement, now } from './measure.js';
+import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
 import { type Expected, type Workload, forEachValue, keyName, totalBytes, valueCount } from './workloads.js';
 
@@ -31,32 +31,19 @@ export async function runLaminate(name: string, w: Workload, corpus: Buffer, wan
   const stack = STACKS[name];
   const result: Measurement = { store: stack.label, workload: w.id, values: valueCount(w), bytes: totalBytes(w), appendSeconds: 0, getSeconds: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
-  const store = stack.make(dir);
-  try {
-    for (let c = 0; c < w.calls; c++) {
+  return appendThenGet(result, stack.make(dir), dir, {
+    calls: w.calls,
+    batch: (c) => {
       const batch: Record<string, Uint8Array> = {};
       forEachValue(w, corpus.byteLength, c, (k, offset) => {
         batch[keyName(k)] = corpus.subarray(offset, offset + w.valueBytes);
       });
-      const t0 = now();
-      await store.append(batch);
-      result.appendSeconds += now() - t0;
-    }
-    if (stack.onDisk) result.diskBytes = diskUsage(dir);
-    const wrong: string[] = [];
-    for (let k = 0; k < w.keys; k++) {
-      const t0 = now();
-      const got = await store.get(keyName(k));
-      result.getSeconds += now() - t0;
-      if (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k]) wrong.push(`${keyName(k)} (${got.byteLength} bytes, expected ${want.lengths[k]})`);
-    }
-    if (wrong.length > 0) result.error = `${wrong.length} keys read back wrong: ${wrong.slice(0, 3).join(', ')}`;
-    else result.verified = true;
-  } catch (error) {
-    result.error = `failed: ${(error as Error).message}`;
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return result;
+      return batch;
+    },
+    afterAppends: () => {
+      if (stack.onDisk) result.diskBytes = diskUsage(dir);
+    },
+    keys: Array.from({ length: w.keys }, (_, k) => keyName(k)),
+    wrong: (got, k) => (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k] ? `${got.byteLength} bytes, expected ${want.lengths[k]}` : undefined),
+  });
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Store } from '@laminate/core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,4 +63,43 @@ export async function runAlone(name: string, section: (root: string, opts: { qui
 
 export function now(): number {
   return performance.now() / 1000;
+}
+
+/**
+ * The measurement every store row makes: `calls` timed appends of `batch(c)`,
+ * then one timed get per key, each checked by `wrong` (undefined when right).
+ * Fills `m` (an error instead of numbers when anything fails), then closes
+ * the store and removes `dir`.
+ */
+export async function appendThenGet<V>(
+  m: Measurement,
+  store: Store<V>,
+  dir: string,
+  run: { calls: number; batch(c: number): Record<string, V>; keys: readonly string[]; wrong(got: V, k: number): string | undefined; afterAppends?(): void },
+): Promise<Measurement> {
+  try {
+    for (let c = 0; c < run.calls; c++) {
+      const batch = run.batch(c);
+      const t0 = now();
+      await store.append(batch);
+      m.appendSeconds += now() - t0;
+    }
+    run.afterAppends?.();
+    const wrong: string[] = [];
+    for (let k = 0; k < run.keys.length; k++) {
+      const t0 = now();
+      const got = await store.get(run.keys[k]);
+      m.getSeconds += now() - t0;
+      const why = run.wrong(got, k);
+      if (why !== undefined) wrong.push(`${run.keys[k]} (${why})`);
+    }
+    if (wrong.length > 0) m.error = `${wrong.length} keys read back wrong: ${wrong.slice(0, 3).join(', ')}`;
+    else m.verified = true;
+  } catch (error) {
+    m.error = `failed: ${(error as Error).message}`;
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return m;
 }

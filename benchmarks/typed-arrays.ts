@@ -12,7 +12,7 @@ import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { typedArrays } from '@laminate/codecs';
 import { settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
-import { type Measurement, best, now, random, runAlone } from './measure.js';
+import { type Measurement, appendThenGet, best, random, runAlone } from './measure.js';
 import { runPartdMode } from './python.js';
 
 /** The element types measured: the numpy name (partd_bench.py's too) → the array type. */
@@ -91,32 +91,19 @@ async function runTyped(label: string, name: DtypeName, shape: TypedShape, pool:
   const values = shape.keys * shape.calls * shape.elements;
   const m: Measurement = { store: label, workload: name, values, bytes: values * DTYPES[name].BYTES_PER_ELEMENT, appendSeconds: 0, getSeconds: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
-  const store = typedArrays(STACKS[label](dir));
-  try {
-    for (let c = 0; c < shape.calls; c++) {
+  return appendThenGet(m, typedArrays(STACKS[label](dir)), dir, {
+    calls: shape.calls,
+    batch: (c) => {
       const batch: Record<string, Values> = {};
       for (let k = 0; k < shape.keys; k++) batch[`k${k}`] = pool[poolIndex(shape, c, k)];
-      const t0 = now();
-      await store.append(batch);
-      m.appendSeconds += now() - t0;
-    }
-    const wrong: string[] = [];
-    for (let k = 0; k < shape.keys; k++) {
-      const t0 = now();
-      const got = await store.get(`k${k}`);
-      m.getSeconds += now() - t0;
-      const ok = got instanceof DTYPES[name] && got.length === want.lengths[k] && crc32(bytesOf(got)) === want.crcs[k];
-      if (!ok) wrong.push(`k${k} (${(got as { constructor: { name: string } }).constructor.name} of ${(got as { length: number }).length}, expected ${want.lengths[k]})`);
-    }
-    if (wrong.length > 0) m.error = `${wrong.length} keys read back wrong: ${wrong.slice(0, 3).join(', ')}`;
-    else m.verified = true;
-  } catch (error) {
-    m.error = `failed: ${(error as Error).message}`;
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return m;
+      return batch;
+    },
+    keys: Array.from({ length: shape.keys }, (_, k) => `k${k}`),
+    wrong: (got, k) =>
+      got instanceof DTYPES[name] && got.length === want.lengths[k] && crc32(bytesOf(got)) === want.crcs[k]
+        ? undefined
+        : `${(got as { constructor: { name: string } }).constructor.name} of ${(got as { length: number }).length}, expected ${want.lengths[k]}`,
+  });
 }
 
 function runNumpy(configPath: string, root: string, repeat: number): Measurement[] | { error: string } {
