@@ -86,48 +86,70 @@ def is_rotation(got, parts):
     return False
 
 
+
+ROTATED = 'rotated'
+
+def append_then_get(r, store, path, calls, batch, keys, check, after_appends=None):
+    """The measurement every partd row makes: `calls` timed appends of
+    batch(c), then one timed get per key of `keys`, each checked by
+    check(got, k): None when right, ROTATED when partd.Buffer returned the
+    in-memory part before the spilled part (every value there), else what is
+    wrong. Fills r, then drops the store and removes path."""
+    try:
+        for c in range(calls):
+            b = batch(c)
+            t0 = time.perf_counter()
+            store.append(b)
+            r['appendSeconds'] += time.perf_counter() - t0
+        if after_appends:
+            after_appends()
+        wrong, rotated = [], 0
+        for k, key in enumerate(keys):
+            t0 = time.perf_counter()
+            got = store.get(key)
+            r['getSeconds'] += time.perf_counter() - t0
+            why = check(got, k)
+            if why is ROTATED:
+                rotated += 1
+            elif why is not None:
+                wrong.append('%s (%s)' % (key, why))
+        if wrong:
+            r['error'] = '%d keys read back wrong: %s' % (len(wrong), ', '.join(wrong[:3]))
+        else:
+            r['verified'] = True
+            if rotated:
+                r['note'] = ('%d of %d keys came back with the in-memory part before the spilled part '
+                             '(partd Buffer\'s order); counted as verified because the values are all there' % (rotated, len(keys)))
+    except Exception as error:  # reported in the table, never silently
+        r['error'] = 'failed: %r' % (error,)
+    finally:
+        store.drop()
+        shutil.rmtree(path, ignore_errors=True)
+    return r
+
 def run(name, w, corpus, stride, want, path):
     label, make, on_disk = STACKS[name]
     result = {'store': label, 'workload': w['id'], 'values': w['calls'] * w['keysPerCall'],
               'bytes': w['calls'] * w['keysPerCall'] * w['valueBytes'],
               'appendSeconds': 0.0, 'getSeconds': 0.0, 'verified': False}
     shutil.rmtree(path, ignore_errors=True)
-    store = make(path)
-    try:
-        n = len(corpus)
-        vb = w['valueBytes']
-        for c in range(w['calls']):
-            batch = {key_name(k): corpus[o:o + vb] for k, o in values(w, n, stride, c)}
-            t0 = time.perf_counter()
-            store.append(batch)
-            result['appendSeconds'] += time.perf_counter() - t0
+    n = len(corpus)
+    vb = w['valueBytes']
+
+    def check(got, k):
+        if len(got) == want['lengths'][k] and zlib.crc32(got) == want['crcs'][k]:
+            return None
+        if name == 'Buffer' and is_rotation(got, expected_bytes(w, corpus, stride, k)):
+            return ROTATED
+        return '%d bytes, expected %d' % (len(got), want['lengths'][k])
+
+    def measure_disk():
         if on_disk:
             result['diskBytes'] = disk_usage(path)
-        wrong, rotated = [], 0
-        for k in range(w['keys']):
-            t0 = time.perf_counter()
-            got = store.get(key_name(k))
-            result['getSeconds'] += time.perf_counter() - t0
-            if len(got) == want['lengths'][k] and zlib.crc32(got) == want['crcs'][k]:
-                continue
-            if name == 'Buffer' and is_rotation(got, expected_bytes(w, corpus, stride, k)):
-                rotated += 1
-                continue
-            wrong.append('%s (%d bytes, expected %d)' % (key_name(k), len(got), want['lengths'][k]))
-        if wrong:
-            result['error'] = '%d keys read back wrong: %s' % (len(wrong), ', '.join(wrong[:3]))
-        else:
-            result['verified'] = True
-            if rotated:
-                result['note'] = ('%d of %d keys came back with the in-memory part before the spilled part '
-                                  '(partd Buffer\'s order); counted as verified because the bytes are all there' % (rotated, w['keys']))
-    except Exception as error:  # reported in the table, never silently
-        result['error'] = 'failed: %r' % (error,)
-    finally:
-        if name == 'Buffer':
-            store.drop()
-        shutil.rmtree(path, ignore_errors=True)
-    return result
+
+    return append_then_get(result, make(path), path, w['calls'],
+                           lambda c: {key_name(k): corpus[o:o + vb] for k, o in values(w, n, stride, c)},
+                           [key_name(k) for k in range(w['keys'])], check, measure_disk)
 
 
 def costs(path, n=2000):
@@ -182,31 +204,15 @@ def pandas_bench(root, keys, calls, rows, repeat):
             shutil.rmtree(path, ignore_errors=True)
             r = {'store': label, 'workload': 'arrow', 'values': keys * calls * rows, 'bytes': keys * calls * rows * row_bytes,
                  'appendSeconds': 0.0, 'getSeconds': 0.0, 'verified': False}
-            store = make(path)
-            try:
-                expected = 0.0
-                for c in range(calls):
-                    df = frames[c % len(frames)]
-                    expected += df['f0'].sum()
-                    t0 = time.perf_counter()
-                    store.append({'k%d' % k: df for k in range(keys)})
-                    r['appendSeconds'] += time.perf_counter() - t0
-                wrong = []
-                for k in range(keys):
-                    t0 = time.perf_counter()
-                    got = store.get('k%d' % k)
-                    r['getSeconds'] += time.perf_counter() - t0
-                    if len(got) != calls * rows or got.shape[1] != 13 or not np.isclose(got['f0'].sum(), expected):
-                        wrong.append('k%d (%d rows)' % (k, len(got)))
-                if wrong:
-                    r['error'] = 'read back wrong: ' + ', '.join(wrong)
-                else:
-                    r['verified'] = True
-            except Exception as error:  # reported in the table, never silently
-                r['error'] = 'failed: %r' % (error,)
-            finally:
-                store.drop()
-                shutil.rmtree(path, ignore_errors=True)
+            expected = sum(frames[c % len(frames)]['f0'].sum() for c in range(calls))
+
+            def check(got, k):
+                if len(got) != calls * rows or got.shape[1] != 13 or not np.isclose(got['f0'].sum(), expected):
+                    return '%d rows' % len(got)
+                return None
+
+            append_then_get(r, make(path), path, calls, lambda c: {'k%d' % k: frames[c % len(frames)] for k in range(keys)},
+                            ['k%d' % k for k in range(keys)], check)
             kept = best(kept, r)
         results.append(kept)
     return results
@@ -244,37 +250,17 @@ def numpy_bench(root, config_path, repeat):
                 r = {'store': label, 'workload': name, 'values': keys * calls * elements,
                      'bytes': keys * calls * elements * dtype.itemsize,
                      'appendSeconds': 0.0, 'getSeconds': 0.0, 'verified': False}
-                store = make(path)
-                try:
-                    for c in range(calls):
-                        batch = {'k%d' % k: pool[pick(c, k)] for k in range(keys)}
-                        t0 = time.perf_counter()
-                        store.append(batch)
-                        r['appendSeconds'] += time.perf_counter() - t0
-                    wrong, rotated = [], 0
-                    for k in range(keys):
-                        t0 = time.perf_counter()
-                        got = store.get('k%d' % k)
-                        r['getSeconds'] += time.perf_counter() - t0
-                        if got.dtype == dtype and len(got) == want['lengths'][k] and zlib.crc32(got) == want['crcs'][k]:
-                            continue
-                        parts = [pool[pick(c, k)].tobytes() for c in range(calls)]
-                        if buffered and got.dtype == dtype and is_rotation(got.tobytes(), parts):
-                            rotated += 1
-                            continue
-                        wrong.append('k%d (%s of %d, expected %d)' % (k, got.dtype, len(got), want['lengths'][k]))
-                    if wrong:
-                        r['error'] = '%d keys read back wrong: %s' % (len(wrong), ', '.join(wrong[:3]))
-                    else:
-                        r['verified'] = True
-                        if rotated:
-                            r['note'] = ('%d of %d keys came back with the in-memory part before the spilled part '
-                                         '(partd Buffer\'s order); counted as verified because the values are all there' % (rotated, keys))
-                except Exception as error:  # reported in the table, never silently
-                    r['error'] = 'failed: %r' % (error,)
-                finally:
-                    store.drop()
-                    shutil.rmtree(path, ignore_errors=True)
+
+                def check(got, k):
+                    if got.dtype == dtype and len(got) == want['lengths'][k] and zlib.crc32(got) == want['crcs'][k]:
+                        return None
+                    parts = [pool[pick(c, k)].tobytes() for c in range(calls)]
+                    if buffered and got.dtype == dtype and is_rotation(got.tobytes(), parts):
+                        return ROTATED
+                    return '%s of %d, expected %d' % (got.dtype, len(got), want['lengths'][k])
+
+                append_then_get(r, make(path), path, calls, lambda c: {'k%d' % k: pool[pick(c, k)] for k in range(keys)},
+                                ['k%d' % k for k in range(keys)], check)
                 kept = best(kept, r)
             results.append(kept)
     return results
