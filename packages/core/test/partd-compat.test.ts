@@ -239,6 +239,19 @@ function jsLists(): Record<string, unknown[][]> {
 }
 
 /** Appends `data` the way a shuffle does: several keys per call, each key's values in order. */
+/** Appends `data` with the store `make` opens on a new directory, closes it, and has Python partd read the directory as `layer` (every key listed). */
+async function readByPartd<V>(layer: 'file' | 'zlib' | 'python', make: (dir: string) => { append(data: Iterable<readonly [string, V]>): Promise<void>; close(): Promise<void> }, data: Record<string, V[]>): Promise<{ keys: string[]; read: Read }> {
+  needPartd();
+  const dir = tempDir();
+  const store = make(dir);
+  await appendRounds(store, data);
+  await store.close();
+  const keys = Object.keys(data);
+  const read = pythonReads(layer, dir, keys);
+  expect(read.files).toEqual(sorted(keys));
+  return { keys, read };
+}
+
 async function appendRounds<V>(store: { append(data: Iterable<readonly [string, V]>): Promise<void> }, data: Record<string, V[]>): Promise<void> {
   const rounds = Math.max(...Object.values(data).map((values) => values.length));
   for (let r = 0; r < rounds; r++) {
@@ -337,28 +350,14 @@ describe('Python partd compatibility', () => {
 
   describe('Python partd reads what laminate wrote', () => {
     it('partd.File reads file(dir), under the same file names', async () => {
-      needPartd();
-      const dir = tempDir();
       const data = jsChunks();
-      const store = file(dir);
-      await appendRounds(store, data);
-      await store.close();
-      const keys = Object.keys(data);
-      const read = pythonReads('file', dir, keys);
-      expect(read.files).toEqual(sorted(keys));
+      const { keys, read } = await readByPartd('file', (dir) => file(dir), data);
       for (const key of keys) expect(read.values[key], key).toEqual(bytesView(Buffer.concat(data[key])));
     });
 
     it('partd.ZLib(partd.File) reads zlib(file(dir)), one frame per laminate append', async () => {
-      needPartd();
-      const dir = tempDir();
       const data = jsChunks();
-      const store = zlib(file(dir));
-      await appendRounds(store, data);
-      await store.close();
-      const keys = Object.keys(data);
-      const read = pythonReads('zlib', dir, keys);
-      expect(read.files).toEqual(sorted(keys));
+      const { keys, read } = await readByPartd('zlib', (dir) => zlib(file(dir)), data);
       for (const key of keys) {
         expect(read.values[key], key).toEqual(bytesView(Buffer.concat(data[key])));
         expect(read.frames![key], key).toEqual(data[key].map(bytesView));
@@ -366,15 +365,8 @@ describe('Python partd compatibility', () => {
     });
 
     it('partd.Python(partd.File) reads msgpack(file(dir)): every type, in append order', async () => {
-      needPartd();
-      const dir = tempDir();
       const data = jsLists();
-      const store = msgpack(file(dir));
-      await appendRounds(store, data);
-      await store.close();
-      const keys = Object.keys(data);
-      const read = pythonReads('python', dir, keys);
-      expect(read.files).toEqual(sorted(keys));
+      const { keys, read } = await readByPartd('python', (dir) => msgpack(file(dir)), data);
       for (const key of keys) {
         expect(read.values[key], key).toEqual(pyExpected(data[key].flat()));
         expect(read.frames![key], key).toEqual(data[key].map(pyExpected));
