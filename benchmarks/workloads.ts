@@ -6,6 +6,7 @@
 // peer appends the same bytes in the same order, and both sides check their
 // reads against the same per-key length and CRC-32 computed here.
 import { crc32 } from 'node:zlib';
+import { random } from './measure.js';
 
 export interface Workload {
   /** a, b or c. */
@@ -69,17 +70,6 @@ export function expected(w: Workload, corpus: Uint8Array): Expected {
   return { lengths, crcs };
 }
 
-/** A small deterministic PRNG (mulberry32), so every run writes the same corpus. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EVENTS = ['view', 'view', 'view', 'click', 'click', 'add_to_cart', 'checkout', 'login', 'logout', 'search'];
 const PATHS = ['/api/v2/items/', '/api/v2/orders/', '/api/v2/users/', '/static/img/', '/search?q=', '/api/v2/cart/'];

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BaseStore, buffer, dict, file, formatSpec, isLaminateError, open } from '@laminate/core';
-import { bytesValues, conformance } from '@laminate/core/testing';
+import { bytesValues, conformance, seededRandom } from '@laminate/core/testing';
 import { blosc, bz2, snappy } from '@laminate/codecs';
 
 type Layer = (inner: BaseStore<Uint8Array>) => BaseStore<Uint8Array>;
@@ -39,20 +39,8 @@ for (const [name, layer] of Object.entries(LAYERS)) {
 
 // ---------------------------------------------------------------- data
 
-/** A deterministic generator, so a failure reproduces. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 function randomWalk(n: number, seed: number): Buffer {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const out = new Float64Array(n);
   let x = 100;
   for (let i = 0; i < n; i++) out[i] = x += Math.round((rnd() - 0.5) * 1000) / 100;
@@ -60,7 +48,7 @@ function randomWalk(n: number, seed: number): Buffer {
 }
 
 function sortedIds(n: number, seed: number): Buffer {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const out = new Int32Array(n);
   let id = 1000;
   for (let i = 0; i < n; i++) out[i] = id += rnd() < 0.9 ? Math.floor(rnd() * 4) : -Math.floor(rnd() * 50);
@@ -68,7 +56,7 @@ function sortedIds(n: number, seed: number): Buffer {
 }
 
 function text(bytes: number, seed: number): Buffer {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const words = 'the of and a to in is was that for on are with as his they be at one have this from or had by word but what some we can out other were all there when up use your how said an each she which do their time if will way about many then them would write like so these her long make thing see him two has look more day could go come did number sound no most people my over know water than call first who may down side been now find'.split(' ');
   let s = '';
   while (s.length < bytes) s += words[Math.floor(rnd() ** 2 * words.length)] + (rnd() < 0.08 ? '. ' : ' ');
@@ -330,7 +318,7 @@ describe('specs and options', () => {
 
   it('blosc with shuffle compresses float64 columns better than without', async () => {
     // Continuous steps: the exponent and high mantissa bytes repeat, the low ones are noise.
-    const rnd = random(13);
+    const rnd = seededRandom(13);
     const walk = new Float64Array(100_000);
     for (let i = 1; i < walk.length; i++) walk[i] = walk[i - 1] + rnd() - 0.5;
     const value = Buffer.from(walk.buffer);

@@ -3,19 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BufferOptions, type BufferStore, DictStore, type KeyId, buffer, dict, file, isLaminateError } from '@laminate/core';
+import { seededRandom } from '@laminate/core/testing';
 
 // ---------------------------------------------------------------- helpers
 
-/** A small seeded PRNG, so a failing sequence can be replayed. */
+/** A seeded generator with integers, so a failing sequence can be replayed. */
 function random(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = seededRandom(seed);
   return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
 }
 

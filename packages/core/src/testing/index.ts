@@ -84,6 +84,17 @@ function expectSame(actual: unknown, expected: unknown): void {
 }
 
 /** The error a call rejects with; fails the test when it resolves instead. */
+/** A seeded pseudo-random generator in [0, 1) (mulberry32), so a failing test replays exactly. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
 export async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
   try {
     await promise;
