@@ -48,6 +48,16 @@ export class BufferStore extends BytesStore {
     this.opts = { spillFraction: 0.1, maxSpillKeys: 128, ...opts };
   }
 
+  /**
+   * An exclusive section over both stores: this buffer's operations, and the
+   * slow store's lock too, so over file() the section also keeps other
+   * processes out of the directory.
+   */
+  override withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.lock.run(() => this.slow.withLock(fn));
+  }
+
   /** Bytes held in the fast store now. */
   get memoryUsage(): number {
     return this.held;

@@ -620,3 +620,25 @@ describe('buffer(): close flushes memory to the slow store', () => {
     await expect(store.get('a')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 });
+
+describe('buffer(): withLock', () => {
+  it('holds the slow store\'s lock too, so over file() another opener of the directory waits for the section', async () => {
+    const dir = tempDir();
+    const buffered = buffer(dict(), file(dir), { availableMemory: 1 << 20 });
+    const other = file(dir);
+    const events: string[] = [];
+    const section = buffered.withLock(async () => {
+      await buffered.append({ k: Buffer.from('a') });
+      await buffered.flush();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      events.push('section done');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const outside = other.append({ k: Buffer.from('b') }).then(() => void events.push('other process appended'));
+    await Promise.all([section, outside]);
+    expect(events).toEqual(['section done', 'other process appended']);
+    await buffered.close();
+    await other.close();
+    expect(Buffer.from(await file(dir).get('k')).toString()).toBe('ab');
+  });
+});

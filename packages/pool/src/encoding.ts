@@ -17,10 +17,8 @@ import { ByteBuffer } from 'flatbuffers';
 export interface Stack {
   /** The compression layers between arrow() and the bytes store, top first. */
   codecs: Codec<Uint8Array>[];
-  /** The store under every encoding layer: where keys hold frames. */
+  /** The store under every encoding layer: where keys hold frames; its lock keeps other processes out (file()'s directory lock, through a buffer() too; a client()'s server lock). */
   bottom: BaseStore<Uint8Array>;
-  /** The store whose lock keeps other processes out (file() under a buffer(), a client()). */
-  lockHolder: BaseStore<Uint8Array>;
   /** buffer() layers, flushed before an operation counts as durable. */
   buffers: BufferStore[];
   /** The store above the top compression layer, for the index's msgpack layer. */
@@ -44,15 +42,15 @@ export function inspectStack(store: BaseStore<unknown>): Stack {
   if (!(s instanceof BaseStore)) throw typeError('ERR_INVALID_OPTION', 'new EpisodePool(store) takes a laminate store such as arrow(zstd(buffer(dict(), file(dir)))).');
   const bottom = s as BaseStore<Uint8Array>;
   const buffers: BufferStore[] = [];
-  let holder: BaseStore<Uint8Array> = bottom;
+  let below: BaseStore<Uint8Array> = bottom;
   for (;;) {
-    if (holder instanceof BufferStore) {
-      buffers.push(holder);
-      holder = holder.slow;
-    } else if (holder instanceof EncodeStore) holder = holder.inner;
+    if (below instanceof BufferStore) {
+      buffers.push(below);
+      below = below.slow;
+    } else if (below instanceof EncodeStore) below = below.inner;
     else break;
   }
-  return { codecs, bottom, lockHolder: holder, buffers, inner };
+  return { codecs, bottom, buffers, inner };
 }
 
 /** The bytes one top-level payload becomes at the bottom of the stack: one frame there. */

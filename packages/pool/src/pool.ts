@@ -206,7 +206,7 @@ export class EpisodePool {
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    return this.stack.lockHolder.withLock(fn);
+    return this.stack.bottom.withLock(fn);
   }
 
   private async flush(): Promise<void> {
