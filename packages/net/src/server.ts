@@ -97,6 +97,8 @@ export class Server {
   readonly maxMessageBytes: number;
   private readonly net: NetServer;
   private readonly connections = new Set<Connection>();
+  /** Connections not being read (flow control), to wake when bytes leave. */
+  readonly paused = new Set<Connection>();
   private closing?: Promise<void>;
   private readonly tokenDigest?: Buffer;
   readonly sessions: Sessions;
@@ -153,7 +155,7 @@ export class Server {
   account(bytes: number): void {
     this.inflight += bytes;
     if (this.inflight > this.peak) this.peak = this.inflight;
-    if (bytes < 0 && this.inflight < this.limits.maxTotalBytes) for (const connection of this.connections) connection.flow();
+    if (bytes < 0 && this.paused.size > 0 && this.inflight < this.limits.maxTotalBytes) for (const connection of this.paused) connection.flow();
   }
 
   get overTotal(): boolean {
@@ -245,7 +247,6 @@ class Connection {
   private authed = false;
   private failed = false;
   private finishing = false;
-  private paused = false;
   /** The socket is corked until the event loop turns (see hold()). */
   private holding = false;
   /** Bytes of this connection's requests not yet answered and replies not yet written. */
@@ -268,6 +269,7 @@ class Connection {
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.once('close', () => {
+      this.server.paused.delete(this);
       void this.section?.end();
       for (const { iterator } of this.cursors.values()) void iterator.return?.();
       this.cursors.clear();
@@ -298,11 +300,12 @@ class Connection {
    */
   flow(): void {
     const over = this.inflightBytes > 0 && (this.inflightBytes >= this.server.limits.maxConnectionBytes || this.server.overTotal);
-    if (over && !this.paused) {
-      this.paused = true;
+    const paused = this.server.paused.has(this);
+    if (over && !paused) {
+      this.server.paused.add(this);
       this.socket.pause();
-    } else if (!over && this.paused) {
-      this.paused = false;
+    } else if (!over && paused) {
+      this.server.paused.delete(this);
       this.socket.resume();
     }
   }
