@@ -108,8 +108,22 @@ const segmentKey = (name: string) => {
   }
   return id;
 };
+
 /** Episodes read per locked section by iterate() and compact(). */
 const READ_BATCH_BYTES = 8 << 20;
+
+/** Consecutive runs of entries of up to READ_BATCH_BYTES (one larger entry alone), read with one readFrames call each. */
+function* readBatches(entries: readonly Entry[]): Generator<{ chunk: Entry[]; bytes: number }> {
+  for (let i = 0; i < entries.length; ) {
+    const chunk: Entry[] = [];
+    let bytes = 0;
+    while (i < entries.length && (chunk.length === 0 || bytes + entries[i].length <= READ_BATCH_BYTES)) {
+      bytes += entries[i].length;
+      chunk.push(entries[i++]);
+    }
+    yield { chunk, bytes };
+  }
+}
 
 export class EpisodePool {
   private readonly stack: Stack;
@@ -564,13 +578,7 @@ export class EpisodePool {
       await this.refresh();
       return this.match(query).slice();
     });
-    for (let i = 0; i < matching.length; ) {
-      const chunk: Entry[] = [];
-      let bytes = 0;
-      while (i < matching.length && (chunk.length === 0 || bytes + matching[i].length <= READ_BATCH_BYTES)) {
-        bytes += matching[i].length;
-        chunk.push(matching[i++]);
-      }
+    for (const { chunk } of readBatches(matching)) {
       if (this.closed || this.closing) throw new LaminateError('ERR_CLOSED', 'The EpisodePool was closed while iterating.');
       const frames = await this.locked(() => this.readFrames(chunk));
       for (let j = 0; j < chunk.length; j++) {
@@ -625,13 +633,7 @@ export class EpisodePool {
       const toMove = this.live.filter((e) => rewriteSet.has(e.segment));
       let segment = `${this.writer}-${this.segmentCount++}`;
       let size = 0;
-      for (let i = 0; i < toMove.length; ) {
-        const chunk: Entry[] = [];
-        let bytes = 0;
-        while (i < toMove.length && (chunk.length === 0 || bytes + toMove[i].length <= READ_BATCH_BYTES)) {
-          bytes += toMove[i].length;
-          chunk.push(toMove[i++]);
-        }
+      for (const { chunk, bytes } of readBatches(toMove)) {
         if (size > 0 && size + bytes > this.segmentBytes) {
           segment = `${this.writer}-${this.segmentCount++}`;
           size = 0;
