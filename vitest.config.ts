@@ -14,10 +14,11 @@ export default defineConfig({
       { find: /^@laminate\/arrow$/, replacement: src('arrow/src/index.ts') },
       { find: /^@laminate\/net$/, replacement: src('net/src/index.ts') },
       { find: /^@laminate\/pool$/, replacement: src('pool/src/index.ts') },
+      { find: /^laminate$/, replacement: src('laminate/src/index.ts') },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,10 +1,12 @@
-// The laminate stacks under test, and one workload run through one of them:
-// append everything, read every key back with get, check what was read.
+// The laminate stacks under test, and one workload run through one of them or
+// through a Node.js peer (peers.ts): append everything, read every key back
+// with get, check what was read.
 import { rmSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { type BaseStore, brotli, buffer, dict, file, gzip, lz4, zlib, zstd } from '@laminate/core';
 import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
+import { NODE_PEERS } from './peers.js';
 import { type Expected, type Workload, forEachValue, keyName, totalBytes, valueCount } from './workloads.js';
 
 export const BUFFER_MEMORY = 64 * 2 ** 20;
@@ -27,11 +29,13 @@ export const STACKS: Record<string, Stack> = {
   zstd: { label: 'zstd(file())', make: (dir) => zstd(file(dir)), onDisk: true },
 };
 
-export async function runLaminate(name: string, w: Workload, corpus: Buffer, want: Expected, dir: string): Promise<Measurement> {
+/** Runs workload `w` through the laminate stack or Node.js peer called `name` (a key of STACKS or NODE_PEERS). */
+export async function runStore(name: string, w: Workload, corpus: Buffer, want: Expected, dir: string): Promise<Measurement> {
   const stack = STACKS[name];
-  const result: Measurement = { store: stack.label, workload: w.id, values: valueCount(w), bytes: totalBytes(w), appendSeconds: 0, getSeconds: 0, verified: false };
+  const peer = NODE_PEERS[name];
+  const result: Measurement = { store: stack?.label ?? peer.label, workload: w.id, values: valueCount(w), bytes: totalBytes(w), appendSeconds: 0, getSeconds: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
-  return appendThenGet(result, stack.make(dir), dir, {
+  return appendThenGet(result, stack ? stack.make(dir) : await peer.make(dir), dir, {
     calls: w.calls,
     batch: (c) => {
       const batch: Record<string, Uint8Array> = {};
@@ -41,7 +45,8 @@ export async function runLaminate(name: string, w: Workload, corpus: Buffer, wan
       return batch;
     },
     afterAppends: () => {
-      if (stack.onDisk) result.diskBytes = diskUsage(dir);
+      // Every peer keeps all of its data in its directory; buffer() holds part of it in memory.
+      if (!stack || stack.onDisk) result.diskBytes = diskUsage(dir);
     },
     keys: Array.from({ length: w.keys }, (_, k) => keyName(k)),
     wrong: (got, k) => (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k] ? `${got.byteLength} bytes, expected ${want.lengths[k]}` : undefined),

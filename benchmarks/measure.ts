@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Store } from '@laminate/core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,6 +17,13 @@ export interface Measurement {
   getSeconds: number;
   /** Bytes of the store's files after the appends, where the data is on disk. */
   diskBytes?: number;
+  /**
+   * Peak resident memory of the process that ran this row, in bytes: the
+   * kernel's high-water mark when the row had its process to itself
+   * (`peakRssExact`), else the largest RSS seen after any of its calls.
+   */
+  peakRss?: number;
+  peakRssExact?: boolean;
   /** True only when every key read back with the expected length and CRC-32. */
   verified: boolean;
   /** Something the reader should know about this row. */
@@ -31,7 +37,8 @@ export function best(a: Measurement | undefined, b: Measurement): Measurement {
   if (!a) return b;
   if (!a.verified) return a;
   if (!b.verified) return b;
-  return { ...a, appendSeconds: Math.min(a.appendSeconds, b.appendSeconds), getSeconds: Math.min(a.getSeconds, b.getSeconds) };
+  const peakRss = Math.max(a.peakRss ?? 0, b.peakRss ?? 0) || undefined;
+  return { ...a, appendSeconds: Math.min(a.appendSeconds, b.appendSeconds), getSeconds: Math.min(a.getSeconds, b.getSeconds), peakRss };
 }
 
 /** A deterministic generator, so every run (and the Python peer) sees the same numbers. */
@@ -73,16 +80,30 @@ export function now(): number {
  */
 export async function appendThenGet<V>(
   m: Measurement,
-  store: Store<V>,
+  store: { append(batch: Record<string, V>): Promise<unknown>; get(key: string): Promise<V>; close(): Promise<unknown> },
   dir: string,
-  run: { calls: number; batch(c: number): Record<string, V>; keys: readonly string[]; wrong(got: V, k: number): string | undefined; afterAppends?(): void },
+  run: {
+    calls: number;
+    batch(c: number): Record<string, V>;
+    keys: readonly string[];
+    wrong(got: V, k: number): string | undefined;
+    afterAppends?(): void;
+    /** Called after every append and get, outside the timed part. */
+    afterCall?(): void;
+  },
 ): Promise<Measurement> {
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+    run.afterCall?.();
+  };
   try {
     for (let c = 0; c < run.calls; c++) {
       const batch = run.batch(c);
       const t0 = now();
       await store.append(batch);
       m.appendSeconds += now() - t0;
+      sample();
     }
     run.afterAppends?.();
     const wrong: string[] = [];
@@ -90,6 +111,7 @@ export async function appendThenGet<V>(
       const t0 = now();
       const got = await store.get(run.keys[k]);
       m.getSeconds += now() - t0;
+      sample();
       const why = run.wrong(got, k);
       if (why !== undefined) wrong.push(`${run.keys[k]} (${why})`);
     }
@@ -101,5 +123,6 @@ export async function appendThenGet<V>(
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  m.peakRss = Math.max(m.peakRss ?? 0, peak);
   return m;
 }

@@ -15,6 +15,7 @@ assignment below is the formula of forEachValue() in workloads.ts.
 """
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -42,6 +43,7 @@ def best(kept, r):
     if kept['verified'] and r['verified']:
         kept['appendSeconds'] = min(kept['appendSeconds'], r['appendSeconds'])
         kept['getSeconds'] = min(kept['getSeconds'], r['getSeconds'])
+        kept['peakRss'] = max(kept.get('peakRss', 0), r.get('peakRss', 0))
     return kept
 
 
@@ -94,13 +96,16 @@ def append_then_get(r, store, path, calls, batch, keys, check, after_appends=Non
     batch(c), then one timed get per key of `keys`, each checked by
     check(got, k): None when right, ROTATED when partd.Buffer returned the
     in-memory part before the spilled part (every value there), else what is
-    wrong. Fills r, then drops the store and removes path."""
+    wrong. Fills r (with the largest RSS seen after any call), then drops the
+    store and removes path."""
+    peak = 0
     try:
         for c in range(calls):
             b = batch(c)
             t0 = time.perf_counter()
             store.append(b)
             r['appendSeconds'] += time.perf_counter() - t0
+            peak = max(peak, rss())
         if after_appends:
             after_appends()
         wrong, rotated = [], 0
@@ -108,6 +113,7 @@ def append_then_get(r, store, path, calls, batch, keys, check, after_appends=Non
             t0 = time.perf_counter()
             got = store.get(key)
             r['getSeconds'] += time.perf_counter() - t0
+            peak = max(peak, rss())
             why = check(got, k)
             if why is ROTATED:
                 rotated += 1
@@ -125,7 +131,17 @@ def append_then_get(r, store, path, calls, batch, keys, check, after_appends=Non
     finally:
         store.drop()
         shutil.rmtree(path, ignore_errors=True)
+    r['peakRss'] = max(r.get('peakRss', 0), peak)
     return r
+
+
+PAGE = os.sysconf('SC_PAGE_SIZE')
+
+
+def rss():
+    """Resident bytes of this process now (the second field of /proc/self/statm, in pages)."""
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * PAGE
 
 def run(name, w, corpus, stride, want, path):
     label, make, on_disk = STACKS[name]
@@ -293,6 +309,10 @@ def main():
             r = run(mode, w, corpus, config['stride'], config['expected'][w['id']], os.path.join(root, 'partd-' + mode))
             kept = best(kept, r)
         results.append(kept)
+    if len(results) == 1:
+        # One workload in this process (as run.ts runs them): the kernel's high-water mark is the row's own.
+        results[0]['peakRss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        results[0]['peakRssExact'] = True
     print(json.dumps(results))
 
 

@@ -12,6 +12,8 @@ import { type CompressionResults, compressionMarkdown } from './compression.js';
 import { type TypedResults, typedMarkdown } from './typed-arrays.js';
 import { type NetResults, networkMarkdown } from './network.js';
 import { type PoolResults, poolMarkdown } from './pool.js';
+import type { MemoryResults } from './memory.js';
+import { pairs, peerTables, trails } from './versus.js';
 export { compressionMarkdown, typedMarkdown };
 
 export interface Results {
@@ -26,9 +28,15 @@ export interface Results {
   workloads: Workload[];
   /** laminate stack id (file, buffer, zlib, …) → its measurements. */
   laminate: Map<string, Measurement[]>;
+  /** Node.js peer id (leveldb, lmdb, appendfile) → its measurements. */
+  nodePeers: Map<string, Measurement[]>;
+  /** The shuffle demo: laminate's stack first, then each Node.js peer. */
+  shuffle: Measurement[];
+  /** buffer()'s memory budget against RSS, unless --no-memory. */
+  memory?: MemoryResults | { error: string };
   /** partd stack → its measurements, or why there are none. */
   peers: Map<PartdStack, Measurement[] | { error: string }>;
-  dd: { cache: DdResult; disk: DdResult };
+  dd: { cache: DdResult; disk: DdResult; read?: DdResult };
   lock: LockCost;
   primitives: Primitives;
   partdCosts?: PartdCosts;
@@ -126,12 +134,13 @@ function table(head: string[], rows: string[][], right: boolean[] = head.map((_,
 // ---- the tables ----
 
 function workloadTable(r: Results, w: Workload): string {
-  const head = ['store', 'append values/s', 'append MB/s', 'get values/s', 'get MB/s', 'append vs partd', 'get vs partd', 'on disk'];
+  const head = ['store', 'append values/s', 'append MB/s', 'get values/s', 'get MB/s', 'append vs partd', 'get vs partd', 'on disk', 'peak RSS'];
+  const blank = (label: string, why: string) => [label, why, '', '', '', '', '', '', ''];
   const rows: string[][] = [];
   const row = (m: Measurement | undefined, label: string, peer?: PartdStack) => {
     const mine = rates(m);
     if (!mine) {
-      rows.push([label, m?.error ? `FAILED: ${m.error}` : 'not run', '', '', '', '', '', '']);
+      rows.push(blank(label, m?.error ? `FAILED: ${m.error}` : 'not run'));
       return;
     }
     const theirs = peer ? rates(peerRun(r, peer, w.id)) : undefined;
@@ -145,20 +154,29 @@ function workloadTable(r: Results, w: Workload): string {
       versus(mine.appendValues, theirs?.appendValues),
       versus(mine.getValues, theirs?.getValues),
       m!.diskBytes === undefined ? '—' : `${((100 * m!.diskBytes) / m!.bytes).toFixed(0)} %`,
+      m!.peakRss === undefined ? '—' : `${(m!.peakRss / MB).toFixed(0)} MB`,
     ]);
   };
   for (const [stack, runs] of r.laminate) {
     const m = runs.find((x) => x.workload === w.id);
     row(m, m?.store ?? stack, PEER_OF[stack]);
   }
+  for (const [name, runs] of r.nodePeers) {
+    const m = runs.find((x) => x.workload === w.id);
+    row(m, m?.store ?? name);
+  }
   for (const stack of r.peers.keys()) {
     const missing = peerMissing(r, stack);
-    if (missing) rows.push([PEER_LABEL[stack], missing, '', '', '', '', '', '']);
+    if (missing) rows.push(blank(PEER_LABEL[stack], missing));
     else row(peerRun(r, stack, w.id), PEER_LABEL[stack]);
   }
   for (const d of [r.dd.cache, r.dd.disk]) {
     const rate = ddMB(d);
-    rows.push([d.label, '', rate === undefined ? `FAILED: ${d.error}` : mb(rate), '', '', '', '', '']);
+    rows.push([d.label, '', rate === undefined ? `FAILED: ${d.error}` : mb(rate), '', '', '', '', '', '']);
+  }
+  if (r.dd.read) {
+    const rate = ddMB(r.dd.read);
+    rows.push([r.dd.read.label, '', '', '', rate === undefined ? `FAILED: ${r.dd.read.error}` : mb(rate), '', '', '', '']);
   }
   return table(head, rows);
 }
@@ -302,6 +320,26 @@ function limits(r: Results): string[] {
       `- **zlib over 100-byte values.** A get inflates each frame of the key (${a ? (a.calls * a.keysPerCall) / a.keys : 'many'} a key on (a)). Node's inflateSync builds a stream object for every call: ${us(p.inflate100)} a frame, against ${us(r.partdCosts.inflate100)} for Python's zlib.decompress.`,
     );
   }
+  const peer = (name: string, id: string) => r.nodePeers.get(name)?.find((m) => m.workload === id);
+  if (r.nodePeers.has('leveldb')) {
+    const b = peer('leveldb', 'b');
+    out.push(
+      `- **LevelDB appends.** LevelDB writes every record of a call to one log file in one write and keeps it in a sorted memory table; file() makes one write per key into that key's own file (100 a call here), after creating the file (${us(p.create)}). LevelDB also compresses with snappy, so it wrote ${b?.diskBytes !== undefined ? `${pct(b.diskBytes / b.bytes)} of the bytes on (b)` : 'fewer bytes'}. What it defers is not in the timed window: compactions rewrite the data in the background later, and a get merges records from the levels it is spread over, which is why its gets trail file()'s.`,
+    );
+  }
+  if (r.nodePeers.has('lmdb')) {
+    out.push(
+      `- **LMDB.** With \`noSync\` an LMDB transaction copies each value into a memory-mapped file and commits with no write system call per key; file() makes one write() per key. A get in LMDB copies the value out of pages already mapped into the process; file() reads each key's file with read() into a new buffer, and new large buffers are what costs (see reading large keys below). LMDB pays in space: its file is ${(() => {
+        const a = peer('lmdb', 'a');
+        return a?.diskBytes !== undefined ? `${pct(a.diskBytes / a.bytes)} of the bytes on (a)` : 'larger than the data';
+      })()}, pages and B-tree included.`,
+    );
+  }
+  if (r.nodePeers.has('appendfile')) {
+    out.push(
+      '- **fs.promises.appendFile with 1 MB values.** Each appendFile opens, writes and closes its file in libuv\'s thread pool, so the 10 keys of a call are written in parallel, on both cores; file() writes a call\'s keys one after another on the main thread, and pays for each append in the thread that called it. With small values the per-call open and close of appendFile dominate, and file() is many times faster.',
+    );
+  }
   out.push(
     `- **The lock.** In its default mode file() uses proper-lockfile, which makes and removes a directory (mkdir + rmdir took ${us(p.mkdirRmdir)} here). partd uses an fcntl lock${r.partdCosts ? ` (${us(r.partdCosts.lock)})` : ''}. file() takes the lock once per call, and calls that follow at once share it.`,
   );
@@ -310,7 +348,47 @@ function limits(r: Results): string[] {
 
 // ---- the page ----
 
-export function markdown(r: Results): string {
+/** The shuffle demo through laminate's stack and each Node.js peer. */
+function shuffleTable(r: Results): string {
+  const rows = r.shuffle.map((m) => {
+    if (!m.verified) return [m.store, `FAILED: ${m.error}`, '', '', '', '', ''];
+    return [m.store, count(m.values / m.appendSeconds), count(m.values / m.getSeconds), mb(m.bytes / MB), m.diskBytes === undefined ? '—' : mb(m.diskBytes / MB), m.peakRss === undefined ? '—' : mb(m.peakRss / MB), (m.appendSeconds + m.getSeconds).toFixed(2)];
+  });
+  return table(['store', 'append records/s', 'get records/s', 'stored MB', 'on disk MB', 'peak RSS MB', 'append + get s'], rows);
+}
+
+function memorySection(r: Results, chart: string | undefined): string[] {
+  const m = r.memory;
+  if (!m) return [];
+  const head = ['## buffer(): memory budget against resident memory', ''];
+  if ('error' in m) return [...head, `Not measured: ${m.error}`];
+  const MiB = 2 ** 20;
+  const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
+  const over = m.peakAppend - m.baseline - m.budget;
+  const within = m.peakAppend <= m.baseline + m.budget + m.allowance;
+  const row = m.row;
+  return [
+    ...head,
+    `${count(row.values)} values of 10 KB (${bytes(row.bytes)}, ${(row.bytes / m.budget).toFixed(1)}× the budget) appended 100 keys a call to \`${row.store}\` in a process of its own, then every key read back and checked${row.verified ? '' : ` — **the check FAILED: ${row.error}**`}. RSS is sampled after every call.`,
+    '',
+    table(
+      ['', 'RSS'],
+      [
+        ['at the start (Node, the benchmark, its 32 MiB corpus)', mib(m.baseline)],
+        ['memory budget (availableMemory)', mib(m.budget)],
+        ['documented allowance above baseline + budget', mib(m.allowance)],
+        ['peak while appending (sampled after each call)', mib(m.peakAppend)],
+        ['peak over the whole run, gets included (the kernel\'s high-water mark)', mib(m.peak)],
+        ['peak while appending − baseline − budget', mib(over)],
+      ],
+    ),
+    '',
+    `**${within ? 'Within' : 'Over'} budget + allowance**: the appends peaked at ${mib(m.peakAppend)}, ${within ? 'under' : 'above'} ${mib(m.baseline + m.budget + m.allowance)} (baseline + budget + allowance). The allowance is why: spilled values are dropped at once, but each is a buffer of its own whose memory V8 gives back only when a garbage collection finds it dead, and V8 starts one for such memory after about 64 MiB has been allocated since the last. So up to ~64 MiB of spilled values can still be resident, plus one call's batch and what the allocator keeps after a free. The overhead does not grow with the budget (73, 94 and 83 MiB with budgets of 16, 64 and 256 MiB on the machine that set the allowance); with \`node --expose-gc\` and a \`gc()\` after every call the same run stays within ~12 MiB of baseline + budget. Gets then hold whole keys (${bytes(m.largestKey)} at most here) on top.`,
+    ...(chart ? ['', `![RSS over time for buffer()](${chart})`] : []),
+  ];
+}
+
+export function markdown(r: Results, charts: { file: string; title: string }[] = []): string {
   const m = r.machine;
   const partd = 'error' in r.partd ? `Python partd: **not available** (${r.partd.error})` : `Python ${r.partd.python}, partd ${r.partd.partd} (Debian's /usr/bin/python3)`;
   const busy = Math.max(r.load.start, r.load.end) > 0.5 * m.cores;
@@ -330,12 +408,36 @@ export function markdown(r: Results): string {
     `- Load average (1 min) at the start / before the network and pool sections (whose client processes load the machine themselves): ${r.load.start.toFixed(2)} / ${r.load.end.toFixed(2)}`,
   ];
   if (busy) lines.push('', `> **The machine was busy during this run** (load above half its ${m.cores} cores), so these numbers are noisy. Re-run on a quiet machine before quoting them.`);
+  const versus = pairs(r);
+  const behind = trails(versus);
+  const bySize = charts.filter((c) => !c.file.includes('rss'));
+  if (bySize.length > 0) lines.push('', '## At a glance', '', ...bySize.flatMap((c) => [`![${c.title}](${c.file})`, '']));
+  lines.push(
+    '## laminate against each peer',
+    '',
+    'Each row pairs a laminate row with the peer row that did the same work in this run; above 1× laminate is faster. The Node.js peers are compared with `file()` on (a)–(c) and with the demo\'s own stack on the shuffle; peak RSS is each process\'s high-water mark (every (a)–(c) and shuffle row runs in a process of its own, so it includes Node or Python and the 32 MiB corpus; in the typed-array and Arrow rows it is the largest RSS seen after a call, in a process shared with other rows).',
+    '',
+    ...peerTables(versus, (head, rows) => table(head, rows)),
+    '## Where laminate trails, and why',
+    '',
+    behind.length === 0 ? 'Nowhere in this run: laminate was at least as fast as every peer on every pairing measured.' : `In ${behind.length} of the pairings above laminate is slower:`,
+    '',
+    ...behind.map((t) => `- ${t.peer}, ${t.work}, ${t.phase}: ${t.ratio.toFixed(2)}×`),
+    '',
+    'What bounds the ratios, each from this run\'s own measurements of the operations the stores are made of:',
+    '',
+    ...limits(r),
+  );
   lines.push('', '## Targets', '', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
-  lines.push('', '## What bounds the ratios', '', 'Each of these comes from this run\'s own measurements of the operations the stores are made of.', '', ...limits(r));
+  lines.push('', ...memorySection(r, charts.find((c) => c.file.includes('rss'))?.file));
   for (const w of r.workloads) {
     lines.push('', `## (${w.id}) ${w.title}`, '', `${count(valueCount(w))} values, ${bytes(totalBytes(w))} in ${w.calls} append calls; then one get per key.`, '', workloadTable(r, w));
     const notes = [...r.laminate.values(), ...[...r.peers.values()].filter(Array.isArray)].flat().filter((x) => x.workload === w.id && x.note);
     for (const n of notes) lines.push('', `Note on ${n.store}: ${n.note}.`);
+  }
+  if (r.shuffle.length > 0) {
+    const shape = r.shuffle[0];
+    lines.push('', '## The shuffle demo', '', `The demo's ${count(shape.values)} order records hash-partitioned into 256 keys, 20,000 records an append call, then every partition read back and checked by count and checksum. laminate runs the demo's own stack; each Node.js peer gets what a user would write around it: a call's records of a partition packed with msgpackr and compressed with lz4-napi (the libraries laminate's layers use) behind a 4-byte length. Encoding and decoding count; making and checking the records does not. "stored" is the encoded bytes.`, '', shuffleTable(r));
   }
   if (r.typed) lines.push('', typedMarkdown(r.typed));
   if (r.arrow) lines.push('', arrowMarkdown(r.arrow));
@@ -389,4 +491,9 @@ export function summary(r: Results): string {
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
   out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
   return out.join('\n');
+}
+
+/** The results as plain JSON (maps become objects), for docs/benchmarks.json. */
+export function toJson(r: Results): unknown {
+  return { ...r, laminate: Object.fromEntries(r.laminate), nodePeers: Object.fromEntries(r.nodePeers), peers: Object.fromEntries(r.peers), versus: pairs(r) };
 }

@@ -1,36 +1,50 @@
-// npm run bench [-- --quick] [--repeat N (default 3, 1 with --quick)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]
+// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]
 //
-// Runs workloads (a), (b) and (c) through every laminate stack, through
-// Python partd and against dd, checks every read, prints the tables and
-// writes docs/benchmarks.md (a --quick run writes only with --out).
+// Runs workloads (a), (b) and (c) through every laminate stack, through the
+// Node.js peers (LevelDB, LMDB, appendFile), through Python partd and against
+// dd; then the shuffle demo, buffer()'s memory budget, typed arrays, Arrow
+// tables, compression, network clients and the episode pool. Checks every
+// read, prints the tables and writes docs/benchmarks.md, docs/benchmarks.json
+// and the charts in docs/benchmarks/ (or FILE, FILE's .json and FILE's
+// folder with --out). The default is the quick mode (a quarter of the data,
+// one run each); --full measures everything at full size, best of 3.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrowBench } from './arrow.js';
 import { compressionBench } from './compression.js';
 import { networkBench, networkMarkdown } from './network.js';
 import { poolBench, poolMarkdown } from './pool.js';
 import { typedBench } from './typed-arrays.js';
-import { dd, settle } from './disk.js';
+import { dd, ddCachedRead, settle } from './disk.js';
+import { charts } from './charts-of-results.js';
+import type { MemoryResults } from './memory.js';
+import { NODE_PEERS } from './peers.js';
+import { SHUFFLE_STORES, shuffleLabel, shuffleShape } from './shuffle.js';
 import { STACKS } from './laminate.js';
 import { lockCost } from './lock.js';
 import { load, machine } from './machine.js';
 import type { Measurement } from './measure.js';
 import { INSTALL, PEERS, PYTHON, type PartdCosts, type PartdStack, partdCosts, partdInfo, runPartd } from './python.js';
 import { primitives } from './primitives.js';
-import { type Results, markdown, summary } from './report.js';
+import { type Results, markdown, summary, toJson } from './report.js';
 import { CORPUS_BYTES, STRIDE, expected, makeCorpus, totalBytes, workloads } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Args {
+  /** The default: a quarter of the data, one run per measurement. --full turns it off. */
   quick: boolean;
   repeat: number;
   only?: string[];
   workloads?: string[];
   python: boolean;
+  /** Also run the shuffle demo through laminate and the Node.js peers (benchmarks/shuffle.ts). */
+  shuffle: boolean;
+  /** Also measure buffer()'s memory budget against RSS (benchmarks/memory.ts). */
+  memory: boolean;
   /** Also measure the Arrow layers (benchmarks/arrow.ts). */
   arrow: boolean;
   /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
@@ -54,13 +68,16 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, repeat: 0, python: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, pool: true, poolOnly: false, dir: tmpdir() };
+  const args: Args = { quick: true, repeat: 0, python: true, shuffle: true, memory: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, pool: true, poolOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
     if (flag === '--quick') args.quick = true;
+    else if (flag === '--full') args.quick = false;
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--no-arrow') args.arrow = false;
+    else if (flag === '--no-shuffle') args.shuffle = false;
+    else if (flag === '--no-memory') args.memory = false;
     else if (flag === '--no-typed') args.typed = false;
     else if (flag === '--typed-only') args.typedOnly = true;
     else if (flag === '--no-compression') args.compression = false;
@@ -77,16 +94,33 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--help' || flag === '-h') usage();
     else usage(`unknown option ${flag}`);
   }
-  // Best of 3 by default: one run on a shared machine is too noisy; --quick is a smoke test.
+  // Best of 3 in the full mode: one run on a shared machine is too noisy; the quick mode is a first look.
   if (args.repeat === 0) args.repeat = args.quick ? 1 : 3;
-  for (const name of args.only ?? []) if (!(name in STACKS)) usage(`--only: no stack "${name}"; the stacks are ${Object.keys(STACKS).join(', ')}`);
+  const names = [...Object.keys(STACKS), ...Object.keys(NODE_PEERS)];
+  for (const name of args.only ?? []) if (!names.includes(name)) usage(`--only: no stack or peer "${name}"; they are ${names.join(', ')}`);
   return args;
+}
+
+/** Left out of (a)–(c) in the quick mode, for time: the compression table measures them. */
+const SLOW_CODECS = ['gzip', 'brotli'];
+
+/** The laminate stacks and Node.js peers that run workloads (a), (b) and (c). */
+function names(args: Args): string[] {
+  const all = [...Object.keys(STACKS), ...Object.keys(NODE_PEERS)];
+  return args.only ? all.filter((name) => args.only!.includes(name)) : all.filter((name) => !args.quick || !SLOW_CODECS.includes(name));
 }
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --quick] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]');
   process.exit(problem ? 2 : 0);
+}
+
+const begun = performance.now();
+
+/** Prints the section that starts now, with the seconds since the run began. */
+function step(what: string): void {
+  console.error(`bench: [${((performance.now() - begun) / 1000).toFixed(0).padStart(3)} s] ${what}`);
 }
 
 function loud(lines: string[]): void {
@@ -94,22 +128,29 @@ function loud(lines: string[]): void {
   console.error(['', bar, ...lines.map((l) => `!! ${l}`), bar, ''].join('\n'));
 }
 
-/** Runs one laminate stack in a fresh Node process (see worker.ts). */
-function runWorker(stack: string, root: string, ids: string[], args: Args): Promise<Measurement[]> {
-  const script = join(here, 'worker.ts');
-  const child = spawn(process.execPath, [...process.execArgv, script, stack, root, ids.join(','), String(args.repeat), args.quick ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs worker.ts with `args` in a fresh Node process; its JSON result, or why there is none. */
+function inChild<T>(args: string[]): Promise<T | { error: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, join(here, 'worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   return new Promise((done) => {
     child.on('close', (code) => {
       try {
-        done(JSON.parse(out.trim().split('\n').pop()!) as Measurement[]);
+        done(JSON.parse(out.trim().split('\n').pop()!) as T);
       } catch {
-        const error = `worker exited ${code} without results`;
-        done(ids.map((id) => ({ store: STACKS[stack].label, workload: id, values: 0, bytes: 0, appendSeconds: 0, getSeconds: 0, verified: false, error })));
+        done({ error: `worker exited ${code} without results: ${err.trim().split('\n').slice(-2).join(' ')}` });
       }
     });
   });
+}
+
+/** One store (laminate stack or Node.js peer) on one workload, in its own process. */
+async function runWorker(name: string, root: string, id: string, args: Args): Promise<Measurement> {
+  const got = await inChild<Measurement>(['store', name, root, id, String(args.repeat), args.quick ? '1' : '0']);
+  if ('store' in got) return got;
+  return { store: STACKS[name]?.label ?? NODE_PEERS[name].label, workload: id, values: 0, bytes: 0, appendSeconds: 0, getSeconds: 0, verified: false, error: got.error };
 }
 
 function progress(m: Measurement): void {
@@ -160,14 +201,15 @@ async function main(): Promise<void> {
     writeFileSync(join(root, 'corpus.bin'), corpus);
     const want = Object.fromEntries(ws.map((w) => [w.id, expected(w, corpus)]));
     writeFileSync(join(root, 'expected.json'), JSON.stringify(want));
-    writeFileSync(join(root, 'config.json'), JSON.stringify({ stride: STRIDE, workloads: ws, expected: want }));
+    // One config per workload: partd runs each in its own Python process, for its peak RSS.
+    for (const w of ws) writeFileSync(join(root, `config-${w.id}.json`), JSON.stringify({ stride: STRIDE, workloads: [w], expected: { [w.id]: want[w.id] } }));
 
-    console.error('bench: lock cost and file system primitives');
+    step('lock cost and file system primitives');
     const lock = await lockCost(root);
     const costs = primitives(root);
 
     const ddMiB = Math.ceil(totalBytes(ws.find((w) => w.id === 'c') ?? ws[ws.length - 1]) / 2 ** 20);
-    console.error(`bench: dd, ${ddMiB} MiB`);
+    step(`dd, ${ddMiB} MiB`);
     const ddRuns = (sync: boolean) => {
       let kept = dd(root, ddMiB, sync);
       for (let i = 1; i < args.repeat; i++) {
@@ -176,14 +218,16 @@ async function main(): Promise<void> {
       }
       return kept;
     };
-    const ddResults = { cache: ddRuns(false), disk: ddRuns(true) };
+    const ddResults = { cache: ddRuns(false), disk: ddRuns(true), read: ddCachedRead(root, ddMiB) };
 
     const laminate = new Map<string, Measurement[]>();
-    for (const stack of Object.keys(STACKS).filter((s) => !args.only || args.only.includes(s))) {
-      console.error(`bench: ${STACKS[stack].label}`);
-      const runs = await runWorker(stack, root, ws.map((w) => w.id), args);
+    const nodePeers = new Map<string, Measurement[]>();
+    for (const name of names(args)) {
+      step(`${STACKS[name]?.label ?? NODE_PEERS[name].label}`);
+      const runs: Measurement[] = [];
+      for (const w of ws) runs.push(await runWorker(name, root, w.id, args));
       runs.forEach(progress);
-      laminate.set(stack, runs);
+      (name in STACKS ? laminate : nodePeers).set(name, runs);
     }
 
     const peers = new Map<PartdStack, Measurement[] | { error: string }>();
@@ -201,32 +245,57 @@ async function main(): Promise<void> {
       } else {
         partdCostsMeasured = partdCosts(root);
         for (const stack of Object.keys(PEERS) as PartdStack[]) {
-          console.error(`bench: ${PEERS[stack]} (Python partd ${partd.partd})`);
-          settle();
-          const runs = runPartd(stack, root, join(root, 'config.json'), args.repeat);
-          if (Array.isArray(runs)) runs.forEach(progress);
-          else console.error(`  FAILED: ${runs.error}`);
-          peers.set(stack, runs);
+          step(`${PEERS[stack]} (Python partd ${partd.partd})`);
+          const runs: Measurement[] = [];
+          let failed: { error: string } | undefined;
+          for (const w of ws) {
+            settle();
+            const got = runPartd(stack, root, join(root, `config-${w.id}.json`), args.repeat);
+            if (Array.isArray(got)) runs.push(...got);
+            else failed = got;
+          }
+          if (failed) console.error(`  FAILED: ${failed.error}`);
+          else runs.forEach(progress);
+          peers.set(stack, failed ?? runs);
         }
       }
     }
 
-    if (args.typed) console.error('bench: typed arrays (typedArrays, partd.Numpy)');
+    const shuffle: Measurement[] = [];
+    if (args.shuffle) {
+      step('the shuffle demo (laminate, LevelDB, LMDB, appendFile)');
+      for (const store of SHUFFLE_STORES) {
+        const got = await inChild<Measurement>(['shuffle', store, root, String(args.repeat), args.quick ? '1' : '0']);
+        const m: Measurement = 'store' in got ? got : { store: shuffleLabel(store, shuffleShape(args.quick)), workload: 'shuffle', values: 0, bytes: 0, appendSeconds: 0, getSeconds: 0, verified: false, error: got.error };
+        progress(m);
+        shuffle.push(m);
+      }
+    }
+
+    let memory: MemoryResults | { error: string } | undefined;
+    if (args.memory) {
+      step(`buffer() memory budget against RSS`);
+      memory = await inChild<MemoryResults>(['memory', root, args.quick ? '1' : '0']);
+      if ('row' in memory) progress(memory.row);
+      else console.error(`  FAILED: ${memory.error}`);
+    }
+
+    if (args.typed) step('typed arrays (typedArrays, partd.Numpy)');
     const typed = args.typed ? await typedBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
-    if (args.arrow) console.error('bench: Arrow tables (arrow, arrowColumns, partd.PandasBlocks)');
+    if (args.arrow) step('Arrow tables (arrow, arrowColumns, partd.PandasBlocks)');
     const arrow = args.arrow ? await arrowBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
-    if (args.compression) console.error('bench: compression table (every compressor, partd ZLib, BZ2, Snappy, Blosc)');
+    if (args.compression) step('compression table (every compressor, partd ZLib, BZ2, Snappy, Blosc)');
     const compression = args.compression ? await compressionBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }) : undefined;
 
     // The network section runs up to 9 processes at once and loads the machine itself, as the
     // pool section then finds it: the load that says whether something else was running is this one.
     const loadBefore = load();
-    if (args.network) console.error('bench: network (1, 4, 8 client processes through serve(), partd.zmq)');
+    if (args.network) step('network (1, 4, 8 client processes through serve(), partd.zmq)');
     const network = args.network ? await networkBench(root, { quick: args.quick, repeat: args.repeat, python: args.python, partdInstalled: !('error' in partd) }) : undefined;
 
-    if (args.pool) console.error('bench: episode pool (EpisodePool, one Arrow IPC file per episode)');
+    if (args.pool) step('episode pool (EpisodePool, one Arrow IPC file per episode)');
     const pool = args.pool ? await poolBench(root, { quick: args.quick, repeat: args.repeat }) : undefined;
 
     const extra = process.argv.slice(2).join(' ');
@@ -241,7 +310,10 @@ async function main(): Promise<void> {
       load: { start: loadStart, end: loadBefore },
       workloads: ws,
       laminate,
+      nodePeers,
       peers,
+      shuffle,
+      memory,
       dd: ddResults,
       lock,
       primitives: costs,
@@ -253,15 +325,18 @@ async function main(): Promise<void> {
       pool,
     };
     console.log(`\n${summary(results)}\n`);
-    const out = args.out ?? (args.quick ? undefined : join(here, '..', 'docs', 'benchmarks.md'));
-    if (out) {
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, markdown(results));
-      console.error(`bench: wrote ${out}`);
-    } else {
-      console.error('bench: --quick run, docs/benchmarks.md left as it was (add --out FILE to write one)');
-    }
-    const failed = [...laminate.values(), ...[...peers.values()].filter(Array.isArray), ...(network?.rows ?? [])].flat().filter((m) => !m.verified);
+    // docs/benchmarks.md, its numbers in docs/benchmarks.json, its charts in docs/benchmarks/.
+    const out = args.out ?? join(here, '..', 'docs', 'benchmarks.md');
+    const base = out.replace(/\.md$/, '');
+    const chartDir = `${base}/`;
+    mkdirSync(chartDir, { recursive: true });
+    const drawn = charts(results);
+    for (const chart of drawn) writeFileSync(join(chartDir, chart.name), chart.svg);
+    writeFileSync(out, markdown(results, drawn.map((chart) => ({ file: `${basename(base)}/${chart.name}`, title: chart.title }))));
+    writeFileSync(`${base}.json`, `${JSON.stringify(toJson(results), null, 1)}\n`);
+    console.error(`bench: wrote ${out}, ${base}.json and ${drawn.length} charts in ${chartDir}`);
+    const memoryRow = memory && 'row' in memory ? [memory.row] : [];
+    const failed = [...laminate.values(), ...nodePeers.values(), ...[...peers.values()].filter(Array.isArray), shuffle, memoryRow, ...(network?.rows ?? [])].flat().filter((m) => !m.verified);
     if (failed.length > 0) {
       console.error(`bench: ${failed.length} measurements FAILED their read check`);
       process.exitCode = 1;

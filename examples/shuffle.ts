@@ -19,26 +19,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buffer, dict, file, formatSpec, lz4, msgpack, type Store } from 'laminate';
+import { BATCH, type Expected, KEYS, type Order, PARTITIONS, partitionBatch, rng, summarize } from './orders.js';
 
-interface Order {
-  id: number;
-  user: string;
-  ts: number;
-  country: string;
-  ip: string;
-  amount: number;
-  items: { sku: string; qty: number; price: number }[];
-  tags: string[];
-}
 
 const MiB = 2 ** 20;
-const PARTITIONS = 256;
-const BATCH = 20_000; // records per append call
-const CHANNELS = ['web', 'mobile', 'store'];
-const TAGS = ['promo', 'gift', 'refund', 'express', 'subscription'];
-const COUNTRIES = ['DE', 'FR', 'US', 'GB', 'JP', 'CH', 'NL', 'ES', 'IT', 'SE', 'PL', 'BR', 'CA', 'AU', 'IN'];
-const EPOCH = Date.UTC(2024, 0, 1);
-const KEYS = Array.from({ length: PARTITIONS }, (_, p) => `part-${String(p).padStart(3, '0')}`);
 
 const { values: args } = parseArgs({
   options: {
@@ -81,7 +65,7 @@ try {
 // ─── Write: generate a batch, partition it, append it in one call ───────────
 
 async function write(store: Store<Order[]>) {
-  const expected = Array.from({ length: PARTITIONS }, () => ({ count: 0, checksum: 0 }));
+  const expected: Expected[] = Array.from({ length: PARTITIONS }, () => ({ count: 0, checksum: 0 }));
   const random = rng(42);
   const bar = progress('write', total, 'records');
   let appendMs = 0;
@@ -89,16 +73,7 @@ async function write(store: Store<Order[]>) {
   const start = performance.now();
   for (let done = 0; done < total; ) {
     const size = Math.min(BATCH, total - done);
-    const batch = new Map<string, Order[]>();
-    for (let i = 0; i < size; i++) {
-      const order = makeOrder(done + i, random);
-      const p = hash(order.user) % PARTITIONS;
-      let records = batch.get(KEYS[p]);
-      if (!records) batch.set(KEYS[p], (records = []));
-      records.push(order);
-      expected[p].count++;
-      expected[p].checksum = mix(expected[p].checksum, fingerprint(order));
-    }
+    const batch = partitionBatch(done, size, random, expected);
     const spilledBefore = buffered.spilledBytes;
     const t = performance.now();
     await store.append(batch); // one call, up to 256 keys
@@ -121,7 +96,7 @@ async function write(store: Store<Order[]>) {
 
 // ─── Read: every partition back, checked against what was generated ─────────
 
-async function readAndVerify(store: Store<Order[]>, expected: { count: number; checksum: number }[]) {
+async function readAndVerify(store: Store<Order[]>, expected: Expected[]) {
   const bar = progress('read', PARTITIONS, 'partitions');
   const problems: string[] = [];
   let records = 0;
@@ -131,12 +106,11 @@ async function readAndVerify(store: Store<Order[]>, expected: { count: number; c
     const t = performance.now();
     const orders = await store.get(KEYS[p]);
     getMs += performance.now() - t;
-    let checksum = 0;
-    for (const order of orders) checksum = mix(checksum, fingerprint(order));
-    records += orders.length;
+    const got = summarize(orders);
+    records += got.count;
     const want = expected[p];
-    if (orders.length !== want.count || checksum !== want.checksum) {
-      problems.push(`${KEYS[p]}: read ${fmt(orders.length)} records with checksum ${hex(checksum)}, expected ${fmt(want.count)} with ${hex(want.checksum)}`);
+    if (got.count !== want.count || got.checksum !== want.checksum) {
+      problems.push(`${KEYS[p]}: read ${fmt(got.count)} records with checksum ${hex(got.checksum)}, expected ${fmt(want.count)} with ${hex(want.checksum)}`);
     }
     bar.update(p + 1);
   }
@@ -170,59 +144,10 @@ peak RSS  ${mb(process.resourceUsage().maxRSS * 1024)}`);
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────
 
-function makeOrder(id: number, random: () => number): Order {
-  const items: Order['items'] = [];
-  let amount = 0;
-  for (let n = 1 + Math.floor(random() ** 2 * 4); n > 0; n--) {
-    const item = { sku: `SKU-${Math.floor(random() * 50_000)}`, qty: 1 + Math.floor(random() ** 3 * 5), price: Math.round(random() ** 2 * 20_000 + 99) / 100 };
-    amount += item.qty * item.price;
-    items.push(item);
-  }
-  const tags = [CHANNELS[Math.floor(random() * CHANNELS.length)]];
-  if (random() < 0.3) tags.push(TAGS[Math.floor(random() * TAGS.length)]);
-  const byte = () => Math.floor(random() * 256);
-  return {
-    id,
-    user: `user-${Math.floor(random() * 100_000)}`,
-    ts: EPOCH + id * 30 + Math.floor(random() * 30_000),
-    country: COUNTRIES[Math.floor(random() * COUNTRIES.length)],
-    ip: `${10 + Math.floor(random() * 200)}.${byte()}.${byte()}.${1 + Math.floor(random() * 254)}`,
-    amount: Math.round(amount * 100) / 100,
-    items,
-    tags,
-  };
-}
 
-/** Every field of an order, folded into 32 bits. */
-function fingerprint(o: Order): number {
-  let h = mix(mix(o.id, o.ts % 2 ** 32), Math.floor(o.ts / 2 ** 32));
-  h = mix(mix(mix(mix(h, hash(o.user)), hash(o.country)), hash(o.ip)), Math.round(o.amount * 100));
-  for (const item of o.items) h = mix(mix(mix(h, hash(item.sku)), item.qty), Math.round(item.price * 100));
-  for (const tag of o.tags) h = mix(h, hash(tag));
-  return h;
-}
 
-/** FNV-1a over a string's UTF-16 code units. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
-/** Folds `x` into the running hash `h`; the order of folding matters, so it checks append order too. */
-function mix(h: number, x: number): number {
-  return Math.imul((h ^ x) + 0x9e3779b9, 0x85ebca6b) >>> 0;
-}
 
-/** A small seeded generator (mulberry32): every run shuffles the same records. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Bytes in the files under `dir`. */
 function directorySize(dir: string): number {

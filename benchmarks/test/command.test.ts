@@ -1,0 +1,54 @@
+/**
+ * `npm run bench` for real, cut down to one laminate stack and one peer: the
+ * command measures, checks what it read, and writes the page, its JSON and
+ * its charts where --out says.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'laminate-bench-report-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('the benchmark command', () => {
+  it('writes the page, the JSON and the charts from verified runs', () => {
+    const args = ['--only', 'file,leveldb', '--workloads', 'a', '--no-python', '--no-shuffle', '--no-arrow', '--no-typed', '--no-compression', '--no-network', '--no-pool', '--dir', out, '--out', join(out, 'report.md')];
+    const run = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join('benchmarks', 'run.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+    expect(run.status, run.stderr).toBe(0);
+
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const file = json.laminate.file[0];
+    const level = json.nodePeers.leveldb[0];
+    for (const row of [file, level]) {
+      expect(row.verified).toBe(true);
+      expect(row.workload).toBe('a');
+      expect(row.appendSeconds).toBeGreaterThan(0);
+      expect(row.peakRss).toBeGreaterThan(10 * 2 ** 20);
+      expect(row.peakRssExact).toBe(true);
+      expect(row.diskBytes).toBeGreaterThan(0);
+    }
+    expect(json.quick).toBe(true);
+    expect(json.memory.row.verified).toBe(true);
+    expect(json.memory.samples.append.length).toBeGreaterThan(100);
+    const pair = json.versus.find((p: { peer: string }) => p.peer === 'LevelDB (classic-level)');
+    expect(pair.append).toBeCloseTo(file.values / file.appendSeconds / (level.values / level.appendSeconds), 6);
+
+    const page = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(page).toContain('### LevelDB (classic-level)');
+    expect(page).toContain('## buffer(): memory budget against resident memory');
+    expect(page).toContain('`npm run bench -- --only file,leveldb');
+    const charts = readdirSync(join(out, 'report')).sort();
+    expect(charts).toEqual(['append-by-value-size.svg', 'buffer-rss.svg', 'get-by-value-size.svg']);
+    for (const name of charts) {
+      expect(page).toContain(`(report/${name})`);
+      expect(readFileSync(join(out, 'report', name), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    }
+    // The scratch stores are gone once the command ends.
+    expect(readdirSync(out).filter((name) => name.startsWith('laminate-bench-'))).toEqual([]);
+    expect(existsSync(join(out, 'report.json'))).toBe(true);
+  }, 300_000);
+});
