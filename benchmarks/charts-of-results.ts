@@ -26,7 +26,8 @@ function sizeSeries(r: Results): { name: string; runs: Measurement[]; laminate: 
     if (runs?.length) out.push({ name: runs[0].store, runs, laminate: true });
   }
   for (const runs of r.nodePeers.values()) if (runs.length) out.push({ name: runs[0].store, runs, laminate: false });
-  for (const runs of r.peers.values()) if (Array.isArray(runs) && runs.length) out.push({ name: runs[0].store, runs, laminate: false });
+  // partd.ZLib compresses: it belongs beside zlib(file()) in the tables, not here.
+  for (const [stack, runs] of r.peers) if (stack !== 'ZLib' && Array.isArray(runs) && runs.length) out.push({ name: runs[0].store, runs, laminate: false });
   return out;
 }
 

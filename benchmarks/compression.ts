@@ -93,7 +93,7 @@ function measure(label: string, codec: Codec<Uint8Array>, name: string, data: Bu
 }
 
 export async function compressionBench(root: string, opts: { quick: boolean; repeat: number; python: boolean }): Promise<CompressionResults> {
-  const bytes = (opts.quick ? 4 : 16) * CHUNK;
+  const bytes = (opts.quick ? 2 : 16) * CHUNK;
   // Cheap enough to take the best of 3 even in a quick run: one run mostly measures the JIT warming up.
   const repeat = Math.max(3, opts.repeat);
   const dir = mkdtempSync(join(root, 'compression-'));

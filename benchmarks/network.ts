@@ -160,8 +160,8 @@ export async function networkBench(root: string, opts: { quick: boolean; repeat:
   const valueBytes = 10_000;
   const keysPerCall = 10;
   const keys = 100;
-  // The same values in every row: 8,000 (quick) or 32,000 (full) values of 10 KB, split among the producers.
-  const values = opts.quick ? 8000 : 32_000;
+  // The same values in every row: 4,000 (quick) or 32,000 (full) values of 10 KB, split among the producers.
+  const values = opts.quick ? 4000 : 32_000;
   const rows: NetRow[] = [];
   const row = (kind: NetRow['kind'], label: string, producers: number, run: Run) => {
     const r: NetRow = { kind, label, producers, bytes: values * valueBytes, seconds: run.seconds, verified: !run.error, ...(run.error ? { error: run.error } : {}) };

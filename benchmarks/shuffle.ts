@@ -28,7 +28,7 @@ export interface ShuffleShape {
 }
 
 export function shuffleShape(quick: boolean): ShuffleShape {
-  return quick ? { records: 250_000, memoryMiB: 16 } : { records: 1_000_000, memoryMiB: 64 };
+  return quick ? { records: 200_000, memoryMiB: 12 } : { records: 1_000_000, memoryMiB: 64 };
 }
 
 /** The stores the shuffle runs through: laminate's demo stack, then the Node.js peers. */
