@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { arrow, arrowColumns } from '@laminate/arrow';
 import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
-import { settle } from './disk.js';
+import { diskUsage, settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
 import { type Measurement, appendThenGet, best, now, runAlone } from './measure.js';
 import { runPartdMode } from './python.js';
@@ -72,6 +72,10 @@ async function runArrow(label: string, shape: ArrowShape, tables: Table[], dir: 
       const batch: Record<string, Table> = {};
       for (let k = 0; k < shape.keys; k++) batch[`k${k}`] = tables[c % tables.length];
       return batch;
+    },
+    // buffer() keeps part of the data in memory: only file() rows have a size on disk.
+    afterAppends: () => {
+      if (!label.includes('buffer')) m.diskBytes = diskUsage(dir);
     },
     keys: Array.from({ length: shape.keys }, (_, k) => `k${k}`),
     wrong: (value) => {

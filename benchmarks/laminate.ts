@@ -2,12 +2,11 @@
 // through a Node.js peer (peers.ts): append everything, read every key back
 // with get, check what was read.
 import { rmSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { type BaseStore, brotli, buffer, dict, file, gzip, lz4, zlib, zstd } from '@laminate/core';
 import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
 import { NODE_PEERS } from './peers.js';
-import { type Expected, type Workload, forEachValue, keyName, totalBytes, valueCount } from './workloads.js';
+import { type Expected, type Workload, batchOf, keyNames, totalBytes, valueCount, wrongBytes } from './workloads.js';
 
 export const BUFFER_MEMORY = 64 * 2 ** 20;
 
@@ -37,18 +36,12 @@ export async function runStore(name: string, w: Workload, corpus: Buffer, want: 
   rmSync(dir, { recursive: true, force: true });
   return appendThenGet(result, stack ? stack.make(dir) : await peer.make(dir), dir, {
     calls: w.calls,
-    batch: (c) => {
-      const batch: Record<string, Uint8Array> = {};
-      forEachValue(w, corpus.byteLength, c, (k, offset) => {
-        batch[keyName(k)] = corpus.subarray(offset, offset + w.valueBytes);
-      });
-      return batch;
-    },
+    batch: (c) => batchOf(w, corpus, c),
     afterAppends: () => {
       // Every peer keeps all of its data in its directory; buffer() holds part of it in memory.
       if (!stack || stack.onDisk) result.diskBytes = diskUsage(dir);
     },
-    keys: Array.from({ length: w.keys }, (_, k) => keyName(k)),
-    wrong: (got, k) => (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k] ? `${got.byteLength} bytes, expected ${want.lengths[k]}` : undefined),
+    keys: keyNames(w),
+    wrong: wrongBytes(want),
   });
 }

@@ -5,10 +5,9 @@
 // so its peak is the kernel's high-water mark.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { buffer, dict, file } from 'laminate';
 import { type Measurement, appendThenGet, now } from './measure.js';
-import { type Workload, expected, forEachValue, keyName, totalBytes, valueCount } from './workloads.js';
+import { type Workload, batchOf, expected, keyNames, totalBytes, valueCount, wrongBytes } from './workloads.js';
 
 const MiB = 2 ** 20;
 export const BUDGET_BYTES = 64 * MiB;
@@ -62,19 +61,13 @@ export async function memoryRun(root: string, corpus: Buffer, quick: boolean, bu
   const row: Measurement = { store: `buffer(dict(), file(), ${budget / MiB} MiB)`, workload: w.id, values: valueCount(w), bytes: totalBytes(w), appendSeconds: 0, getSeconds: 0, verified: false };
   await appendThenGet(row, store, dir, {
     calls: w.calls,
-    batch: (c) => {
-      const batch: Record<string, Uint8Array> = {};
-      forEachValue(w, corpus.byteLength, c, (k, offset) => {
-        batch[keyName(k)] = corpus.subarray(offset, offset + w.valueBytes);
-      });
-      return batch;
-    },
+    batch: (c) => batchOf(w, corpus, c),
     afterCall: () => samples[phase].push([now() - start, process.memoryUsage.rss(), store.memoryUsage]),
     afterAppends: () => {
       phase = 'get';
     },
-    keys: Array.from({ length: w.keys }, (_, k) => keyName(k)),
-    wrong: (got, k) => (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k] ? `${got.byteLength} bytes, expected ${want.lengths[k]}` : undefined),
+    keys: keyNames(w),
+    wrong: wrongBytes(want),
   });
   const most = (xs: [number, number, number][]) => xs.reduce((m, [, rss]) => Math.max(m, rss), 0);
   return {

@@ -5,10 +5,11 @@
 // 100 keys; every run reads every key back and checks each value's producer,
 // bytes and (for laminate) order.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { client } from 'laminate';
+import { diskUsage } from './disk.js';
 import { runAlone } from './measure.js';
 import { type NetWork, checkNet, keyName } from './net-values.js';
 import { PYTHON } from './python.js';
@@ -26,6 +27,10 @@ export interface NetRow {
   seconds: number;
   verified: boolean;
   error?: string;
+  /** Peak RSS of the process holding the store (the server, or the direct row's process). */
+  peakRss?: number;
+  /** Bytes of the store's files once it closed. */
+  diskBytes?: number;
 }
 
 export interface NetResults {
@@ -38,6 +43,23 @@ export interface NetResults {
 interface Run {
   seconds: number;
   error?: string;
+  peakRss?: number;
+  diskBytes?: number;
+}
+
+/** The kernel's high-water mark of a running process's resident memory (VmHWM), in bytes. */
+function peakRssOf(pid: number | undefined): number | undefined {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : undefined;
+  } catch {
+    return undefined; // not Linux, or the process is gone
+  }
+}
+
+/** Waits for a child to exit. */
+function exited(child: ChildProcess): Promise<unknown> {
+  return new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.once('close', resolve) : resolve(undefined)));
 }
 
 /** Starts a process that prints lines; resolves each printed line in turn. */
@@ -94,12 +116,15 @@ async function throughServer(kind: 'laminate' | 'partd', root: string, work: Net
     for (const c of clients) c.child.stdin!.end();
     const seconds = Math.max(...times.map((t) => t.end)) - Math.min(...times.map((t) => t.start));
     const error = kind === 'laminate' ? await verifyLaminate(address, work) : await verifyPartd(address, work);
-    return { seconds, error };
+    const peakRss = peakRssOf(server.child.pid);
+    server.child.stdin!.end();
+    await exited(server.child);
+    return { seconds, error, peakRss, diskBytes: diskUsage(dir) };
   } catch (error) {
     return { seconds: 0, error: (error as Error).message };
   } finally {
     server.child.stdin!.end();
-    await new Promise((resolve) => (server.child.exitCode === null ? server.child.once('close', resolve) : resolve(undefined)));
+    await exited(server.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -132,11 +157,12 @@ async function direct(root: string, work: NetWork): Promise<Run> {
   try {
     const run = started([...NODE, 'direct', dir, ...[work.producers, work.calls, work.keysPerCall, work.keys, work.valueBytes].map(String)]);
     const line = await run.next();
-    // The process still closes its store (buffer() flushes): let it finish before its directory goes.
-    if (run.child.exitCode === null) await new Promise((resolve) => run.child.once('close', resolve));
+    // Its appends are done; the process still closes its store (buffer() flushes): let it finish before its directory goes.
+    const peakRss = peakRssOf(run.child.pid);
+    await exited(run.child);
     try {
       const { start, end, error } = JSON.parse(line) as { start: number; end: number; error?: string };
-      return { seconds: end - start, error };
+      return { seconds: end - start, error, peakRss, diskBytes: diskUsage(dir) };
     } catch {
       return { seconds: 0, error: `direct: ${line}` };
     }
@@ -151,7 +177,9 @@ async function bestOf(repeat: number, run: () => Promise<Run>): Promise<Run> {
   for (let i = 0; i < repeat; i++) {
     const next = await run();
     if (next.error) return next;
+    const peakRss = Math.max(kept?.peakRss ?? 0, next.peakRss ?? 0) || undefined;
     if (!kept || next.seconds < kept.seconds) kept = next;
+    kept = { ...kept, peakRss };
   }
   return kept!;
 }
@@ -164,7 +192,7 @@ export async function networkBench(root: string, opts: { quick: boolean; repeat:
   const values = opts.quick ? 4000 : 32_000;
   const rows: NetRow[] = [];
   const row = (kind: NetRow['kind'], label: string, producers: number, run: Run) => {
-    const r: NetRow = { kind, label, producers, bytes: values * valueBytes, seconds: run.seconds, verified: !run.error, ...(run.error ? { error: run.error } : {}) };
+    const r: NetRow = { kind, label, producers, bytes: values * valueBytes, seconds: run.seconds, verified: !run.error, peakRss: run.peakRss, diskBytes: run.diskBytes, ...(run.error ? { error: run.error } : {}) };
     rows.push(r);
     const speed = r.verified ? `${(r.bytes / r.seconds / 1e6).toFixed(0).padStart(6)} MB/s, reads verified` : `FAILED: ${r.error}`;
     console.error(`  ${label.padEnd(52)} ${speed}`);
@@ -194,12 +222,12 @@ export function networkMarkdown(r: NetResults): string {
     '',
     `${r.values.toLocaleString('en-US')} values of ${r.valueBytes.toLocaleString('en-US')} bytes (${((r.values * r.valueBytes) / 1e6).toFixed(0)} MB) appended to ${r.keys} keys, 10 keys a call, shared among 1, 4 or 8 client processes on this machine (loopback TCP), each with up to 8 calls in flight. The server is one more process; the clock runs from the first client's start to the last client's last acknowledged append (partd: to the answer of a read sent after its appends, since partd's append returns once sent). Every run then reads every key back and checks that each value is there once, intact, and (for laminate) in its producer's order; partd's order is not checked, because partd.Buffer returns a spilled key's in-memory part before its spilled part. The direct row makes the same appends in one process on buffer(dict(), file()) with no network.`,
     '',
-    line(['store', 'clients', 'append MB/s', 'vs direct', 'vs partd server']),
-    line([':--', '--:', '--:', '--:', '--:']),
+    line(['store', 'clients', 'append MB/s', 'vs direct', 'vs partd server', 'peak RSS MB (store process)', 'on disk MB']),
+    line([':--', '--:', '--:', '--:', '--:', '--:', '--:']),
   ];
   for (const row of r.rows) {
     if (!row.verified) {
-      out.push(line([row.label, String(row.producers), `FAILED: ${row.error}`, '', '']));
+      out.push(line([row.label, String(row.producers), `FAILED: ${row.error}`, '', '', '', '']));
       continue;
     }
     const peer = row.kind === 'laminate' ? partdWith(row.producers) : undefined;
@@ -210,6 +238,8 @@ export function networkMarkdown(r: NetResults): string {
         mbps(row).toFixed(0),
         direct && row.kind !== 'direct' ? `${(mbps(row) / mbps(direct)).toFixed(2)}×` : '—',
         peer ? `${(mbps(row) / mbps(peer)).toFixed(2)}×` : '—',
+        row.peakRss === undefined ? '—' : (row.peakRss / 1e6).toFixed(0),
+        row.diskBytes === undefined ? '—' : (row.diskBytes / 1e6).toFixed(0),
       ]),
     );
   }

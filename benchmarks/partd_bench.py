@@ -91,6 +91,14 @@ def is_rotation(got, parts):
 
 ROTATED = 'rotated'
 
+def disk_of_file_stack(r, label, path):
+    """An after_appends that records the bytes on disk, unless the stack buffers part of its data in memory."""
+    def measure():
+        if 'Buffer' not in label:
+            r['diskBytes'] = disk_usage(path)
+    return measure
+
+
 def append_then_get(r, store, path, calls, batch, keys, check, after_appends=None):
     """The measurement every partd row makes: `calls` timed appends of
     batch(c), then one timed get per key of `keys`, each checked by
@@ -228,7 +236,7 @@ def pandas_bench(root, keys, calls, rows, repeat):
                 return None
 
             append_then_get(r, make(path), path, calls, lambda c: {'k%d' % k: frames[c % len(frames)] for k in range(keys)},
-                            ['k%d' % k for k in range(keys)], check)
+                            ['k%d' % k for k in range(keys)], check, disk_of_file_stack(r, label, path))
             kept = best(kept, r)
         results.append(kept)
     return results
@@ -276,7 +284,7 @@ def numpy_bench(root, config_path, repeat):
                     return '%s of %d, expected %d' % (got.dtype, len(got), want['lengths'][k])
 
                 append_then_get(r, make(path), path, calls, lambda c: {'k%d' % k: pool[pick(c, k)] for k in range(keys)},
-                                ['k%d' % k for k in range(keys)], check)
+                                ['k%d' % k for k in range(keys)], check, disk_of_file_stack(r, label, path))
                 kept = best(kept, r)
             results.append(kept)
     return results

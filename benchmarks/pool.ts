@@ -33,8 +33,15 @@ export interface PoolRow {
   findFieldMs: { median: number; p99: number };
   findRangeMs: { median: number; p99: number };
   diskBytes: number;
+  /** The largest RSS of the process seen while storing (every 256 episodes) and after each sample. */
+  peakRss?: number;
   verified: boolean;
   error?: string;
+}
+
+/** Keeps the largest RSS seen in `row.peakRss`. */
+function sampleRss(row: PoolRow): void {
+  row.peakRss = Math.max(row.peakRss ?? 0, process.memoryUsage.rss());
 }
 
 export interface PoolResults {
@@ -145,6 +152,7 @@ async function runPool(shape: PoolShape, variants: Table[], dir: string): Promis
       running.add(call);
       void call.then(() => running.delete(call));
       if (running.size >= shape.inFlight) await Promise.race(running);
+      if (i % 256 === 0) sampleRss(row);
     }
     await Promise.all(running);
     row.storeSeconds = now() - t0;
@@ -162,6 +170,7 @@ async function runPool(shape: PoolShape, variants: Table[], dir: string): Promis
       const t = now();
       const table = await pool.sample(64, undefined, { seed: k });
       if (k >= 10) latencies.push((now() - t) * 1000); // the first calls compile the read path
+      sampleRss(row);
       const wrong = checkSample(table, shape, 64);
       if (wrong) throw new Error(wrong);
     }
@@ -189,6 +198,7 @@ async function runBaseline(shape: PoolShape, variants: Table[], dir: string): Pr
       const path = join(dir, `${i}.arrow`);
       writeFileSync(path, tableToIPC(variants[i % VARIANTS], 'file'));
       index.push({ id: i, ...metaOf(i), path });
+      if (i % 256 === 0) sampleRss(row);
     }
     row.storeSeconds = now() - t0;
     row.diskBytes = diskBytes(dir);
@@ -210,6 +220,7 @@ async function runBaseline(shape: PoolShape, variants: Table[], dir: string): Pr
       const joined = tables[0].concat(...tables.slice(1));
       const table = joined.assign(new Table({ episode: makeVector(makeData({ type: new Uint32(), length: episode.length, nullCount: 0, data: episode })) }));
       if (k >= 10) latencies.push((now() - t) * 1000);
+      sampleRss(row);
       const wrong = checkSample(table, shape, 64);
       if (wrong) throw new Error(wrong);
     }
@@ -259,15 +270,15 @@ export function poolMarkdown(r: PoolResults): string {
     '',
     `${episodes.toLocaleString('en-US')} episodes of ${steps} steps × ${columns} float32 columns (${((steps * columns * 4) / 1000).toFixed(0)} kB of column data each), stored with up to ${inFlight} store() calls in flight (the baseline writes one file after another); then the store is reopened and sample(64) runs ${samples} times with a seed each (median and p99 latency), find by vehicle (2% of the episodes) and by a start-time range (1%) 50 times each. Every sample is checked: 64 distinct episodes, every step's values those stored for its episode. The baseline is what a user would otherwise write: \`writeFileSync(id.arrow, tableToIPC(table, 'file'))\` per episode and an array of metadata; its sample draws the same way, reads and decodes 64 files and concatenates them with an episode column (no metadata columns, which the pool's table has).`,
     '',
-    line(['store', 'store episodes/s', 'sample(64) median ms', 'sample(64) p99 ms', 'find by field median ms', 'find by time range median ms', 'disk MB', 'reopen s']),
-    line([':--', '--:', '--:', '--:', '--:', '--:', '--:', '--:']),
+    line(['store', 'store episodes/s', 'sample(64) median ms', 'sample(64) p99 ms', 'find by field median ms', 'find by time range median ms', 'disk MB', 'reopen s', 'peak RSS MB']),
+    line([':--', '--:', '--:', '--:', '--:', '--:', '--:', '--:', '--:']),
   ];
   for (const row of r.rows) {
     if (!row.verified) {
-      out.push(line([row.store, `FAILED: ${row.error}`, '', '', '', '', '', '']));
+      out.push(line([row.store, `FAILED: ${row.error}`, '', '', '', '', '', '', '']));
       continue;
     }
-    out.push(line([row.store, (episodes / row.storeSeconds).toFixed(0), ms(row.sampleMs.median), ms(row.sampleMs.p99), ms(row.findFieldMs.median), ms(row.findRangeMs.median), (row.diskBytes / 1e6).toFixed(0), row.openSeconds === undefined ? '—' : row.openSeconds.toFixed(2)]));
+    out.push(line([row.store, (episodes / row.storeSeconds).toFixed(0), ms(row.sampleMs.median), ms(row.sampleMs.p99), ms(row.findFieldMs.median), ms(row.findRangeMs.median), (row.diskBytes / 1e6).toFixed(0), row.openSeconds === undefined ? '—' : row.openSeconds.toFixed(2), row.peakRss === undefined ? '—' : (row.peakRss / 1e6).toFixed(0)]));
   }
   const [pool, base] = r.rows;
   if (pool?.verified && base?.verified) {

@@ -253,6 +253,16 @@ export function verdicts(r: Results): Verdict[] {
     out.push(verdict('8 clients through one serve() ≥ 0.7× the same appends made directly on buffer(dict(), file()) (10 KB values)', eight, speed('direct'), 0.7, `${fmtMB(eight)} vs ${fmtMB(speed('direct'))} MB/s`));
     out.push(verdict('8 clients through one serve() ≥ 2× partd.zmq with 8 clients', eight, speed('partd', 8), 2, `${fmtMB(eight)} vs ${fmtMB(speed('partd', 8))} MB/s`));
   }
+  if (r.memory && 'row' in r.memory) {
+    const m = r.memory;
+    const MiB = 2 ** 20;
+    const limit = m.baseline + m.budget + m.allowance;
+    out.push({
+      target: `buffer() peak RSS while appending ≤ baseline + budget + ${m.allowance / MiB} MiB allowance`,
+      measured: `${(m.peakAppend / MiB).toFixed(0)} MiB vs ${(limit / MiB).toFixed(0)} MiB (baseline ${(m.baseline / MiB).toFixed(0)} + budget ${(m.budget / MiB).toFixed(0)} + allowance ${(m.allowance / MiB).toFixed(0)})`,
+      status: !m.row.verified ? 'not measured' : m.peakAppend <= limit ? 'met' : 'not met',
+    });
+  }
   const expectedPairs = SAME_KIND.length * r.workloads.length;
   out.push({
     target: 'every get ≥ partd (file, file exclusive, buffer, zlib vs their partd peer, each workload)',
@@ -318,6 +328,25 @@ function limits(r: Results): string[] {
   if (r.partdCosts) {
     out.push(
       `- **zlib over 100-byte values.** A get inflates each frame of the key (${a ? (a.calls * a.keysPerCall) / a.keys : 'many'} a key on (a)). Node's inflateSync builds a stream object for every call: ${us(p.inflate100)} a frame, against ${us(r.partdCosts.inflate100)} for Python's zlib.decompress.`,
+    );
+  }
+  const fileOnC = laminateRun(r, 'file', 'c');
+  const partdFileC = peerRun(r, 'File', 'c');
+  if (c && fileOnC?.verified && partdFileC?.verified && fileOnC.appendSeconds > partdFileC.appendSeconds) {
+    const locking = (c.calls * r.lock.fileWithLockIsolated) / 1e6;
+    const gap = fileOnC.appendSeconds - partdFileC.appendSeconds;
+    out.push(
+      `- **file() against partd.File with 1 MB values.** Both write each value with one system call into files they create first. file() also takes the directory lock once per call (${us(r.lock.fileWithLockIsolated)} for a call on its own here): ${(locking * 1000).toFixed(0)} ms over (c)'s ${c.calls} calls, ${pct(locking / gap)} of the ${(gap * 1000).toFixed(0)} ms between them.`,
+    );
+  }
+  if (r.typed?.runs.some((m) => m.store.startsWith('partd') && m.verified)) {
+    out.push(
+      "- **Typed arrays' gets.** partd.Numpy's get returns a numpy view of the bytes it read (`np.frombuffer`, no copy). typedArrays() copies the bytes into an array of its own, because the store below may hand out memory it keeps (dict(), buffer()), so its get is a read into a fresh buffer and a copy into another. Over buffer(), appends trail for the reason buffer() does on small values: dict() copies each value, which partd.Buffer never does; the same holds for arrow() over buffer() against partd.PandasBlocks.",
+    );
+  }
+  if (r.network?.rows.some((x) => x.kind === 'partd' && x.verified)) {
+    out.push(
+      "- **Many clients through one server.** serve() is one JavaScript thread: reading the sockets, the garbage collections the received chunks cause, the copies into dict() and the spills all run there, and on a 2-core machine the client processes take CPU from it, so throughput falls as clients are added. partd's zmq server does its socket work in ZeroMQ's own I/O thread, beside Python. One client through serve() is faster than one through partd's server.",
     );
   }
   const peer = (name: string, id: string) => r.nodePeers.get(name)?.find((m) => m.workload === id);
@@ -415,7 +444,7 @@ export function markdown(r: Results, charts: { file: string; title: string }[] =
   lines.push(
     '## laminate against each peer',
     '',
-    'Each row pairs a laminate row with the peer row that did the same work in this run; above 1× laminate is faster. The Node.js peers are compared with `file()` on (a)–(c) and with the demo\'s own stack on the shuffle; peak RSS is each process\'s high-water mark (every (a)–(c) and shuffle row runs in a process of its own, so it includes Node or Python and the 32 MiB corpus; in the typed-array and Arrow rows it is the largest RSS seen after a call, in a process shared with other rows).',
+    'Each row pairs a laminate row with the peer row that did the same work in this run; above 1× laminate is faster. The Node.js peers are compared with `file()` on (a)–(c) and with the demo\'s own stack on the shuffle; peak RSS is each process\'s high-water mark (every (a)–(c) and shuffle row runs in a process of its own, so it includes Node or Python and the 32 MiB corpus; in the typed-array, Arrow and episode pool rows it is the largest RSS seen after a call, in the benchmark\'s main process, which other rows share; in the network rows it is the high-water mark of the process holding the store: the server, or the direct row\'s process). "on disk" is the store\'s files after the appends (after the server closed, for the network rows); — where part of the data stays in memory.',
     '',
     ...peerTables(versus, (head, rows) => table(head, rows)),
     '## Where laminate trails, and why',
@@ -474,7 +503,7 @@ export function markdown(r: Results, charts: { file: string; title: string }[] =
     '- The Node.js peers do what a user would build on them: LevelDB (classic-level, default options, so snappy-compressed blocks) and LMDB (lmdb, `noSync: true`, so it commits to the page cache like the other stores) keep one record per value under the key and a sequence number, one batch or transaction per append call, and read a key with a range read; `fs.promises.appendFile` keeps one file per key and appends to the keys of a call in parallel.',
     '- MB = 10^6 bytes. "on disk" is the size of the store\'s files after the appends, as a share of the bytes appended (— for buffer(), which holds part of the data in memory).',
     '- "vs partd" compares values/s with the partd stack named: file() with partd.File, buffer() with partd.Buffer, every compressor with partd.ZLib (only zlib is like for like).',
-    '- Options: `npm run bench` alone is the quick mode (a quarter of the data, one run per measurement, gzip and brotli only in the compression table; under 3 minutes on 2 cores); `npm run bench -- --full` measures everything at full size, best of 3. Either rewrites this page, docs/benchmarks.json (every number, and every pairing of the tables above) and the charts in docs/benchmarks/; `--out FILE` writes them beside FILE instead. Also: `--repeat N` (best of N runs), `--only file,buffer,leveldb,…`, `--workloads a,b`, `--no-python`, `--no-shuffle`, `--no-memory`, `--no-arrow`, `--no-typed`, `--typed-only`, `--no-compression`, `--compression-only`, `--no-network`, `--network-only`, `--no-pool`, `--pool-only`, `--dir PATH`.',
+    '- Options: `npm run bench` alone is the quick mode (a quarter of the data, one run per measurement, gzip and brotli only in the compression table; under 3 minutes on 2 cores); `npm run bench -- --full` measures everything at full size, best of 3. Either rewrites this page, docs/benchmarks.json (every number, and every pairing of the tables above) and the charts in docs/benchmarks/; `--out FILE` writes them beside FILE instead. Also: `--repeat N` (best of N runs), `--only file,buffer,leveldb,…`, `--workloads a,b`, `--no-python`, `--no-shuffle`, `--no-memory`, `--no-arrow`, `--no-typed`, `--typed-only`, `--no-compression`, `--compression-only`, `--no-network`, `--network-only`, `--no-pool`, `--pool-only`, `--dir PATH`, and `--render RUN.json` (draws the page and the charts again from a run\'s JSON, measuring nothing).',
     '',
   );
   return lines.join('\n');
@@ -494,7 +523,12 @@ export function summary(r: Results): string {
   return out.join('\n');
 }
 
+/** The results back from toJson()'s JSON, to draw the page again without measuring. */
+export function fromJson(json: ReturnType<typeof toJson>): Results {
+  return { ...json, laminate: new Map(Object.entries(json.laminate)), nodePeers: new Map(Object.entries(json.nodePeers)), peers: new Map(Object.entries(json.peers)) as Results['peers'] };
+}
+
 /** The results as plain JSON (maps become objects), for docs/benchmarks.json. */
-export function toJson(r: Results): unknown {
+export function toJson(r: Results) {
   return { ...r, laminate: Object.fromEntries(r.laminate), nodePeers: Object.fromEntries(r.nodePeers), peers: Object.fromEntries(r.peers), versus: pairs(r) };
 }

@@ -1,4 +1,4 @@
-// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]
+// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE] [--render RUN.json]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through the
 // Node.js peers (LevelDB, LMDB, appendFile), through Python partd and against
@@ -9,7 +9,7 @@
 // folder with --out). The default is the quick mode (a quarter of the data,
 // one run each); --full measures everything at full size, best of 3.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import { load, machine } from './machine.js';
 import type { Measurement } from './measure.js';
 import { INSTALL, PEERS, PYTHON, type PartdCosts, type PartdStack, partdCosts, partdInfo, runPartd } from './python.js';
 import { primitives } from './primitives.js';
-import { type Results, markdown, summary, toJson } from './report.js';
+import { type Results, fromJson, markdown, summary, toJson } from './report.js';
 import { CORPUS_BYTES, STRIDE, expected, makeCorpus, totalBytes, workloads } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,6 +65,8 @@ interface Args {
   poolOnly: boolean;
   dir: string;
   out?: string;
+  /** Draw the page and charts again from a run's JSON, measuring nothing. */
+  render?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -90,14 +92,18 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
     else if (flag === '--dir') args.dir = resolve(value());
-    else if (flag === '--out') args.out = resolve(value());
+    else if (flag === '--out') {
+      const path = value();
+      args.out = path.endsWith('.md') ? resolve(path) : usage('--out takes a .md file; its .json and its charts folder go beside it');
+    }
+    else if (flag === '--render') args.render = resolve(value());
     else if (flag === '--help' || flag === '-h') usage();
     else usage(`unknown option ${flag}`);
   }
   // Best of 3 in the full mode: one run on a shared machine is too noisy; the quick mode is a first look.
   if (args.repeat === 0) args.repeat = args.quick ? 1 : 3;
-  const names = [...Object.keys(STACKS), ...Object.keys(NODE_PEERS)];
-  for (const name of args.only ?? []) if (!names.includes(name)) usage(`--only: no stack or peer "${name}"; they are ${names.join(', ')}`);
+  const known = [...Object.keys(STACKS), ...Object.keys(NODE_PEERS)];
+  for (const name of args.only ?? []) if (!known.includes(name)) usage(`--only: no stack or peer "${name}"; they are ${known.join(', ')}`);
   return args;
 }
 
@@ -112,11 +118,12 @@ function names(args: Args): string[] {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE]');
+  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE] [--render RUN.json]');
   process.exit(problem ? 2 : 0);
 }
 
 const begun = performance.now();
+const args = parseArgs(process.argv.slice(2));
 
 /** Prints the section that starts now, with the seconds since the run began. */
 function step(what: string): void {
@@ -160,8 +167,22 @@ function progress(m: Measurement): void {
   console.error(`  (${m.workload}) ${m.store.padEnd(48)} ${line}${m.note ? ' [note]' : ''}`);
 }
 
+/** Writes the page at `out` (docs/benchmarks.md), its numbers beside it (.json) and its charts in a folder of its name. */
+function write(results: Results, out = join(here, '..', 'docs', 'benchmarks.md')): void {
+  const base = out.replace(/\.md$/, '');
+  mkdirSync(base, { recursive: true });
+  const drawn = charts(results);
+  for (const chart of drawn) writeFileSync(join(base, chart.name), chart.svg);
+  writeFileSync(out, markdown(results, drawn.map((chart) => ({ file: `${basename(base)}/${chart.name}`, title: chart.title }))));
+  if (!args.render) writeFileSync(`${base}.json`, `${JSON.stringify(toJson(results), null, 1)}\n`);
+  console.error(`bench: wrote ${out}${args.render ? '' : `, ${base}.json`} and ${drawn.length} charts in ${base}/`);
+}
+
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  if (args.render) {
+    write(fromJson(JSON.parse(readFileSync(args.render, 'utf8'))), args.out);
+    return;
+  }
   const started = performance.now();
   const loadStart = load();
   const ws = workloads(args.quick).filter((w) => !args.workloads || args.workloads.includes(w.id));
@@ -325,17 +346,9 @@ async function main(): Promise<void> {
       pool,
     };
     console.log(`\n${summary(results)}\n`);
-    // docs/benchmarks.md, its numbers in docs/benchmarks.json, its charts in docs/benchmarks/.
-    const out = args.out ?? join(here, '..', 'docs', 'benchmarks.md');
-    const base = out.replace(/\.md$/, '');
-    const chartDir = `${base}/`;
-    mkdirSync(chartDir, { recursive: true });
-    const drawn = charts(results);
-    for (const chart of drawn) writeFileSync(join(chartDir, chart.name), chart.svg);
-    writeFileSync(out, markdown(results, drawn.map((chart) => ({ file: `${basename(base)}/${chart.name}`, title: chart.title }))));
-    writeFileSync(`${base}.json`, `${JSON.stringify(toJson(results), null, 1)}\n`);
-    console.error(`bench: wrote ${out}, ${base}.json and ${drawn.length} charts in ${chartDir}`);
-    const memoryRow = memory && 'row' in memory ? [memory.row] : [];
+    write(results, args.out);
+    // A memory run that ended without results counts as a failed check too.
+    const memoryRow = memory ? ['row' in memory ? memory.row : { verified: false }] : [];
     const failed = [...laminate.values(), ...nodePeers.values(), ...[...peers.values()].filter(Array.isArray), shuffle, memoryRow, ...(network?.rows ?? [])].flat().filter((m) => !m.verified);
     if (failed.length > 0) {
       console.error(`bench: ${failed.length} measurements FAILED their read check`);

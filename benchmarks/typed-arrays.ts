@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { typedArrays } from '@laminate/codecs';
-import { settle } from './disk.js';
+import { diskUsage, settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
 import { type Measurement, appendThenGet, best, random, runAlone } from './measure.js';
 import { runPartdMode } from './python.js';
@@ -97,6 +97,10 @@ async function runTyped(label: string, name: DtypeName, shape: TypedShape, pool:
       const batch: Record<string, Values> = {};
       for (let k = 0; k < shape.keys; k++) batch[`k${k}`] = pool[poolIndex(shape, c, k)];
       return batch;
+    },
+    // buffer() keeps part of the data in memory: only file() rows have a size on disk.
+    afterAppends: () => {
+      if (!label.includes('buffer')) m.diskBytes = diskUsage(dir);
     },
     keys: Array.from({ length: shape.keys }, (_, k) => `k${k}`),
     wrong: (got, k) =>

@@ -84,7 +84,17 @@ export function pairs(r: Results): Pair[] {
     for (const producers of [1, 4, 8]) {
       const mine = r.network.rows.find((x) => x.kind === 'laminate' && x.producers === producers && x.verified);
       const theirs = r.network.rows.find((x) => x.kind === 'partd' && x.producers === producers && x.verified);
-      if (mine && theirs) out.push({ peer: 'Python partd zmq server', work: `${producers} client${producers > 1 ? 's' : ''}, 10 KB`, mine: mine.label, theirs: theirs.label, append: mine.bytes / mine.seconds / (theirs.bytes / theirs.seconds) });
+      if (mine && theirs) {
+        out.push({
+          peer: 'Python partd zmq server',
+          work: `${producers} client${producers > 1 ? 's' : ''}, 10 KB`,
+          mine: mine.label,
+          theirs: theirs.label,
+          append: mine.bytes / mine.seconds / (theirs.bytes / theirs.seconds),
+          rss: [mine.peakRss, theirs.peakRss],
+          disk: [mine.diskBytes, theirs.diskBytes],
+        });
+      }
     }
   }
   const c = lam('file', 'c');
@@ -104,6 +114,7 @@ export function pairs(r: Results): Pair[] {
         theirs: base.store.replace(/^baseline: /, ''),
         append: base.storeSeconds / pool.storeSeconds,
         get: base.sampleMs.p99 / pool.sampleMs.p99,
+        rss: [pool.peakRss, base.peakRss],
         disk: [pool.diskBytes, base.diskBytes],
         phases: ['store', 'sample(64) p99'],
       });
@@ -144,13 +155,13 @@ export function peerTables(ps: Pair[], table: (head: string[], rows: string[][])
   return out;
 }
 
-/** Where laminate is slower than a peer: "LevelDB (classic-level), (c) 1 MB, get: 0.52×". */
+/** Where laminate is slower than a peer (by more than rounding: below 0.995×). */
 export function trails(ps: Pair[]): { peer: string; work: string; phase: string; ratio: number }[] {
   const out: { peer: string; work: string; phase: string; ratio: number }[] = [];
   for (const p of ps) {
     const [first, second] = p.phases ?? ['append', 'get'];
-    if (p.append !== undefined && p.append < 1) out.push({ peer: p.peer, work: `${p.work} (${p.mine})`, phase: first, ratio: p.append });
-    if (p.get !== undefined && p.get < 1) out.push({ peer: p.peer, work: `${p.work} (${p.mine})`, phase: second, ratio: p.get });
+    if (p.append !== undefined && p.append < 0.995) out.push({ peer: p.peer, work: `${p.work} (${p.mine})`, phase: first, ratio: p.append });
+    if (p.get !== undefined && p.get < 0.995) out.push({ peer: p.peer, work: `${p.work} (${p.mine})`, phase: second, ratio: p.get });
   }
   return out;
 }

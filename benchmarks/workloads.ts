@@ -57,6 +57,24 @@ export function forEachValue(w: Workload, corpusBytes: number, c: number, fn: (k
   }
 }
 
+/** Call `c`'s batch: one value for each of its keys, each a view of the corpus (no copy). */
+export function batchOf(w: Workload, corpus: Uint8Array, c: number): Record<string, Uint8Array> {
+  const batch: Record<string, Uint8Array> = {};
+  forEachValue(w, corpus.byteLength, c, (k, offset) => {
+    batch[keyName(k)] = corpus.subarray(offset, offset + w.valueBytes);
+  });
+  return batch;
+}
+
+export function keyNames(w: Workload): string[] {
+  return Array.from({ length: w.keys }, (_, k) => keyName(k));
+}
+
+/** What is wrong with key k's bytes as read back (undefined when its length and CRC-32 match). */
+export function wrongBytes(want: Expected): (got: Uint8Array, k: number) => string | undefined {
+  return (got, k) => (got.byteLength !== want.lengths[k] || crc32(got) !== want.crcs[k] ? `${got.byteLength} bytes, expected ${want.lengths[k]}` : undefined);
+}
+
 /** Length and CRC-32 of everything each key holds once the workload has been appended. */
 export function expected(w: Workload, corpus: Uint8Array): Expected {
   const lengths = new Array<number>(w.keys).fill(0);

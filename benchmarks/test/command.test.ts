@@ -47,6 +47,11 @@ describe('the benchmark command', () => {
       expect(page).toContain(`(report/${name})`);
       expect(readFileSync(join(out, 'report', name), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     }
+    // The JSON holds the whole run: drawing the page again from it gives the same page and charts.
+    const again = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join('benchmarks', 'run.ts'), '--render', join(out, 'report.json'), '--out', join(out, 'again.md')], { cwd: root, encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(join(out, 'again.md'), 'utf8')).toBe(page.replaceAll('(report/', '(again/'));
+    for (const name of charts) expect(readFileSync(join(out, 'again', name), 'utf8')).toBe(readFileSync(join(out, 'report', name), 'utf8'));
     // The scratch stores are gone once the command ends.
     expect(readdirSync(out).filter((name) => name.startsWith('laminate-bench-'))).toEqual([]);
     expect(existsSync(join(out, 'report.json'))).toBe(true);
