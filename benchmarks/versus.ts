@@ -155,6 +155,11 @@ export function peerTables(ps: Pair[], table: (head: string[], rows: string[][])
   return out;
 }
 
+/** How many phases the pairings compare (append and get count apart). */
+export function phases(ps: Pair[]): number {
+  return ps.reduce((n, p) => n + (p.append === undefined ? 0 : 1) + (p.get === undefined ? 0 : 1), 0);
+}
+
 /** Where laminate is slower than a peer (by more than rounding: below 0.995×). */
 export function trails(ps: Pair[]): { peer: string; work: string; phase: string; ratio: number }[] {
   const out: { peer: string; work: string; phase: string; ratio: number }[] = [];
