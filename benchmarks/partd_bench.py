@@ -91,6 +91,7 @@ def is_rotation(got, parts):
 
 ROTATED = 'rotated'
 
+
 def disk_of_file_stack(r, label, path):
     """An after_appends that records the bytes on disk, unless the stack buffers part of its data in memory."""
     def measure():
@@ -150,6 +151,7 @@ def rss():
     """Resident bytes of this process now (the second field of /proc/self/statm, in pages)."""
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * PAGE
+
 
 def run(name, w, corpus, stride, want, path):
     label, make, on_disk = STACKS[name]
