@@ -341,7 +341,7 @@ function limits(r: Results): string[] {
   }
   if (r.typed?.runs.some((m) => m.store.startsWith('partd') && m.verified)) {
     out.push(
-      "- **Typed arrays' gets.** partd.Numpy's get returns a numpy view of the bytes it read (`np.frombuffer`, no copy). typedArrays() copies the bytes into an array of its own, because the store below may hand out memory it keeps (dict(), buffer()), so its get is a read into a fresh buffer and a copy into another. Over buffer(), appends trail for the reason buffer() does on small values: dict() copies each value, which partd.Buffer never does; the same holds for arrow() over buffer() against partd.PandasBlocks.",
+      "- **Typed arrays' gets.** Over file(), typedArrays() makes the array over the bytes the read returned, as partd.Numpy does with `np.frombuffer`; what is left of that gap is the fresh memory each large read needs (see reading large keys). Over buffer() it copies, because that store may return memory it keeps. Over buffer(), appends trail for the reason buffer() does on small values: dict() copies each value, which partd.Buffer never does; the same holds for arrow() over buffer() against partd.PandasBlocks.",
     );
   }
   if (r.network?.rows.some((x) => x.kind === 'partd' && x.verified)) {

@@ -209,7 +209,8 @@ function encodeValue(value: TypedValue, dtype: Dtype, id: KeyId): Uint8Array {
   return dtype.big !== !LITTLE && dtype.size > 1 ? swapInPlace(Buffer.from(bytes), dtype.size) : bytes;
 }
 
-function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId): TypedValue {
+/** `fresh`: the bytes are memory nothing else holds (see BaseStore.freshGets), so an array may be made over them. */
+function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, fresh = false): TypedValue {
   if (dtype.code === 'O') {
     const out: unknown[] = [];
     let offset = 0;
@@ -232,11 +233,18 @@ function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId): TypedValue {
   if (whole !== bytes.byteLength) {
     throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${show(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${show(id)}) to cut the key back to its last whole item.`, { key: show(id), offset: whole });
   }
+  const swap = dtype.big !== !LITTLE && dtype.size > 1;
+  if (fresh && !swap && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+    // The bytes fill a buffer of their own that no one else holds (small reads
+    // share Node's pool, and are copied below): the array is made over them.
+    const view = new dtype.ctor!(bytes.buffer as ArrayBuffer, 0, whole / dtype.size);
+    return dtype.unit ? new Datetime64Array(view as BigInt64Array, dtype.unit) : view;
+  }
   // A copy the caller owns (the bytes below may be the store's own memory), into
   // memory of its own that is not zero-filled first: get is one memcpy.
   const copy = Buffer.allocUnsafeSlow(whole);
   copy.set(bytes);
-  if (dtype.big !== !LITTLE && dtype.size > 1) swapInPlace(copy, dtype.size);
+  if (swap) swapInPlace(copy, dtype.size);
   const out = new dtype.ctor!(copy.buffer as ArrayBuffer, 0, whole / dtype.size);
   return dtype.unit ? new Datetime64Array(out as BigInt64Array, dtype.unit) : out;
 }
@@ -323,7 +331,7 @@ export class TypedArrayStore extends BaseStore<TypedValue> {
         throw new LaminateError('ERR_DTYPE', `Key ${show(id)} holds ${bytes.byteLength} bytes but no dtype (its ${show(sidecarOf(id))} is missing), so they cannot be read as an array. It was not written by typedArrays() or partd.Numpy.`, { key: show(id) });
       }
       const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
-      return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id);
+      return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id, this.inner.freshGets);
     });
   }
 

@@ -70,6 +70,26 @@ describe('typedArrays: dtypes', () => {
     expect(text(await inner.get('x.dtype'))).toBe('<f4');
   });
 
+  it.each([
+    ['file()', () => file(tempDir())],
+    ['dict()', () => dict()],
+    ['buffer(dict(), file()) before and after a spill', () => buffer(dict(), file(tempDir()), { availableMemory: 48 * 1024 })],
+    ['zstd(file())', () => open(`zstd(file(${tempDir()}))`) as BaseStore<Uint8Array>],
+  ])('hands out memory of its own over %s: a large result, changed, changes neither the store nor the next get', async (_, make) => {
+    // 8,192 float64 (64 KiB) a call: past Node's small-buffer pool, so over file() the result is the read itself.
+    const store = typedArrays(make());
+    const part = (c: number) => Float64Array.from({ length: 8192 }, (_, i) => c * 8192 + i);
+    for (let c = 0; c < 3; c++) await store.append({ x: part(c) });
+    const first = (await store.get('x')) as Float64Array;
+    expect(first.length).toBe(3 * 8192);
+    expect(first.buffer.byteLength).toBe(first.byteLength);
+    first.fill(-1);
+    const second = (await store.get('x')) as Float64Array;
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(second).toEqual(Float64Array.from({ length: 3 * 8192 }, (_, i) => i));
+    await store.close();
+  });
+
   it('stores only the bytes a view covers, and a Buffer as |u1 that reads back as a Uint8Array', async () => {
     const store = typedArrays(dict());
     const backing = new Float64Array([1, 2, 3, 4, 5]);

@@ -47,6 +47,8 @@ const READ_PIECE = 4 << 20;
  */
 export class FileStore extends BytesStore {
   protected readonly layer = 'file';
+  /** Every get reads the key's file into a new buffer. */
+  override readonly freshGets = true;
   readonly path: string;
   readonly temporary: boolean;
   private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync'>> & FileOptions;

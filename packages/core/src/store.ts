@@ -59,6 +59,13 @@ export interface Store<V> {
 export abstract class BaseStore<V> implements Store<V> {
   /** Serializes this store's operations; file() backs it with the directory lock. */
   protected lock: Mutex = new Mutex();
+  /**
+   * True when every non-empty value `getIds` returns is memory of its own that
+   * nothing else holds, so a layer above may hand it out without a copy
+   * (file(): each get is a fresh read). False where a get may return memory
+   * the store keeps, as dict() does.
+   */
+  readonly freshGets: boolean = false;
   protected closed = false;
   private closing?: Promise<void>;
 
