@@ -73,7 +73,7 @@ describe('typedArrays: dtypes', () => {
   it.each([
     ['file()', () => file(tempDir())],
     ['dict()', () => dict()],
-    ['buffer(dict(), file()) before and after a spill', () => buffer(dict(), file(tempDir()), { availableMemory: 48 * 1024 })],
+    ['buffer(dict(), file()), spilling', () => buffer(dict(), file(tempDir()), { availableMemory: 48 * 1024 })],
     ['zstd(file())', () => open(`zstd(file(${tempDir()}))`) as BaseStore<Uint8Array>],
   ])('hands out memory of its own over %s: a large result, changed, changes neither the store nor the next get', async (_, make) => {
     // 8,192 float64 (64 KiB) a call: past Node's small-buffer pool, so over file() the result is the read itself.
