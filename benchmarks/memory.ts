@@ -70,15 +70,17 @@ export async function memoryRun(root: string, corpus: Buffer, quick: boolean, bu
     wrong: wrongBytes(want),
   });
   const most = (xs: [number, number, number][]) => xs.reduce((m, [, rss]) => Math.max(m, rss), 0);
+  // maxRSS is in KiB: the kernel's high-water mark for this process.
+  const peak = process.resourceUsage().maxRSS * 1024;
   return {
     budget,
     allowance: ALLOWANCE_BYTES,
     baseline,
-    peak: process.resourceUsage().maxRSS * 1024,
+    peak,
     peakAppend: most(samples.append),
     peakGet: most(samples.get),
     largestKey: Math.max(...want.lengths),
     samples,
-    row: { ...row, peakRss: process.resourceUsage().maxRSS * 1024, peakRssExact: true },
+    row: { ...row, peakRss: peak, peakRssExact: true },
   };
 }

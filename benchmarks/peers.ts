@@ -72,7 +72,7 @@ async function lmdb(dir: string): Promise<AppendGet> {
     async get(key) {
       // Values of a range read may point into LMDB's memory map; copying them out is what concat does.
       const parts: Uint8Array[] = [];
-      for (const value of db.getRange({ start: [key], end: [key, Number.MAX_SAFE_INTEGER] }).map(({ value }) => value)) parts.push(value);
+      for (const { value } of db.getRange({ start: [key], end: [key, Number.MAX_SAFE_INTEGER] })) parts.push(value);
       return Buffer.concat(parts);
     },
     close: () => db.close(),

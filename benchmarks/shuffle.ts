@@ -16,7 +16,7 @@ import { Packr } from 'msgpackr';
 import { buffer, dict, file, lz4 as lz4Layer, msgpack } from 'laminate';
 import { BATCH, type Expected, KEYS, type Order, PARTITIONS, partitionBatch, rng, summarize } from '../examples/orders.js';
 import { diskUsage, settle } from './disk.js';
-import { type Measurement, best, now } from './measure.js';
+import { type Measurement, appendThenGet, best } from './measure.js';
 import { NODE_PEERS } from './peers.js';
 
 const MiB = 2 ** 20;
@@ -39,7 +39,7 @@ export function shuffleLabel(store: string, shape: ShuffleShape): string {
 }
 
 interface RecordStore {
-  append(batch: Map<string, Order[]>): Promise<unknown>;
+  append(batch: Record<string, Order[]>): Promise<unknown>;
   get(key: string): Promise<Order[]>;
   close(): Promise<unknown>;
   /** Encoded bytes stored so far. */
@@ -58,7 +58,7 @@ async function open(store: string, dir: string, shape: ShuffleShape): Promise<Re
   return {
     append(batch) {
       const encoded: Record<string, Uint8Array> = {};
-      for (const [key, orders] of batch) {
+      for (const [key, orders] of Object.entries(batch)) {
         const body = lz4.compressSync(packr.pack(orders));
         const frame = Buffer.allocUnsafe(4 + body.byteLength);
         frame.writeUInt32LE(body.byteLength, 0);
@@ -91,34 +91,21 @@ export async function shuffleOnce(store: string, dir: string, shape: ShuffleShap
   mkdirSync(dir, { recursive: true });
   const m: Measurement = { store: shuffleLabel(store, shape), workload: 'shuffle', values: shape.records, bytes: 0, appendSeconds: 0, getSeconds: 0, verified: false };
   const records = await open(store, dir, shape);
-  try {
-    const expected: Expected[] = Array.from({ length: PARTITIONS }, () => ({ count: 0, checksum: 0 }));
-    const random = rng(42);
-    for (let done = 0; done < shape.records; done += BATCH) {
-      const batch = partitionBatch(done, Math.min(BATCH, shape.records - done), random, expected);
-      const t0 = now();
-      await records.append(batch);
-      m.appendSeconds += now() - t0;
-    }
-    m.bytes = records.stored();
-    m.diskBytes = diskUsage(dir);
-    const wrong: string[] = [];
-    for (let p = 0; p < PARTITIONS; p++) {
-      const t0 = now();
-      const orders = await records.get(KEYS[p]);
-      m.getSeconds += now() - t0;
+  const expected: Expected[] = Array.from({ length: PARTITIONS }, () => ({ count: 0, checksum: 0 }));
+  const random = rng(42);
+  return appendThenGet(m, records, dir, {
+    calls: Math.ceil(shape.records / BATCH),
+    batch: (c) => Object.fromEntries(partitionBatch(c * BATCH, Math.min(BATCH, shape.records - c * BATCH), random, expected)),
+    afterAppends: () => {
+      m.bytes = records.stored();
+      m.diskBytes = diskUsage(dir);
+    },
+    keys: KEYS,
+    wrong: (orders, p) => {
       const got = summarize(orders);
-      if (got.count !== expected[p].count || got.checksum !== expected[p].checksum) wrong.push(`${KEYS[p]} (${got.count} records, expected ${expected[p].count})`);
-    }
-    if (wrong.length > 0) m.error = `${wrong.length} partitions read back wrong: ${wrong.slice(0, 3).join(', ')}`;
-    else m.verified = true;
-  } catch (error) {
-    m.error = `failed: ${(error as Error).message}`;
-  } finally {
-    await records.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return m;
+      return got.count !== expected[p].count || got.checksum !== expected[p].checksum ? `${got.count} records, expected ${expected[p].count}` : undefined;
+    },
+  });
 }
 
 /** The shuffle `repeat` times through `store`, in this process (worker.ts calls it). */

@@ -83,7 +83,6 @@ function expectSame(actual: unknown, expected: unknown): void {
   }
 }
 
-/** The error a call rejects with; fails the test when it resolves instead. */
 /** A seeded pseudo-random generator in [0, 1) (mulberry32), so a failing test replays exactly. */
 export function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
@@ -95,6 +94,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** The error a call rejects with; fails the test when it resolves instead. */
 export async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
   try {
     await promise;
