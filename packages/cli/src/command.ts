@@ -1,9 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type AnyStore, isLaminateError, open, parseSpec } from '@laminate/core';
-// Importing a package registers its layers with open(): the short form can name any of them.
-import '@laminate/codecs';
-import '@laminate/arrow';
-import '@laminate/net';
+import { type AnyStore, isLaminateError, isLayer, open, parseSpec, type StoreSpec } from '@laminate/core';
 import { markUsage, usageError } from './errors.js';
 import type { Io } from './io.js';
 import { Progress } from './progress.js';
@@ -79,18 +75,50 @@ export function parseCommand(command: Command, args: string[]): { values: Values
  * (exit 2). Anything else (a locked directory, a server that does not answer)
  * is a runtime error (exit 1).
  */
-export function openStore(text: string, command: string): AnyStore {
+export async function openStore(text: string, command: string): Promise<AnyStore> {
   try {
-    return open(parseSpec(text));
+    const spec = parseSpec(text);
+    await loadLayers(spec);
+    return open(spec);
   } catch (error) {
     if (isLaminateError(error, 'ERR_INVALID_SPEC') || isLaminateError(error, 'ERR_INVALID_OPTION')) throw markUsage(error, command);
     throw error;
   }
 }
 
+/**
+ * The packages whose import registers layers beyond core's, by layer. The
+ * command imports one only when a spec names one of its layers, so `laminate
+ * --help` or `keys 'file(DIR)'` never loads Arrow, bzip2 or the network code.
+ */
+const LAYER_PACKAGES: Record<string, () => Promise<unknown>> = {
+  snappy: () => import('@laminate/codecs'),
+  bz2: () => import('@laminate/codecs'),
+  blosc: () => import('@laminate/codecs'),
+  typedArrays: () => import('@laminate/codecs'),
+  arrow: () => import('@laminate/arrow'),
+  arrowColumns: () => import('@laminate/arrow'),
+  client: () => import('@laminate/net'),
+};
+
+/** Imports the packages a spec's layers come from; a layer nobody knows loads them all, so the error lists every layer. */
+async function loadLayers(spec: StoreSpec): Promise<void> {
+  const loads = new Set<() => Promise<unknown>>();
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const type = (node as StoreSpec).type;
+    if (typeof type === 'string' && !isLayer(type)) {
+      for (const load of type in LAYER_PACKAGES ? [LAYER_PACKAGES[type]] : Object.values(LAYER_PACKAGES)) loads.add(load);
+    }
+    for (const value of Object.values(node)) visit(value);
+  };
+  visit(spec);
+  await Promise.all([...loads].map((load) => load()));
+}
+
 /** Runs `fn` on the store and closes it whatever happens. */
 export async function withStore<T>(text: string, command: string, fn: (store: AnyStore) => Promise<T>): Promise<T> {
-  const store = openStore(text, command);
+  const store = await openStore(text, command);
   let result: T;
   try {
     result = await fn(store);

@@ -9,4 +9,4 @@ export { BufferStore, buffer, type BufferOptions } from './buffer.js';
 export { EncodeStore, encode, type Codec } from './encode.js';
 export { zlib, gzip, brotli, lz4, zstd, compressLayer, wholeOption, asBuffer, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
-export { open, parseSpec, formatSpec, registerLayer, type LayerEntry, type AnyStore } from './spec.js';
+export { open, parseSpec, formatSpec, registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.js';

@@ -25,6 +25,11 @@ export function registerLayer(type: string, entry: LayerEntry): void {
   layers.set(type, entry);
 }
 
+/** True when open() knows the layer: it is core's, or its package has been imported. */
+export function isLayer(type: string): boolean {
+  return layers.has(type);
+}
+
 /** Rebuilds a store stack from describe()'s JSON or from its short form, such as `msgpack(lz4(file(/data/x)))`. */
 export function open(spec: StoreSpec | string): AnyStore {
   const parsed = typeof spec === 'string' ? parseSpec(spec) : spec;

@@ -1,5 +1,4 @@
 import { formatSpec, isLaminateError } from '@laminate/core';
-import { serve as serveStore } from '@laminate/net';
 import type { Command } from '../command.js';
 import { holdsBytes, openStore } from '../command.js';
 import { markUsage, usageError } from '../errors.js';
@@ -41,12 +40,13 @@ export const serve: Command = {
     if (typeof values.store !== 'string') throw usageError('serve needs --store SPEC: the store to share, such as --store "file(/data/x)".', 'serve');
     const maxMessageBytes = values['max-message-bytes'] === undefined ? undefined : byteCount(String(values['max-message-bytes']));
     const token = typeof values.token === 'string' ? values.token : io.env.LAMINATE_TOKEN || undefined;
-    const store = openStore(values.store, 'serve');
+    const store = await openStore(values.store, 'serve');
     let server;
     try {
       if (!holdsBytes(store)) {
         throw usageError(`serve shares a store of bytes, and ${formatSpec(store.describe())} holds encoded values. Serve the bytes below the encoding, and stack the encoding on the client side: serve --store "file(/data/x)", then msgpack(client(ADDR)).`, 'serve');
       }
+      const { serve: serveStore } = await import('@laminate/net');
       server = await serveStore(store, { listen: typeof values.listen === 'string' ? values.listen : undefined, token, insecure: values.insecure === true, maxMessageBytes });
     } catch (error) {
       await store.close().catch(() => undefined);
