@@ -12,6 +12,7 @@ import { type CompressionResults, compressionMarkdown } from './compression.js';
 import { type TypedResults, typedMarkdown } from './typed-arrays.js';
 import { type NetResults, networkMarkdown } from './network.js';
 import { type PoolResults, poolMarkdown } from './pool.js';
+import { type StartupResults, startupMarkdown } from './startup.js';
 import type { MemoryResults } from './memory.js';
 import { pairs, peerTables, phases, trails } from './versus.js';
 export { compressionMarkdown, typedMarkdown };
@@ -50,6 +51,8 @@ export interface Results {
   network?: NetResults;
   /** benchmarks/pool.ts, unless --no-pool. */
   pool?: PoolResults;
+  /** benchmarks/startup.ts, unless --no-startup. */
+  startup?: StartupResults;
 }
 
 /** Which partd stack each laminate stack is compared with. */
@@ -477,6 +480,7 @@ export function markdown(r: Results, charts: { file: string; title: string }[] =
   if (r.compression) lines.push('', compressionMarkdown(r.compression));
   if (r.network) lines.push('', networkMarkdown(r.network));
   if (r.pool) lines.push('', poolMarkdown(r.pool));
+  if (r.startup) lines.push('', startupMarkdown(r.startup));
   const big = r.workloads.find((w) => w.id === 'c');
   if (big) {
     lines.push(

@@ -1,9 +1,10 @@
-// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE] [--render RUN.json]
+// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--dir PATH] [--out FILE] [--render RUN.json]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through the
 // Node.js peers (LevelDB, LMDB, appendFile), through Python partd and against
 // dd; then the shuffle demo, buffer()'s memory budget, typed arrays, Arrow
-// tables, compression, network clients and the episode pool. Checks every
+// tables, compression, network clients, the episode pool and the start-up of
+// the laminate command. Checks every
 // read, prints the tables and writes docs/benchmarks.md, docs/benchmarks.json
 // and the charts in docs/benchmarks/ (or FILE, FILE's .json and FILE's
 // folder with --out). The default is the quick mode (a quarter of the data,
@@ -18,6 +19,7 @@ import { compressionBench } from './compression.js';
 import { networkBench, networkMarkdown } from './network.js';
 import { poolBench, poolMarkdown } from './pool.js';
 import { typedBench } from './typed-arrays.js';
+import { startupBench, startupMarkdown } from './startup.js';
 import { dd, ddCachedRead, settle } from './disk.js';
 import { charts } from './charts-of-results.js';
 import type { MemoryResults } from './memory.js';
@@ -47,6 +49,10 @@ interface Args {
   memory: boolean;
   /** Also measure the Arrow layers (benchmarks/arrow.ts). */
   arrow: boolean;
+  /** Also time the laminate command's start-up against bare Node (benchmarks/startup.ts). */
+  startup: boolean;
+  /** Only the start-up table. */
+  startupOnly: boolean;
   /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
   typed: boolean;
   /** Only the typed-array rows. */
@@ -70,7 +76,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: true, repeat: 0, python: true, shuffle: true, memory: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, pool: true, poolOnly: false, dir: tmpdir() };
+  const args: Args = { quick: true, repeat: 0, python: true, shuffle: true, memory: true, arrow: true, typed: true, typedOnly: false, compression: true, compressionOnly: false, network: true, networkOnly: false, pool: true, poolOnly: false, startup: true, startupOnly: false, dir: tmpdir() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
@@ -88,6 +94,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--network-only') args.networkOnly = true;
     else if (flag === '--no-pool') args.pool = false;
     else if (flag === '--pool-only') args.poolOnly = true;
+    else if (flag === '--no-startup') args.startup = false;
+    else if (flag === '--startup-only') args.startupOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -118,7 +126,7 @@ function names(args: Args): string[] {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--dir PATH] [--out FILE] [--render RUN.json]');
+  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--dir PATH] [--out FILE] [--render RUN.json]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -210,6 +218,11 @@ async function main(): Promise<void> {
     if (args.poolOnly) {
       console.error('bench: episode pool table only');
       console.log(`\n${poolMarkdown(await poolBench(root, { quick: args.quick, repeat: args.repeat }))}\n`);
+      return;
+    }
+    if (args.startupOnly) {
+      console.error('bench: start-up table only');
+      console.log(`\n${startupMarkdown(await startupBench(root, { quick: args.quick, repeat: args.repeat }))}\n`);
       return;
     }
     if (args.typedOnly) {
@@ -319,6 +332,9 @@ async function main(): Promise<void> {
     if (args.pool) step('episode pool (EpisodePool, one Arrow IPC file per episode)');
     const pool = args.pool ? await poolBench(root, { quick: args.quick, repeat: args.repeat }) : undefined;
 
+    if (args.startup) step('start-up of the laminate command against node -e 0');
+    const startup = args.startup ? await startupBench(root, { quick: args.quick, repeat: args.repeat }) : undefined;
+
     const extra = process.argv.slice(2).join(' ');
     const results: Results = {
       command: `npm run bench${extra ? ` -- ${extra}` : ''}`,
@@ -344,12 +360,13 @@ async function main(): Promise<void> {
       compression,
       network,
       pool,
+      startup,
     };
     console.log(`\n${summary(results)}\n`);
     write(results, args.out);
     // A memory run that ended without results counts as a failed check too.
     const memoryRow = memory ? ['row' in memory ? memory.row : { verified: false }] : [];
-    const failed = [...laminate.values(), ...nodePeers.values(), ...[...peers.values()].filter(Array.isArray), shuffle, memoryRow, ...(network?.rows ?? [])].flat().filter((m) => !m.verified);
+    const failed = [...laminate.values(), ...nodePeers.values(), ...[...peers.values()].filter(Array.isArray), shuffle, memoryRow, ...(network?.rows ?? []), ...(startup?.rows ?? [])].flat().filter((m) => !m.verified);
     if (failed.length > 0) {
       console.error(`bench: ${failed.length} measurements FAILED their read check`);
       process.exitCode = 1;

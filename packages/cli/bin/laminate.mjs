@@ -7,6 +7,11 @@ import { existsSync } from 'node:fs';
 
 if (existsSync(new URL('../tsconfig.json', import.meta.url))) {
   const { ensureBuilt } = await import(new URL('../../../scripts/build.mjs', import.meta.url).href);
-  ensureBuilt();
+  try {
+    ensureBuilt();
+  } catch (error) {
+    console.error(error.message);
+    process.exit(1);
+  }
 }
 await import(new URL('../dist/main.js', import.meta.url).href);
