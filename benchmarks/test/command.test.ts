@@ -34,12 +34,21 @@ describe('the benchmark command', () => {
     expect(json.quick).toBe(true);
     expect(json.memory.row.verified).toBe(true);
     expect(json.memory.samples.append.length).toBeGreaterThan(100);
+    // The command's start-up rows ran the real command and checked what it printed.
+    expect(json.startup.rows.map((r: { command: string }) => r.command)).toEqual(['node -e 0', 'laminate --help', 'laminate --version', "laminate keys 'file(DIR)'", "laminate --help (the repository's bin)"]);
+    for (const row of json.startup.rows) {
+      expect(row.verified, row.error).toBe(true);
+      expect(row.medianMs).toBeGreaterThanOrEqual(row.minMs);
+      expect(row.minMs).toBeGreaterThan(0);
+    }
     const pair = json.versus.find((p: { peer: string }) => p.peer === 'LevelDB (classic-level)');
     expect(pair.append).toBeCloseTo(file.values / file.appendSeconds / (level.values / level.appendSeconds), 6);
 
     const page = readFileSync(join(out, 'report.md'), 'utf8');
     expect(page).toContain('### LevelDB (classic-level)');
     expect(page).toContain('## buffer(): memory budget against resident memory');
+    expect(page).toContain('## Start-up of the laminate command');
+    expect(page).toMatch(/Target: `laminate --help` under 5× `node -e 0`: \d+\.\d\d× \((met|NOT met)\)\./);
     expect(page).toContain('`npm run bench -- --only file,leveldb');
     const charts = readdirSync(join(out, 'report')).sort();
     expect(charts).toEqual(['append-by-value-size.svg', 'buffer-rss.svg', 'get-by-value-size.svg']);
