@@ -14,7 +14,7 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { BaseStore, type AppendData, type KeyId, keyId, keyParts, LaminateError, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project, showId } from './arrow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
@@ -29,13 +29,12 @@ function columnPart(name: string): string {
   return name.startsWith('.') ? `.${name}` : name;
 }
 
-export class ArrowColumnsStore extends BaseStore<Table> {
+export class ArrowColumnsStore extends WrapperStore<Table> {
   /** Each key's schema, as for arrow(): learnt on write or read, forgotten on delete. */
   private readonly schemas = new Map<KeyId, Schema>();
 
-  constructor(readonly inner: BaseStore<Uint8Array>) {
-    super();
-    if (!(inner instanceof BaseStore)) throw new LaminateError('ERR_INVALID_OPTION', 'arrowColumns() wraps a laminate store, such as file() or buffer(dict(), file()).');
+  constructor(inner: Store<Uint8Array>) {
+    super('arrowColumns', inner);
   }
 
   empty(): Table {
@@ -183,22 +182,15 @@ export class ArrowColumnsStore extends BaseStore<Table> {
     return joinTables(splitFrames(bytes, id, true).payloads.map(fromStream));
   }
 
-  override withLock<T>(fn: () => Promise<T>): Promise<T> {
-    this.assertOpen();
-    return this.inner.withLock(fn);
-  }
-
-  protected async dropAll(): Promise<void> {
-    await this.inner.drop();
+  protected override async dropAll(): Promise<void> {
+    await super.dropAll();
     this.schemas.clear();
   }
 
-  protected closeStore(): Promise<void> {
-    return this.inner.close();
-  }
-
-  describe(): StoreSpec {
-    return { type: 'arrowColumns', inner: this.inner.describe() };
+  /** An append writes one frame per column, so a cut-short append cannot be cut back key-wide: see torn(). */
+  override async repair(): Promise<number> {
+    this.assertOpen();
+    throw new LaminateError('ERR_NOT_SUPPORTED', 'arrowColumns() cannot repair a key: each append writes one frame per column, so an append cut short leaves columns that disagree. Delete the key and write it again.');
   }
 }
 
@@ -235,7 +227,7 @@ function torn(id: KeyId, column: string, got: number, expected: number): Laminat
 }
 
 /** arrowColumns(inner): Arrow tables stored column by column; `get(key, { columns })` reads only those columns. */
-export function arrowColumns(inner: BaseStore<Uint8Array>): ArrowColumnsStore {
+export function arrowColumns(inner: Store<Uint8Array>): ArrowColumnsStore {
   return new ArrowColumnsStore(inner);
 }
 

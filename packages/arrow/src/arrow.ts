@@ -18,7 +18,7 @@
  * repeated per append (a few hundred bytes for a dozen columns), which is
  * small next to any batch worth appending on its own.
  */
-import { BaseStore, EncodeStore, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue } from '@laminate/core';
+import { EncodeStore, type Store, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue } from '@laminate/core';
 import type { Schema, Table } from 'apache-arrow';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toFrame, toStream, type TableLike } from './tables.js';
 
@@ -42,7 +42,7 @@ export class ArrowStore extends EncodeStore<Table> {
    */
   private readonly schemas = new Map<KeyId, Schema>();
 
-  constructor(inner: BaseStore<Uint8Array>) {
+  constructor(inner: Store<Uint8Array>) {
     super(codec, inner);
   }
 
@@ -170,7 +170,7 @@ export function showId(id: KeyId): string {
 }
 
 /** arrow(inner): appends apache-arrow Tables or RecordBatches; `get` returns one Table of every batch. */
-export function arrow(inner: BaseStore<Uint8Array>): ArrowStore {
+export function arrow(inner: Store<Uint8Array>): ArrowStore {
   return new ArrowStore(inner);
 }
 

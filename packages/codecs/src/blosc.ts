@@ -18,7 +18,7 @@
  * stream whose length equals its uncompressed size is stored raw.
  */
 import * as nodeZlib from 'node:zlib';
-import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption, typeError } from '@laminate/core';
+import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption, typeError } from '@laminate/core';
 import * as lz4napi from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
 import { Compressor as ZstdCompressor, decompress as zstdDecompress } from 'zstd-napi';
@@ -296,7 +296,7 @@ function bloscDecode(src: Uint8Array): Buffer {
 
 // ---------------------------------------------------------------- the layer
 
-export function blosc(inner: BaseStore<Uint8Array>, opts: BloscOptions = {}): CompressStore {
+export function blosc(inner: Store<Uint8Array>, opts: BloscOptions = {}): CompressStore {
   const level = wholeOption('blosc', 'level', opts.level, 0, 9);
   const shuffleOpt = wholeOption('blosc', 'shuffle', opts.shuffle, 0, 1);
   const typesize = wholeOption('blosc', 'typesize', opts.typesize, 1, 255);

@@ -8,7 +8,7 @@
  * a value that inflates past it is decoded by seek-bzip, a pure JavaScript
  * bzip2 decoder.
  */
-import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption } from '@laminate/core';
+import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption } from '@laminate/core';
 import seekBzip from 'seek-bzip';
 
 interface Result {
@@ -88,7 +88,7 @@ export interface Bz2Options {
   level?: number;
 }
 
-export function bz2(inner: BaseStore<Uint8Array>, opts: Bz2Options = {}): CompressStore {
+export function bz2(inner: Store<Uint8Array>, opts: Bz2Options = {}): CompressStore {
   const level = wholeOption('bz2', 'level', opts.level, 1, 9);
   const use = level ?? 9;
   return compressLayer('bz2', inner, (b) => compress(b, use), decompress, level === undefined ? undefined : { level });

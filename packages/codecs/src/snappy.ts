@@ -4,10 +4,10 @@
  * frames: what partd.Snappy writes with python-snappy's snappy.compress, so
  * either side reads the other's directory.
  */
-import { type BaseStore, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore } from '@laminate/core';
+import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore } from '@laminate/core';
 import { compressSync, uncompressSync } from 'snappy';
 
-export function snappy(inner: BaseStore<Uint8Array>): CompressStore {
+export function snappy(inner: Store<Uint8Array>): CompressStore {
   return compressLayer(
     'snappy',
     inner,

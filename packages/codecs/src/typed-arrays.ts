@@ -10,7 +10,7 @@
  *   frames; an object array (`|O`, a plain JS array here) is one frame per
  *   append holding a MessagePack array of its items.
  */
-import { BaseStore, LaminateError, frame, keyFromId, keyId, keyParts, registerLayer, splitFrames, wrongValue, type Key, type KeyId, type OpOptions, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, LaminateError, frame, keyFromId, keyId, keyParts, registerLayer, splitFrames, wrongValue, type KeyId, type OpOptions, type StoreSpec } from '@laminate/core';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -261,10 +261,9 @@ function dtypeMismatch(id: KeyId, stored: string, got: string): LaminateError {
 
 // ---------------------------------------------------------------- the layer
 
-export class TypedArrayStore extends BaseStore<TypedValue> {
-  constructor(readonly inner: BaseStore<Uint8Array>) {
-    super();
-    if (!(inner instanceof BaseStore)) throw new TypeError('typedArrays() wraps a laminate bytes store, such as file() or buffer(dict(), file()).');
+export class TypedArrayStore extends WrapperStore<TypedValue> {
+  constructor(inner: Store<Uint8Array>) {
+    super('typedArrays', inner);
   }
 
   /** A key never written: an empty Float64Array (numpy's default dtype, float64). */
@@ -363,42 +362,16 @@ export class TypedArrayStore extends BaseStore<TypedValue> {
     return data.byteLength === 0 ? emptyOf(dtype) : decodeValue(data, dtype, id);
   }
 
-  override withLock<T>(fn: () => Promise<T>): Promise<T> {
-    this.assertOpen();
-    return this.inner.withLock(fn);
-  }
-
   /**
-   * Cuts `key` back to its last whole item (numeric) or frame (object arrays),
-   * as after a writer died mid-append. Returns how many bytes were cut.
+   * repair() cuts a key back to its last whole item (numeric dtypes) or frame
+   * (object arrays); a key with no dtype sidecar holds nothing to cut.
    */
-  async repair(key: Key): Promise<number> {
-    this.assertOpen();
-    const id = keyId(key);
+  protected override async wholeEnd(id: KeyId, bytes: Uint8Array): Promise<number> {
     checkUserKey(id);
-    return this.inner.withLock(async () => {
-      const [bytes, sidecar] = await this.inner.getIds([id, sidecarOf(id)]);
-      if (sidecar.byteLength === 0) return 0;
-      const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
-      const end = dtype.code === 'O' ? splitFrames(bytes, id, false).rest : bytes.byteLength - (bytes.byteLength % dtype.size);
-      if (end === bytes.byteLength) return 0;
-      const kept = Buffer.from(bytes.subarray(0, end));
-      await this.inner.deleteIds([id]);
-      if (kept.byteLength > 0) await this.inner.appendIds([id], [kept]);
-      return bytes.byteLength - end;
-    });
-  }
-
-  protected dropAll(): Promise<void> {
-    return this.inner.drop();
-  }
-
-  protected closeStore(): Promise<void> {
-    return this.inner.close();
-  }
-
-  describe(): StoreSpec {
-    return { type: 'typedArrays', inner: this.inner.describe() };
+    const [sidecar] = await this.inner.getIds([sidecarOf(id)]);
+    if (sidecar.byteLength === 0) return bytes.byteLength;
+    const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
+    return dtype.code === 'O' ? splitFrames(bytes, id, false).rest : bytes.byteLength - (bytes.byteLength % dtype.size);
   }
 }
 
@@ -407,7 +380,7 @@ export class TypedArrayStore extends BaseStore<TypedValue> {
  * arrays of JS values) per key; `get` returns one array of the key's dtype
  * holding every append. A missing key reads as an empty Float64Array.
  */
-export function typedArrays(inner: BaseStore<Uint8Array>): TypedArrayStore {
+export function typedArrays(inner: Store<Uint8Array>): TypedArrayStore {
   return new TypedArrayStore(inner);
 }
 

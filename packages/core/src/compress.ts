@@ -4,7 +4,7 @@ import { Compressor, decompress as zstdDecompress } from 'zstd-napi';
 import { typeError } from './errors.js';
 import { type Codec, EncodeStore } from './encode.js';
 import type { KeyId } from './keys.js';
-import { type BaseStore, checkBytes, concatBytes } from './store.js';
+import { type Store, checkBytes, concatBytes } from './store.js';
 
 export interface LevelOptions {
   /** Compression level; each layer documents its range and default. */
@@ -19,7 +19,7 @@ export type CompressStore = EncodeStore<Uint8Array>;
  */
 export function compressLayer(
   name: string,
-  inner: BaseStore<Uint8Array>,
+  inner: Store<Uint8Array>,
   encode: (b: Uint8Array) => Uint8Array,
   decode: (b: Uint8Array) => Uint8Array,
   spec?: Record<string, unknown>,
@@ -50,31 +50,31 @@ export function wholeOption(layer: string, option: string, value: unknown, min: 
 const levelIn = (layer: string, level: number | undefined, min: number, max: number) => wholeOption(layer, 'level', level, min, max);
 
 /** zlib (deflate with the zlib header): partd's ZLib. Level 0–9, default 6. */
-export function zlib(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
+export function zlib(inner: Store<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('zlib', opts.level, 0, 9);
   return compressLayer('zlib', inner, (b) => nodeZlib.deflateSync(b, { level }), (b) => nodeZlib.inflateSync(b), level === undefined ? undefined : { level });
 }
 
 /** gzip. Level 0–9, default 6. */
-export function gzip(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
+export function gzip(inner: Store<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('gzip', opts.level, 0, 9);
   return compressLayer('gzip', inner, (b) => nodeZlib.gzipSync(b, { level }), (b) => nodeZlib.gunzipSync(b), level === undefined ? undefined : { level });
 }
 
 /** brotli. Quality 0–11, default 4 (brotli's own default of 11 is far too slow for a store). */
-export function brotli(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
+export function brotli(inner: Store<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('brotli', opts.level, 0, 11) ?? 4;
   const params = { [nodeZlib.constants.BROTLI_PARAM_QUALITY]: level };
   return compressLayer('brotli', inner, (b) => nodeZlib.brotliCompressSync(b, { params }), (b) => nodeZlib.brotliDecompressSync(b), { level });
 }
 
 /** lz4 block format with its size prefix (lz4-napi): the fastest codec here. */
-export function lz4(inner: BaseStore<Uint8Array>): CompressStore {
+export function lz4(inner: Store<Uint8Array>): CompressStore {
   return compressLayer('lz4', inner, (b) => lz4napi.compressSync(asBuffer(b)), (b) => lz4napi.uncompressSync(b));
 }
 
 /** zstd frames (zstd-napi). Level 1–19 (negative levels trade ratio for speed), default 3. */
-export function zstd(inner: BaseStore<Uint8Array>, opts: LevelOptions = {}): CompressStore {
+export function zstd(inner: Store<Uint8Array>, opts: LevelOptions = {}): CompressStore {
   const level = levelIn('zstd', opts.level, -7, 22) ?? 3;
   const compressor = new Compressor();
   compressor.setParameters({ compressionLevel: level });

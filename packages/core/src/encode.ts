@@ -1,7 +1,8 @@
 import { isLaminateError, typeError } from './errors.js';
-import { HEADER, frame, splitFrames, undecodable, wholeFramesEnd } from './framing.js';
-import { type Key, type KeyId, keyId, showKey } from './keys.js';
-import { BaseStore, type OpOptions, type StoreSpec } from './store.js';
+import { HEADER, frame, splitFrames, undecodable } from './framing.js';
+import { type Key, type KeyId, showKey } from './keys.js';
+import type { OpOptions, Store } from './store.js';
+import { WrapperStore } from './wrapper.js';
 
 /** How an encoding layer turns its values into bytes and back (partd's Encode). */
 export interface Codec<V> {
@@ -23,15 +24,16 @@ export interface Codec<V> {
  * An encoding or compression layer: each appended value becomes one frame in
  * the bytes store below; `get` decodes the frames and joins them.
  */
-export class EncodeStore<V> extends BaseStore<V> {
+export class EncodeStore<V> extends WrapperStore<V> {
   constructor(
     readonly codec: Codec<V>,
-    readonly inner: BaseStore<Uint8Array>,
+    inner: Store<Uint8Array>,
   ) {
-    super();
-    if (!(inner instanceof BaseStore)) {
-      throw typeError('ERR_INVALID_OPTION', `${codec.name}() wraps a laminate store, such as file() or buffer(dict(), file()).`);
-    }
+    super(codec.name, inner);
+  }
+
+  protected override options(): Record<string, unknown> {
+    return { ...this.codec.spec };
   }
 
   empty(): V {
@@ -40,10 +42,6 @@ export class EncodeStore<V> extends BaseStore<V> {
 
   protected checkValue(value: unknown, id: KeyId): asserts value is V {
     this.codec.check(value, id);
-  }
-
-  protected override isEmpty(value: V): boolean {
-    return (value as { length?: number }).length === 0;
   }
 
   appendIds(ids: readonly KeyId[], values: readonly V[], opts?: OpOptions): Promise<void> {
@@ -118,45 +116,19 @@ export class EncodeStore<V> extends BaseStore<V> {
     return bytes === undefined ? undefined : this.decodeAll(bytes, id);
   }
 
-  override withLock<T>(fn: () => Promise<T>): Promise<T> {
-    this.assertOpen();
-    return this.inner.withLock(fn);
-  }
-
-  protected dropAll(): Promise<void> {
-    return this.inner.drop();
-  }
-
-  protected closeStore(): Promise<void> {
-    return this.inner.close();
-  }
-
   /**
    * Cuts `key` back to its last whole frame, as after a writer died
    * mid-append. Returns how many bytes were cut (0 when the key was whole).
+   * Under stacked encodings the frames that can tear are the lowest one's.
    */
-  async repair(key: Key): Promise<number> {
+  override repair(key: Key): Promise<number> {
     this.assertOpen();
-    if (this.inner instanceof EncodeStore) return this.inner.repair(key);
-    const id = keyId(key);
-    return this.inner.withLock(async () => {
-      const [bytes] = await this.inner.getIds([id]);
-      const end = wholeFramesEnd(bytes);
-      if (end === bytes.byteLength) return 0;
-      const kept = Buffer.from(bytes.subarray(0, end));
-      await this.inner.deleteIds([id]);
-      if (kept.byteLength > 0) await this.inner.appendIds([id], [kept]);
-      return bytes.byteLength - end;
-    });
-  }
-
-  describe(): StoreSpec {
-    return { type: this.codec.name, ...this.codec.spec, inner: this.inner.describe() };
+    return this.inner instanceof EncodeStore ? this.inner.repair(key) : super.repair(key);
   }
 }
 
 /** A layer from your own codec: `encode({ encode, decode, join }, inner)`. */
-export function encode<V>(codec: Partial<Codec<V>> & Pick<Codec<V>, 'encode' | 'decode' | 'join'>, inner: BaseStore<Uint8Array>): EncodeStore<V> {
+export function encode<V>(codec: Partial<Codec<V>> & Pick<Codec<V>, 'encode' | 'decode' | 'join'>, inner: Store<Uint8Array>): EncodeStore<V> {
   return new EncodeStore<V>(
     {
       name: 'encode',

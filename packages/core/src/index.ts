@@ -4,9 +4,10 @@ export { BaseStore, BytesStore, type Store, type StoreSpec, type OpOptions, type
 export { Mutex, type OuterLock } from './mutex.js';
 export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { DictStore, dict } from './dict.js';
-export { FileStore, file, type FileOptions } from './file.js';
+export { FileStore, file, whyNotAStore, type FileOptions, type LockWait } from './file.js';
 export { BufferStore, buffer, type BufferOptions } from './buffer.js';
 export { EncodeStore, encode, type Codec } from './encode.js';
+export { WrapperStore, cutBack } from './wrapper.js';
 export { zlib, gzip, brotli, lz4, zstd, compressLayer, wholeOption, asBuffer, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
 export { open, parseSpec, formatSpec, registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.js';

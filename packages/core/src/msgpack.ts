@@ -1,7 +1,7 @@
 import { type Options, Packr, Unpackr } from 'msgpackr';
 import { type Codec, EncodeStore } from './encode.js';
 import type { KeyId } from './keys.js';
-import { type BaseStore, wrongValue } from './store.js';
+import { type Store, wrongValue } from './store.js';
 
 export interface MsgpackOptions {
   /**
@@ -16,7 +16,7 @@ export interface MsgpackOptions {
  * msgpack(inner): values are arrays of JS values; `get` returns every array
  * appended under the key, concatenated (partd's Python layer).
  */
-export function msgpack<T = unknown>(inner: BaseStore<Uint8Array>, opts: MsgpackOptions = {}): EncodeStore<T[]> {
+export function msgpack<T = unknown>(inner: Store<Uint8Array>, opts: MsgpackOptions = {}): EncodeStore<T[]> {
   // int64AsType 'auto': 64-bit integers in the safe range are numbers, larger ones bigints
   // (msgpackr supports it; its type declarations lag behind). Records are not
   // `sequential`: msgpackr would then define each record shape only in the
