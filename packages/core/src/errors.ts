@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'ERR_AUTH'
   | 'ERR_TOO_LARGE'
   | 'ERR_DISK_FULL'
-  | 'ERR_NOT_SUPPORTED';
+  | 'ERR_NOT_SUPPORTED'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_NOT_A_STORE';
 
 const brand = Symbol.for('laminate.error');
 

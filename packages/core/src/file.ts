@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError, typeError } from './errors.js';
 import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
@@ -8,6 +8,7 @@ import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec } from './store.js';
+import { registerLayer } from './spec.js';
 
 export interface FileOptions {
   /**
@@ -31,6 +32,22 @@ export interface FileOptions {
   lockStaleMs?: number;
   /** How long to wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
+  /**
+   * Called when a call finds the directory lock held by another process or
+   * store and starts waiting for it (up to lockTimeoutMs), so that a program
+   * can say why it stalls; a function it returns is called when that wait
+   * ends, with the lock taken or ERR_LOCKED. Not called in exclusive mode,
+   * which never waits. Not part of describe().
+   */
+  onLockWait?: (wait: LockWait) => void | (() => void);
+}
+
+/** What onLockWait is told. The lock records no owner, so who holds it is not known. */
+export interface LockWait {
+  /** The store's directory. */
+  path: string;
+  /** How long the call waits at most before ERR_LOCKED: lockTimeoutMs. */
+  timeoutMs: number;
 }
 
 const LOCK_NAME = '.laminate.lock';
@@ -51,10 +68,15 @@ export class FileStore extends BytesStore {
   override readonly freshGets = true;
   readonly path: string;
   readonly temporary: boolean;
-  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync'>> & FileOptions;
+  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'onLockWait'>> & FileOptions;
   private readonly fds = new Map<KeyId, number>();
   private readonly paths = new Map<KeyId, string>();
-  private readonly generationFd: number;
+  /**
+   * The generation file, open once it exists. The first write (append, iset,
+   * delete, drop) creates it, not opening the store: reading a directory adds
+   * nothing to it, and a directory holding one is one laminate wrote to.
+   */
+  private generationFd?: number;
   private generation = 0;
   private releaseOwner?: () => void;
   private compromised?: Error;
@@ -71,13 +93,12 @@ export class FileStore extends BytesStore {
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
     if (this.temporary) removeOnExit(this.path);
     else fs.mkdirSync(this.path, { recursive: true });
-    this.generationFd = fs.openSync(join(this.path, GENERATION_NAME), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     this.generation = this.readGeneration();
     if (opts.exclusive) {
       try {
         this.releaseOwner = lockfile.lockSync(this.path, this.lockOptions());
       } catch (error) {
-        fs.closeSync(this.generationFd);
+        if (this.generationFd !== undefined) fs.closeSync(this.generationFd);
         throw this.lockError(error);
       }
     } else {
@@ -117,14 +138,24 @@ export class FileStore extends BytesStore {
     return {
       acquire: async () => {
         const deadline = Date.now() + this.opts.lockTimeoutMs;
-        for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
-          try {
-            release = await lockfile.lock(this.path, this.lockOptions());
-            break;
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
-            await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+        let waiting = false;
+        let endWait: void | (() => void) = undefined;
+        try {
+          for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+            try {
+              release = await lockfile.lock(this.path, this.lockOptions());
+              break;
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
+              if (!waiting) {
+                waiting = true;
+                endWait = this.opts.onLockWait?.({ path: this.path, timeoutMs: this.opts.lockTimeoutMs });
+              }
+              await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+            }
           }
+        } finally {
+          endWait?.();
         }
         this.compromised = undefined;
         // Another process may have deleted keys: descriptors to unlinked files must go.
@@ -143,18 +174,32 @@ export class FileStore extends BytesStore {
     };
   }
 
+  /** The generation file's descriptor; `create` makes the file (a write), else undefined while there is none. */
+  private generationFile(create: boolean): number | undefined {
+    if (this.generationFd === undefined) {
+      const path = join(this.path, GENERATION_NAME);
+      // A stat that finds nothing costs less than an open that throws, on every lock while the file is missing.
+      if (!create && !fs.existsSync(path)) return undefined;
+      this.generationFd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    }
+    return this.generationFd;
+  }
+
   private readGeneration(): number {
+    const fd = this.generationFile(false);
+    if (fd === undefined) return 0;
     const buf = Buffer.alloc(8);
-    const n = fs.readSync(this.generationFd, buf, 0, 8, 0);
+    const n = fs.readSync(fd, buf, 0, 8, 0);
     return n === 8 ? Number(buf.readBigUInt64LE(0)) : 0;
   }
 
   /** Tells the other processes that files were removed. */
   private bumpGeneration(): void {
+    const fd = this.generationFile(true)!;
     this.generation = this.readGeneration() + 1;
     const buf = Buffer.alloc(8);
     buf.writeBigUInt64LE(BigInt(this.generation));
-    fs.writeSync(this.generationFd, buf, 0, 8, 0);
+    fs.writeSync(fd, buf, 0, 8, 0);
   }
 
   private checkLock(): void {
@@ -247,6 +292,7 @@ export class FileStore extends BytesStore {
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
     return this.lock.run(() => {
       this.checkLock();
+      this.generationFile(true);
       const written = this.opts.fsync ? new Set<number>() : undefined;
       const created: string[] | undefined = this.opts.fsync ? [] : undefined;
       let i = 0;
@@ -378,6 +424,7 @@ export class FileStore extends BytesStore {
       const root = join(this.path, ISET_DIR);
       const target = this.pathOf(id, root);
       if (fs.existsSync(target)) return;
+      this.generationFile(true);
       fs.mkdirSync(root, { recursive: true });
       this.prepare(id, root);
       const aside = join(root, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -418,7 +465,7 @@ export class FileStore extends BytesStore {
     await this.lock.run(() => this.closeDescriptors());
     // Let go of a directory lock kept for a call that might have followed.
     await this.lock.releaseIdle();
-    fs.closeSync(this.generationFd);
+    if (this.generationFd !== undefined) fs.closeSync(this.generationFd);
     this.releaseOwner?.();
     if (this.temporary) {
       fs.rmSync(this.path, { recursive: true, force: true });
@@ -511,6 +558,65 @@ function partOf(dir: string, name: string): string {
   return isHashed(name) ? fs.readFileSync(join(dir, sidecarName(name)), 'utf8') : decodePart(name);
 }
 
+/**
+ * Why the directory at `path` is not one that file() keeps, or undefined when
+ * it is: for tools that delete a store's files (`laminate drop`) and must not
+ * empty a directory named by mistake. A store's directory holds only what
+ * file() writes: key files under the names filenames.ts gives (tuple keys in
+ * `%d` folders, long names' `.%h` sidecars), the lock, the generation file
+ * (made by the first write, so a store that holds any key has one) and iset
+ * metadata under `.iset`. Anything else (a dotfile, a name with a space, a
+ * folder without `%d`, a symlink) was put there by someone else. An empty
+ * directory is a store: there is nothing to lose.
+ */
+export function whyNotAStore(path: string): string | undefined {
+  const stat = fs.statSync(path, { throwIfNoEntry: false });
+  if (stat === undefined) return 'it does not exist';
+  if (!stat.isDirectory()) return 'it is not a directory';
+  let holdsAny = false;
+  const stray = (dir: string, iset: boolean): string | undefined => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const name = entry.name;
+      const top = dir === path;
+      if (top && name === LOCK_NAME && entry.isDirectory()) continue;
+      if (top && name === GENERATION_NAME && entry.isFile()) continue;
+      holdsAny = true;
+      if (top && name === ISET_DIR && entry.isDirectory()) {
+        const found = stray(join(dir, name), true);
+        if (found !== undefined) return found;
+        continue;
+      }
+      if (entry.isFile() && (isCanonical(name) || SIDECAR.test(name) || (iset && ISET_ASIDE.test(name)))) continue;
+      const folder = entry.isDirectory() ? unfolder(name) : undefined;
+      if (folder !== undefined && isCanonical(folder)) {
+        const found = stray(join(dir, name), iset);
+        if (found !== undefined) return found;
+        continue;
+      }
+      return relative(path, join(dir, name));
+    }
+    return undefined;
+  };
+  const found = stray(path, false);
+  if (found !== undefined) return `it holds ${found}, which file() does not write`;
+  if (holdsAny && !fs.existsSync(join(path, GENERATION_NAME))) return `it has no ${GENERATION_NAME}, which file() writes with a store's first change`;
+  return undefined;
+}
+
+/** A hashed name's sidecar, `.%h` and the SHA-256 in hex (filenames.ts). */
+const SIDECAR = /^\.%h[0-9a-f]{64}$/;
+/** An iset value written aside before it is linked into place (isetId), left behind by a crash. */
+const ISET_ASIDE = /^\.tmp-\d+-[0-9a-z]*$/;
+
 export function file(path?: string, opts?: FileOptions): FileStore {
   return new FileStore(path, opts);
 }
+
+registerLayer('file', {
+  positional: 'path',
+  options: ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'],
+  open: (spec) => {
+    const { type: _type, path, ...opts } = spec;
+    return file(path as string | undefined, opts as FileOptions);
+  },
+});
