@@ -8,7 +8,6 @@ import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec } from './store.js';
-import { registerLayer } from './spec.js';
 
 export interface FileOptions {
   /**
@@ -37,7 +36,8 @@ export interface FileOptions {
    * store and starts waiting for it (up to lockTimeoutMs), so that a program
    * can say why it stalls; a function it returns is called when that wait
    * ends, with the lock taken or ERR_LOCKED. Not called in exclusive mode,
-   * which never waits. Not part of describe().
+   * which never waits. Not part of describe(); a store that open() built
+   * from a spec takes it as its `onLockWait` property.
    */
   onLockWait?: (wait: LockWait) => void | (() => void);
 }
@@ -68,7 +68,9 @@ export class FileStore extends BytesStore {
   override readonly freshGets = true;
   readonly path: string;
   readonly temporary: boolean;
-  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'onLockWait'>> & FileOptions;
+  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
+  /** FileOptions.onLockWait; settable, because a spec given to open() cannot hold a function. */
+  onLockWait: FileOptions['onLockWait'];
   private readonly fds = new Map<KeyId, number>();
   private readonly paths = new Map<KeyId, string>();
   /**
@@ -87,7 +89,9 @@ export class FileStore extends BytesStore {
   constructor(path?: string, opts: FileOptions = {}) {
     super();
     this.given = opts;
-    this.opts = { maxOpenFiles: defaultMaxOpenFiles(), lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...opts };
+    const { onLockWait, ...rest } = opts;
+    this.onLockWait = onLockWait;
+    this.opts = { maxOpenFiles: defaultMaxOpenFiles(), lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...rest };
     if (!(this.opts.maxOpenFiles >= 1)) throw typeError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
     this.temporary = path === undefined;
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
@@ -149,7 +153,7 @@ export class FileStore extends BytesStore {
               if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
               if (!waiting) {
                 waiting = true;
-                endWait = this.opts.onLockWait?.({ path: this.path, timeoutMs: this.opts.lockTimeoutMs });
+                endWait = this.onLockWait?.({ path: this.path, timeoutMs: this.opts.lockTimeoutMs });
               }
               await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
             }
@@ -611,12 +615,3 @@ const ISET_ASIDE = /^\.tmp-\d+-[0-9a-z]*$/;
 export function file(path?: string, opts?: FileOptions): FileStore {
   return new FileStore(path, opts);
 }
-
-registerLayer('file', {
-  positional: 'path',
-  options: ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'],
-  open: (spec) => {
-    const { type: _type, path, ...opts } = spec;
-    return file(path as string | undefined, opts as FileOptions);
-  },
-});
