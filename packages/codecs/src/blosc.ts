@@ -322,6 +322,7 @@ export function blosc(inner: Store<Uint8Array>, opts: BloscOptions = {}): Compre
 
 registerLayer('blosc', {
   children: ['inner'],
+  options: ['level', 'shuffle', 'typesize', 'cname'],
   open: (spec, inner) => {
     const opts: BloscOptions = {};
     for (const name of ['level', 'shuffle', 'typesize'] as const) if (spec[name] !== undefined) opts[name] = Number(spec[name]);

@@ -96,5 +96,6 @@ export function bz2(inner: Store<Uint8Array>, opts: Bz2Options = {}): CompressSt
 
 registerLayer('bz2', {
   children: ['inner'],
+  options: ['level'],
   open: (spec, inner) => bz2(inner(spec.inner as StoreSpec), spec.level === undefined ? {} : { level: Number(spec.level) }),
 });

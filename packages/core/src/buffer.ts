@@ -1,5 +1,6 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
+import { registerLayer } from './spec.js';
 import { type BaseStore, BytesStore, type IdRange, type StoreSpec, concatBytes, readRangeIds } from './store.js';
 
 export interface BufferOptions {
@@ -270,3 +271,12 @@ export class BufferStore extends BytesStore {
 export function buffer(fast: BaseStore<Uint8Array>, slow: BaseStore<Uint8Array>, opts: BufferOptions): BufferStore {
   return new BufferStore(fast, slow, opts);
 }
+
+registerLayer('buffer', {
+  children: ['fast', 'slow'],
+  options: ['availableMemory', 'maxDiskBytes', 'spillFraction', 'maxSpillKeys'],
+  open: (spec, open) => {
+    const { type: _type, fast, slow, ...opts } = spec;
+    return buffer(open(fast as StoreSpec), open(slow as StoreSpec), opts as unknown as BufferOptions);
+  },
+});

@@ -4,7 +4,8 @@ import { Compressor, decompress as zstdDecompress } from 'zstd-napi';
 import { typeError } from './errors.js';
 import { type Codec, EncodeStore } from './encode.js';
 import type { KeyId } from './keys.js';
-import { type Store, checkBytes, concatBytes } from './store.js';
+import { type AnyStore, registerLayer } from './spec.js';
+import { type Store, type StoreSpec, checkBytes, concatBytes } from './store.js';
 
 export interface LevelOptions {
   /** Compression level; each layer documents its range and default. */
@@ -80,6 +81,15 @@ export function zstd(inner: Store<Uint8Array>, opts: LevelOptions = {}): Compres
   compressor.setParameters({ compressionLevel: level });
   return compressLayer('zstd', inner, (b) => compressor.compress(b), (b) => zstdDecompress(b), { level });
 }
+
+/** The level a compressor's spec records, if any. */
+const level = (spec: StoreSpec): LevelOptions => (spec.level === undefined ? {} : { level: Number(spec.level) });
+const inner = (spec: StoreSpec, open: (spec: StoreSpec) => AnyStore) => open(spec.inner as StoreSpec);
+registerLayer('zlib', { children: ['inner'], options: ['level'], open: (spec, open) => zlib(inner(spec, open), level(spec)) });
+registerLayer('gzip', { children: ['inner'], options: ['level'], open: (spec, open) => gzip(inner(spec, open), level(spec)) });
+registerLayer('brotli', { children: ['inner'], options: ['level'], open: (spec, open) => brotli(inner(spec, open), level(spec)) });
+registerLayer('zstd', { children: ['inner'], options: ['level'], open: (spec, open) => zstd(inner(spec, open), level(spec)) });
+registerLayer('lz4', { children: ['inner'], open: (spec, open) => lz4(inner(spec, open)) });
 
 /** A Buffer view of `bytes` (native codecs want Buffers), without copying. */
 export function asBuffer(bytes: Uint8Array): Buffer {

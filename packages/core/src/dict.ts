@@ -1,6 +1,7 @@
 import type { KeyId } from './keys.js';
 import { BytesStore, EMPTY_BYTES, type StoreSpec } from './store.js';
 
+import { registerLayer } from './spec.js';
 /**
  * The bytes under one key: chunks, collapsed into one on read, and each
  * appended value's length. Small values are copied into a block the key owns
@@ -129,3 +130,5 @@ export class DictStore extends BytesStore {
 export function dict(): DictStore {
   return new DictStore();
 }
+
+registerLayer('dict', { open: () => dict() });

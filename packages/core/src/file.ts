@@ -8,6 +8,7 @@ import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec } from './store.js';
+import { registerLayer } from './spec.js';
 
 export interface FileOptions {
   /**
@@ -615,3 +616,12 @@ const ISET_ASIDE = /^\.tmp-\d+-[0-9a-z]*$/;
 export function file(path?: string, opts?: FileOptions): FileStore {
   return new FileStore(path, opts);
 }
+
+registerLayer('file', {
+  positional: 'path',
+  options: ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'],
+  open: (spec) => {
+    const { type: _type, path, ...opts } = spec;
+    return file(path as string | undefined, opts as FileOptions);
+  },
+});

@@ -10,4 +10,4 @@ export { EncodeStore, encode, type Codec } from './encode.js';
 export { WrapperStore, cutBack } from './wrapper.js';
 export { zlib, gzip, brotli, lz4, zstd, compressLayer, wholeOption, asBuffer, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
-export { open, parseSpec, formatSpec, registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.js';
+export { open, parseSpec, formatSpec, registerLayer, isLayer, layerTypes, type LayerEntry, type AnyStore } from './spec.js';

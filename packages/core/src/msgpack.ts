@@ -1,7 +1,8 @@
 import { type Options, Packr, Unpackr } from 'msgpackr';
 import { type Codec, EncodeStore } from './encode.js';
 import type { KeyId } from './keys.js';
-import { type Store, wrongValue } from './store.js';
+import { registerLayer } from './spec.js';
+import { type Store, type StoreSpec, wrongValue } from './store.js';
 
 export interface MsgpackOptions {
   /**
@@ -82,3 +83,5 @@ function typedArraysAsBytes(value: unknown, depth: number): unknown {
   }
   return copy ?? value;
 }
+
+registerLayer('msgpack', { children: ['inner'], options: ['records'], open: (spec, open) => msgpack(open(spec.inner as StoreSpec), { records: spec.records === true }) });

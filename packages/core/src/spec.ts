@@ -1,10 +1,5 @@
 import { LaminateError } from './errors.js';
 import type { BaseStore, StoreSpec } from './store.js';
-import { dict } from './dict.js';
-import { file } from './file.js';
-import { buffer } from './buffer.js';
-import { brotli, gzip, lz4, zlib, zstd } from './compress.js';
-import { msgpack } from './msgpack.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyStore = BaseStore<any>;
@@ -16,13 +11,24 @@ export interface LayerEntry {
   children?: readonly string[];
   /** The field a bare value in the short form fills (file's path, client's address). */
   positional?: string;
+  /** The other fields the spec may hold (what describe() writes besides type); open() refuses any field not named here. */
+  options?: readonly string[];
 }
 
 const layers = new Map<string, LayerEntry>();
 
-/** Makes `open()` and the short form know a layer; every package registers its own. */
+/**
+ * Makes `open()` and the short form know a layer. Each layer registers right
+ * after its class, and its opener is the inverse of its describe():
+ * `open(store.describe())` rebuilds a store that describes itself the same.
+ */
 export function registerLayer(type: string, entry: LayerEntry): void {
   layers.set(type, entry);
+}
+
+/** The layers open() knows now, by type. */
+export function layerTypes(): string[] {
+  return [...layers.keys()];
 }
 
 /** True when open() knows the layer: it is core's, or its package has been imported. */
@@ -38,10 +44,17 @@ export function open(spec: StoreSpec | string): AnyStore {
   }
   const entry = layers.get(parsed.type);
   if (!entry) throw unknownLayer(parsed.type);
-  for (const child of entry.children ?? []) {
+  const children = entry.children ?? [];
+  for (const child of children) {
     if (typeof parsed[child] !== 'object' || parsed[child] === null) {
       throw new LaminateError('ERR_INVALID_SPEC', `The ${parsed.type} spec needs "${child}": the spec of the store it wraps.`);
     }
+  }
+  const known = ['type', ...children, ...(entry.positional ? [entry.positional] : []), ...(entry.options ?? [])];
+  const unknown = Object.keys(parsed).filter((field) => !known.includes(field));
+  if (unknown.length > 0) {
+    const takes = known.slice(1);
+    throw new LaminateError('ERR_INVALID_SPEC', `The ${parsed.type} spec has ${unknown.map((f) => `"${f}"`).join(', ')}, which ${parsed.type}() does not take. ${takes.length === 0 ? `${parsed.type}() takes no options.` : `Its fields are ${takes.join(', ')}.`}`);
   }
   return entry.open(parsed, open);
 }
@@ -160,26 +173,3 @@ export function formatSpec(spec: StoreSpec): string {
 function quoteIfNeeded(text: string): string {
   return /[,()"' ]/.test(text) ? (text.includes('"') ? `'${text}'` : `"${text}"`) : text;
 }
-
-const level = (spec: StoreSpec) => (spec.level === undefined ? {} : { level: Number(spec.level) });
-registerLayer('dict', { open: () => dict() });
-registerLayer('file', {
-  positional: 'path',
-  open: (spec) => {
-    const { type: _type, path, ...opts } = spec;
-    return file(path as string | undefined, opts);
-  },
-});
-registerLayer('buffer', {
-  children: ['fast', 'slow'],
-  open: (spec, inner) => {
-    const { type: _type, fast, slow, ...opts } = spec;
-    return buffer(inner(fast as StoreSpec), inner(slow as StoreSpec), opts as never);
-  },
-});
-registerLayer('zlib', { children: ['inner'], open: (spec, inner) => zlib(inner(spec.inner as StoreSpec), level(spec)) });
-registerLayer('gzip', { children: ['inner'], open: (spec, inner) => gzip(inner(spec.inner as StoreSpec), level(spec)) });
-registerLayer('brotli', { children: ['inner'], open: (spec, inner) => brotli(inner(spec.inner as StoreSpec), level(spec)) });
-registerLayer('zstd', { children: ['inner'], open: (spec, inner) => zstd(inner(spec.inner as StoreSpec), level(spec)) });
-registerLayer('lz4', { children: ['inner'], open: (spec, inner) => lz4(inner(spec.inner as StoreSpec)) });
-registerLayer('msgpack', { children: ['inner'], open: (spec, inner) => msgpack(inner(spec.inner as StoreSpec), { records: spec.records === true }) });

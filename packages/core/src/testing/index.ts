@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LaminateError } from '../errors.js';
 import type { Key } from '../keys.js';
-import { open } from '../spec.js';
+import { open } from '../index.js';
 import type { BaseStore, Store } from '../store.js';
 
 /** How the suite makes values for a layer, and what `get` should return for them. */
