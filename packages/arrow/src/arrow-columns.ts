@@ -14,9 +14,9 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, showKey, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
-import { encodeFrame, project, showId } from './arrow.js';
+import { encodeFrame, project } from './arrow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
 
 const SCHEMA = '.schema';
@@ -58,7 +58,7 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
     for (let i = 0; i < tables.length; i++) {
       const names = tables[i].schema.fields.map((f) => f.name);
       const twice = names.filter((name, k) => names.indexOf(name) !== k);
-      if (twice.length > 0) throw schemaError('arrowColumns', showId(ids[i]), [`the column name ${[...new Set(twice)].map((n) => `"${n}"`).join(', ')} appears twice (each column is stored under its name)`]);
+      if (twice.length > 0) throw schemaError('arrowColumns', showKey(ids[i]), [`the column name ${[...new Set(twice)].map((n) => `"${n}"`).join(', ')} appears twice (each column is stored under its name)`]);
     }
     await this.inner.withLock(async () => {
       const known = await this.schemasOf(ids);
@@ -76,7 +76,7 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
           frames.push(encodeFrame(new Table(table.schema), id));
         } else {
           const diff = schemaDiff(first, table.schema);
-          if (diff.length > 0) throw schemaError('arrowColumns', showId(id), diff);
+          if (diff.length > 0) throw schemaError('arrowColumns', showKey(id), diff);
         }
         table.schema.fields.forEach((field, k) => {
           const schema = new Schema([field]);
@@ -139,7 +139,7 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
       try {
         return fromStream(payload);
       } catch (error) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Column "${name}" of key ${showId(id)} holds a frame that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showId(id), cause: error });
+        throw new LaminateError('ERR_CORRUPT_FRAME', `Column "${name}" of key ${showKey(id)} holds a frame that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showKey(id), cause: error });
       }
     });
   }
@@ -221,8 +221,8 @@ function assemble(schema: Schema, perColumn: Table[][], id: KeyId): Table[] {
 function torn(id: KeyId, column: string, got: number, expected: number): LaminateError {
   return new LaminateError(
     'ERR_CORRUPT_FRAME',
-    `Column "${column}" of key ${showId(id)} does not line up with the key's other columns (${got} against ${expected}): an append was cut short between columns. Delete the key or rewrite it.`,
-    { key: showId(id) },
+    `Column "${column}" of key ${showKey(id)} does not line up with the key's other columns (${got} against ${expected}): an append was cut short between columns. Delete the key or rewrite it.`,
+    { key: showKey(id) },
   );
 }
 

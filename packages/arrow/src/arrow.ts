@@ -18,7 +18,7 @@
  * repeated per append (a few hundred bytes for a dozen columns), which is
  * small next to any batch worth appending on its own.
  */
-import { EncodeStore, type Store, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue } from '@laminate/core';
+import { EncodeStore, type Store, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue, showKey, FRAME_HEADER_BYTES } from '@laminate/core';
 import type { Schema, Table } from 'apache-arrow';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toFrame, toStream, type TableLike } from './tables.js';
 
@@ -71,7 +71,7 @@ export class ArrowStore extends EncodeStore<Table> {
         }
         first.set(id, known);
         const diff = schemaDiff(known, tables[i].schema);
-        if (diff.length > 0) throw schemaError('arrow', showId(id), diff);
+        if (diff.length > 0) throw schemaError('arrow', showKey(id), diff);
       }
       const frames = keep.map((i) => encodeFrame(tables[i], ids[i]));
       await this.inner.appendIds(
@@ -113,14 +113,14 @@ export class ArrowStore extends EncodeStore<Table> {
       try {
         return fromStream(payload);
       } catch (error) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showId(id)} holds a frame at byte ${payload.byteOffset - bytes.byteOffset - 8} that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showId(id), offset: payload.byteOffset - bytes.byteOffset - 8, cause: error });
+        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds a frame at byte ${payload.byteOffset - bytes.byteOffset - FRAME_HEADER_BYTES} that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showKey(id), offset: payload.byteOffset - bytes.byteOffset - FRAME_HEADER_BYTES, cause: error });
       }
     });
     const schema = tables[0].schema;
     if (!this.schemas.has(id)) this.schemas.set(id, schema);
     for (const table of tables) {
       const diff = schemaDiff(schema, table.schema);
-      if (diff.length > 0) throw schemaError('arrow', showId(id), diff, 'a frame stored by another writer');
+      if (diff.length > 0) throw schemaError('arrow', showKey(id), diff, 'a frame stored by another writer');
     }
     return joinTables(tables);
   }
@@ -149,7 +149,7 @@ export function encodeFrame(table: Table, id: KeyId): Uint8Array {
   } catch (error) {
     // wrongValue makes the contract's ERR_VALUE_TYPE (a TypeError naming the key); this message says more.
     const refused = wrongValue('arrow', 'tables', table, id);
-    refused.message = `Cannot write the table for key ${showId(id)} as Arrow IPC (${(error as Error)?.message ?? error}). Nothing from this call was stored.`;
+    refused.message = `Cannot write the table for key ${showKey(id)} as Arrow IPC (${(error as Error)?.message ?? error}). Nothing from this call was stored.`;
     throw Object.assign(refused, { cause: error });
   }
 }
@@ -160,13 +160,9 @@ export function project(table: Table, columns: readonly string[] | undefined, id
   const names = new Set(table.schema.fields.map((f) => f.name));
   const unknown = columns.filter((c) => !names.has(c));
   if (unknown.length > 0) {
-    throw new LaminateError('ERR_SCHEMA', `Key ${showId(id)} has no column ${unknown.map((c) => `"${c}"`).join(', ')}; its columns are ${[...names].map((c) => `"${c}"`).join(', ')}.`, { key: showId(id) });
+    throw new LaminateError('ERR_SCHEMA', `Key ${showKey(id)} has no column ${unknown.map((c) => `"${c}"`).join(', ')}; its columns are ${[...names].map((c) => `"${c}"`).join(', ')}.`, { key: showKey(id) });
   }
   return table.select(columns as string[]);
-}
-
-export function showId(id: KeyId): string {
-  return id.charCodeAt(0) === 0 ? JSON.stringify(JSON.parse(id.slice(1))) : JSON.stringify(id);
 }
 
 /** arrow(inner): appends apache-arrow Tables or RecordBatches; `get` returns one Table of every batch. */

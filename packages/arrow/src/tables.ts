@@ -27,15 +27,27 @@ export function isBlank(table: Table): boolean {
 }
 
 /**
- * A type's identity for schema checks. Dictionary ids are left out: they are
- * numbers apache-arrow hands out per process, so two tables built apart carry
- * different ids for the same column type.
+ * A type's identity as text, for schema checks; the one place laminate names
+ * Arrow types. Dictionary ids are left out: they are numbers apache-arrow
+ * hands out per process, so two tables built apart carry different ids for
+ * the same column type.
+ *
+ * By default the text also names each child field and whether it may be
+ * null, and a dictionary's ordering: arrow() joins a key's tables under the
+ * first one's schema, so they must agree on all of it. `{ children: false }`
+ * gives apache-arrow's own text (`FixedSizeList[4]<Float32>`), which names
+ * the values a column holds whatever its child fields are called: the pool
+ * compares episodes by it, stores it in its schema and builds types back
+ * from it, so that text must not change.
  */
-export function typeKey(type: DataType): string {
+export function typeKey(type: DataType, opts: { children?: boolean } = {}): string {
+  if (opts.children === false) return String(type);
   if (DataType.isDictionary(type)) return `Dictionary<${typeKey(type.indices)}, ${typeKey(type.dictionary)}${type.isOrdered ? ', ordered' : ''}>`;
   const children = type.children as Field[] | undefined;
   if (!children || children.length === 0) return String(type);
-  return `${type.constructor.name}<${children.map((c) => `${c.name}${c.nullable ? '?' : ''}: ${typeKey(c.type)}`).join(', ')}>`;
+  // A fixed-size list's size is part of its type: [3] and [4] lists do not join.
+  const size = DataType.isFixedSizeList(type) ? `[${type.listSize}]` : '';
+  return `${type.constructor.name}${size}<${children.map((c) => `${c.name}${c.nullable ? '?' : ''}: ${typeKey(c.type)}`).join(', ')}>`;
 }
 
 function fieldKey(field: Field): string {

@@ -10,7 +10,7 @@
  *   frames; an object array (`|O`, a plain JS array here) is one frame per
  *   append holding a MessagePack array of its items.
  */
-import { WrapperStore, type Store, LaminateError, frame, keyFromId, keyId, keyParts, registerLayer, splitFrames, wrongValue, type KeyId, type OpOptions, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, LaminateError, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId, type OpOptions, type StoreSpec } from '@laminate/core';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -36,7 +36,7 @@ export class Datetime64Array {
 
   constructor(values: BigInt64Array | readonly bigint[], unit: DatetimeUnit) {
     if (typeof unit !== 'string' || !UNIT.test(unit)) {
-      throw new TypeError(`Datetime64Array: "${unit}" is not a numpy datetime64 unit (Y, M, W, D, h, m, s, ms, us, ns, ps, fs, as, optionally with a multiplier such as 10s).`);
+      throw typeError('ERR_DTYPE', `Datetime64Array: "${unit}" is not a numpy datetime64 unit (Y, M, W, D, h, m, s, ms, us, ns, ps, fs, as, optionally with a multiplier such as 10s).`);
     }
     this.values = values instanceof BigInt64Array ? values : BigInt64Array.from(values);
     this.unit = unit;
@@ -139,8 +139,8 @@ export function parseDtype(text: string, id?: KeyId): Dtype {
   const code = m && !m[4] ? `${m[2]}${m[3]}` : '';
   const ctor = CTORS[code];
   if (!ctor) {
-    const where = id === undefined ? '' : ` (key ${show(id)})`;
-    throw new LaminateError('ERR_DTYPE', `typedArrays() cannot read the numpy dtype "${text}"${where}: it reads int8–int64, uint8–uint64, float32, float64, datetime64[unit] and object arrays. Convert the data in numpy (for example arr.astype("<f8")) before storing it.`, id === undefined ? {} : { key: show(id) });
+    const where = id === undefined ? '' : ` (key ${showKey(id)})`;
+    throw new LaminateError('ERR_DTYPE', `typedArrays() cannot read the numpy dtype "${text}"${where}: it reads int8–int64, uint8–uint64, float32, float64, datetime64[unit] and object arrays. Convert the data in numpy (for example arr.astype("<f8")) before storing it.`, id === undefined ? {} : { key: showKey(id) });
   }
   return { text, code, big: order && ctor.BYTES_PER_ELEMENT > 1, size: ctor.BYTES_PER_ELEMENT, ctor };
 }
@@ -148,10 +148,6 @@ export function parseDtype(text: string, id?: KeyId): Dtype {
 // ---------------------------------------------------------------- keys
 
 const SUFFIX = '.dtype';
-
-function show(id: KeyId): string {
-  return JSON.stringify(keyFromId(id));
-}
 
 /** partd's `suffix(key, '.dtype')`: the last part of the key gets ".dtype". */
 function sidecarOf(id: KeyId): KeyId {
@@ -171,7 +167,7 @@ function ownerOf(id: KeyId): KeyId | undefined {
 
 function checkUserKey(id: KeyId): void {
   if (ownerOf(id) !== undefined) {
-    throw new LaminateError('ERR_INVALID_KEY', `Invalid key ${show(id)}: typedArrays() keeps each key's dtype under the key + "${SUFFIX}" (as partd does), so a key whose last part ends in "${SUFFIX}" would collide with one. Choose another name.`, { key: show(id) });
+    throw new LaminateError('ERR_INVALID_KEY', `Invalid key ${showKey(id)}: typedArrays() keeps each key's dtype under the key + "${SUFFIX}" (as partd does), so a key whose last part ends in "${SUFFIX}" would collide with one. Choose another name.`, { key: showKey(id) });
   }
 }
 
@@ -222,16 +218,16 @@ function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, fresh = false):
         items = error;
       }
       if (!Array.isArray(items)) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${show(id)} holds a frame at byte ${offset} that is not a MessagePack array (partd writes object arrays as MessagePack, or as pickle when MessagePack fails; pickle is not readable here).`, { key: show(id), offset });
+        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds a frame at byte ${offset} that is not a MessagePack array (partd writes object arrays as MessagePack, or as pickle when MessagePack fails; pickle is not readable here).`, { key: showKey(id), offset });
       }
       for (const item of items) out.push(item);
-      offset += 8 + payload.byteLength;
+      offset += FRAME_HEADER_BYTES + payload.byteLength;
     }
     return out;
   }
   const whole = bytes.byteLength - (bytes.byteLength % dtype.size);
   if (whole !== bytes.byteLength) {
-    throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${show(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${show(id)}) to cut the key back to its last whole item.`, { key: show(id), offset: whole });
+    throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${showKey(id)}) to cut the key back to its last whole item.`, { key: showKey(id), offset: whole });
   }
   const swap = dtype.big !== !LITTLE && dtype.size > 1;
   if (fresh && !swap && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
@@ -256,7 +252,7 @@ function emptyOf(dtype: Dtype): TypedValue {
 }
 
 function dtypeMismatch(id: KeyId, stored: string, got: string): LaminateError {
-  return new LaminateError('ERR_DTYPE', `Key ${show(id)} holds ${stored} values; this call appends ${got}. A key keeps the dtype of its first append: convert the array, or use another key. Nothing from this call was stored.`, { key: show(id) });
+  return new LaminateError('ERR_DTYPE', `Key ${showKey(id)} holds ${stored} values; this call appends ${got}. A key keeps the dtype of its first append: convert the array, or use another key. Nothing from this call was stored.`, { key: showKey(id) });
 }
 
 // ---------------------------------------------------------------- the layer
@@ -327,7 +323,7 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
       const sidecar = stored[ids.length + i];
       if (sidecar.byteLength === 0) {
         if (bytes.byteLength === 0) return this.empty();
-        throw new LaminateError('ERR_DTYPE', `Key ${show(id)} holds ${bytes.byteLength} bytes but no dtype (its ${show(sidecarOf(id))} is missing), so they cannot be read as an array. It was not written by typedArrays() or partd.Numpy.`, { key: show(id) });
+        throw new LaminateError('ERR_DTYPE', `Key ${showKey(id)} holds ${bytes.byteLength} bytes but no dtype (its ${showKey(sidecarOf(id))} is missing), so they cannot be read as an array. It was not written by typedArrays() or partd.Numpy.`, { key: showKey(id) });
       }
       const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
       return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id, this.inner.freshGets);
@@ -357,7 +353,7 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
     const bytes = await this.inner.igetId(id);
     if (bytes === undefined) return undefined;
     const [text, data] = splitFrames(bytes, id, true).payloads;
-    if (data === undefined) throw new LaminateError('ERR_CORRUPT_FRAME', `The iset value of key ${show(id)} was not written by typedArrays().`, { key: show(id), offset: 0 });
+    if (data === undefined) throw new LaminateError('ERR_CORRUPT_FRAME', `The iset value of key ${showKey(id)} was not written by typedArrays().`, { key: showKey(id), offset: 0 });
     const dtype = parseDtype(Buffer.from(text).toString('latin1'), id);
     return data.byteLength === 0 ? emptyOf(dtype) : decodeValue(data, dtype, id);
   }

@@ -277,6 +277,19 @@ describe('typedArrays: object arrays and datetime64', () => {
     expect(Datetime64Array.fromDates(dates, 'Y').values).toEqual(new BigInt64Array([50n, Datetime64Array.NaT, -1n]));
     expect(new Datetime64Array([-1n], 'ns').toDates()).toEqual([new Date(-1)]);
   });
+
+  it('refuses a unit numpy does not have with ERR_DTYPE, a TypeError', () => {
+    let thrown: unknown;
+    try {
+      new Datetime64Array([1n], 'fortnight' as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(LaminateError);
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as LaminateError).code).toBe('ERR_DTYPE');
+    expect((thrown as Error).message).toContain('"fortnight" is not a numpy datetime64 unit');
+  });
 });
 
 describe('typedArrays: describe and open', () => {

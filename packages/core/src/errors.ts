@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_DISK_FULL'
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_NOT_FOUND'
-  | 'ERR_NOT_A_STORE';
+  | 'ERR_NOT_A_STORE'
+  | 'ERR_SERVER';
 
 const brand = Symbol.for('laminate.error');
 
@@ -51,7 +52,14 @@ export class LaminateError extends Error {
     decorate(this, code, details);
   }
 
+  /**
+   * `instanceof LaminateError` holds for every error laminate throws on
+   * purpose, including those that are TypeErrors (typeError()) and those made
+   * by another copy of this module. A subclass keeps the ordinary prototype
+   * check, so `instanceof` still tells subclasses apart.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== LaminateError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }
 }

@@ -1,5 +1,5 @@
 export { LaminateError, isLaminateError, typeError, type ErrorCode } from './errors.js';
-export { type Key, type KeyId, keyId, keyFromId, keyParts } from './keys.js';
+export { type Key, type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
 export { BaseStore, BytesStore, type Store, type StoreSpec, type OpOptions, type AppendData, type ByteRange, type IdRange, checkBytes, concatBytes, readRangeIds, wrongValue } from './store.js';
 export { Mutex, type OuterLock } from './mutex.js';
 export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
