@@ -14,7 +14,7 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, showKey, type OpOptions, registerLayer, splitFrames, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, showKey, type OpOptions, registerLayer, splitFrames, type StoreSpec, type Supports } from '@laminate/core';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project } from './arrow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
@@ -142,6 +142,11 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
         throw new LaminateError('ERR_CORRUPT_FRAME', `Column "${name}" of key ${showKey(id)} holds a frame that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showKey(id), cause: error });
       }
     });
+  }
+
+  /** Each append is a frame per column, so iter() yields one Table per append over any store. */
+  override get supports(): Supports {
+    return { reopen: this.inner.supports.reopen, iterChunks: true };
   }
 
   override async *iterId(id: KeyId): AsyncIterable<Table> {

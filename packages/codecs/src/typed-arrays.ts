@@ -10,7 +10,7 @@
  *   frames; an object array (`|O`, a plain JS array here) is one frame per
  *   append holding a MessagePack array of its items.
  */
-import { WrapperStore, type Store, LaminateError, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId, type OpOptions, type StoreSpec } from '@laminate/core';
+import { WrapperStore, type Store, LaminateError, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -356,6 +356,11 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
     if (data === undefined) throw new LaminateError('ERR_CORRUPT_FRAME', `The iset value of key ${showKey(id)} was not written by typedArrays().`, { key: showKey(id), offset: 0 });
     const dtype = parseDtype(Buffer.from(text).toString('latin1'), id);
     return data.byteLength === 0 ? emptyOf(dtype) : decodeValue(data, dtype, id);
+  }
+
+  /** Numeric data is stored unframed (partd's layout), so iter() yields a key's values joined. */
+  override get supports(): Supports {
+    return { reopen: this.inner.supports.reopen, iterChunks: false };
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * snappy(), bz2() and blosc(): the core conformance suite over file and
- * buffer(dict, file); compatibility with the real Python partd both ways
+ * snappy(), bz2() and blosc() (the conformance suite runs them in
+ * conformance.test.ts): compatibility with the real Python partd both ways
  * (partd.Snappy, partd.BZ2, partd.Blosc over partd.File, and python-blosc with
  * its other codecs); damaged frames; specs; options.
  *
@@ -14,28 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BaseStore, buffer, dict, file, formatSpec, isLaminateError, open } from '@laminate/core';
-import { bytesValues, conformance, seededRandom } from '@laminate/core/testing';
-import { blosc, bz2, snappy } from '@laminate/codecs';
+import { dict, file, formatSpec, isLaminateError, open } from '@laminate/core';
+import { seededRandom } from '@laminate/core/testing';
+import { blosc, bz2 } from '@laminate/codecs';
 
-type Layer = (inner: BaseStore<Uint8Array>) => BaseStore<Uint8Array>;
-
-const LAYERS: Record<string, Layer> = {
-  snappy: (inner) => snappy(inner),
-  bz2: (inner) => bz2(inner),
-  'bz2 level 1': (inner) => bz2(inner, { level: 1 }),
-  blosc: (inner) => blosc(inner),
-  'blosc zstd': (inner) => blosc(inner, { cname: 'zstd', typesize: 4 }),
-  'blosc zlib no shuffle': (inner) => blosc(inner, { cname: 'zlib', shuffle: 0 }),
-  'blosc snappy': (inner) => blosc(inner, { cname: 'snappy', level: 9 }),
-};
-
-// ---------------------------------------------------------------- conformance
-
-for (const [name, layer] of Object.entries(LAYERS)) {
-  conformance(`${name}(file)`, { make: (dir) => layer(file(dir)), values: bytesValues });
-  conformance(`${name}(buffer(dict, file))`, { make: (dir) => layer(buffer(dict(), file(dir), { availableMemory: 8 << 10 })), values: bytesValues });
-}
+import { LAYERS, type Layer } from './compressor-layers.js';
 
 // ---------------------------------------------------------------- data
 

@@ -1,7 +1,7 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
 import { registerLayer } from './spec.js';
-import { type BaseStore, BytesStore, type IdRange, type StoreSpec, concatBytes, readRangeIds } from './store.js';
+import { type BaseStore, BytesStore, type IdRange, type StoreSpec, type Supports, concatBytes, readRangeIds } from './store.js';
 
 export interface BufferOptions {
   /** Bytes to hold in the fast store before spilling to the slow one. */
@@ -190,6 +190,11 @@ export class BufferStore extends BytesStore {
       }
       return out;
     });
+  }
+
+  /** Reopened, it finds what was spilled, and close() spills the rest; chunks survive only where both stores keep them. */
+  override get supports(): Supports {
+    return { reopen: this.slow.supports.reopen, iterChunks: this.fast.supports.iterChunks && this.slow.supports.iterChunks };
   }
 
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {

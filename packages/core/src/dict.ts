@@ -1,5 +1,5 @@
 import type { KeyId } from './keys.js';
-import { BytesStore, EMPTY_BYTES, type StoreSpec } from './store.js';
+import { BytesStore, EMPTY_BYTES, type StoreSpec, type Supports } from './store.js';
 
 import { registerLayer } from './spec.js';
 /**
@@ -81,6 +81,11 @@ export class DictStore extends BytesStore {
     seal(entry);
     if (entry.chunks.length > 1) entry.chunks = [Buffer.concat(entry.chunks, entry.size)];
     return entry.chunks[0] ?? EMPTY_BYTES;
+  }
+
+  /** Memory of this process: gone on reopen; each appended value kept as it came. */
+  override get supports(): Supports {
+    return { reopen: false, iterChunks: true };
   }
 
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {

@@ -1,7 +1,7 @@
 import { isLaminateError, typeError } from './errors.js';
 import { HEADER, frame, splitFrames, undecodable } from './framing.js';
 import { type Key, type KeyId, showKey } from './keys.js';
-import type { OpOptions, Store } from './store.js';
+import type { OpOptions, Store, Supports } from './store.js';
 import { WrapperStore } from './wrapper.js';
 
 /** How an encoding layer turns its values into bytes and back (partd's Encode). */
@@ -30,6 +30,11 @@ export class EncodeStore<V> extends WrapperStore<V> {
     inner: Store<Uint8Array>,
   ) {
     super(codec.name, inner);
+  }
+
+  /** Each value is a frame of its own, so iter() yields them one by one over any store. */
+  override get supports(): Supports {
+    return { reopen: this.inner.supports.reopen, iterChunks: true };
   }
 
   protected override options(): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, 
 import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './keys.js';
 import { Mutex, type OuterLock } from './mutex.js';
 import { forget, removeOnExit } from './temporary.js';
-import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec } from './store.js';
+import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
 
 export interface FileOptions {
@@ -67,6 +67,11 @@ export class FileStore extends BytesStore {
   protected readonly layer = 'file';
   /** Every get reads the key's file into a new buffer. */
   override readonly freshGets = true;
+
+  /** On disk, so a reopened store finds it; a key is one file, so iter() yields its bytes joined. */
+  override get supports(): Supports {
+    return { reopen: true, iterChunks: false };
+  }
   readonly path: string;
   readonly temporary: boolean;
   private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;

@@ -1,6 +1,6 @@
 export { LaminateError, isLaminateError, typeError, type ErrorCode } from './errors.js';
 export { type Key, type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
-export { BaseStore, BytesStore, type Store, type StoreSpec, type OpOptions, type AppendData, type ByteRange, type IdRange, checkBytes, concatBytes, readRangeIds, wrongValue } from './store.js';
+export { BaseStore, BytesStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange, type IdRange, checkBytes, concatBytes, readRangeIds, wrongValue } from './store.js';
 export { Mutex, type OuterLock } from './mutex.js';
 export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { DictStore, dict } from './dict.js';

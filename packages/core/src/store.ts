@@ -51,6 +51,18 @@ export interface Store<V> {
 }
 
 /**
+ * What a store promises beyond the contract, read by the conformance suite
+ * (as abstract-level's `supports` manifest). A layer that says nothing
+ * promises nothing.
+ */
+export interface Supports {
+  /** Reopening the store's describe() finds the data (false where it lives in this process's memory). */
+  readonly reopen: boolean;
+  /** iter() yields the values one by one as appended (false where only their concatenation is kept, as in file()). */
+  readonly iterChunks: boolean;
+}
+
+/**
  * The base of every laminate layer. The public methods turn keys into KeyIds,
  * validate a whole call before anything is written, and check that the store
  * is open; a layer implements the `*Ids` methods, which layers also call on
@@ -68,6 +80,11 @@ export abstract class BaseStore<V> implements Store<V> {
   readonly freshGets: boolean = false;
   protected closed = false;
   private closing?: Promise<void>;
+
+  /** What this store promises beyond the contract; each layer says what it keeps. */
+  get supports(): Supports {
+    return { reopen: false, iterChunks: false };
+  }
 
   /** What `get` returns for a key that was never written. */
   abstract empty(): V;

@@ -1,7 +1,7 @@
 import { typeError } from './errors.js';
 import { wholeFramesEnd } from './framing.js';
 import { type Key, type KeyId, keyFromId, keyId } from './keys.js';
-import { BaseStore, BytesStore, type OpOptions, type Store, type StoreSpec } from './store.js';
+import { BaseStore, BytesStore, type OpOptions, type Store, type StoreSpec, type Supports } from './store.js';
 
 /**
  * The base of every layer that wraps a bytes store (the encoders, the
@@ -21,6 +21,11 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
   ) {
     super();
     this.inner = adopt(layer, inner);
+  }
+
+  /** A wrapper keeps what its inner store keeps. */
+  override get supports(): Supports {
+    return this.inner.supports;
   }
 
   /** The options describe() records beside the type, so that open() rebuilds the same layer. */
@@ -99,6 +104,12 @@ class ForeignStore extends BytesStore {
   constructor(private readonly store: Store<Uint8Array>) {
     super();
     this.layer = String(store.describe()?.type ?? 'store');
+  }
+
+  /** What the store says of itself, if it has a `supports` manifest; nothing otherwise. */
+  override get supports(): Supports {
+    const own = (this.store as { supports?: Partial<Supports> }).supports;
+    return { reopen: own?.reopen === true, iterChunks: own?.iterChunks === true };
   }
 
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[], opts?: OpOptions): Promise<void> {

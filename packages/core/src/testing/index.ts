@@ -9,11 +9,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LaminateError } from '../errors.js';
 import type { Key } from '../keys.js';
 import { open } from '../index.js';
-import type { BaseStore, Store } from '../store.js';
+import type { BaseStore, Store, Supports } from '../store.js';
 
 /** How the suite makes values for a layer, and what `get` should return for them. */
 export interface Values<V> {
@@ -29,18 +29,10 @@ export interface Values<V> {
   comparable?(value: V): unknown;
 }
 
-export interface Supports {
-  /** Reopening the same spec finds the data (false for memory-only stacks). */
-  reopen: boolean;
-  /** iter yields exactly the appended values (false where only their concatenation is known, as in file()). */
-  iterChunks: boolean;
-}
-
 export interface Stack<V> {
-  /** Builds the stack; `dir` is an empty directory the test owns. */
+  /** Builds the stack; `dir` is an empty directory the test owns. What it promises beyond the contract is its own `supports`. */
   make(dir: string): BaseStore<V>;
   values: Values<V>;
-  supports?: Partial<Supports>;
 }
 
 /** Values for bytes → bytes layers: text-like bytes, so compressors have work to do. */
@@ -104,8 +96,19 @@ export async function rejection(promise: Promise<unknown>): Promise<LaminateErro
   throw new Error('expected the call to reject, but it resolved');
 }
 
+/** What a stack promises, read from a store it builds (then closed and removed). */
+function supportsOf<V>(stack: Stack<V>): { supports: Supports; done: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'laminate-conformance-'));
+  const probe = stack.make(dir);
+  return { supports: probe.supports, done: async () => {
+    await probe.close();
+    rmSync(dir, { recursive: true, force: true });
+  } };
+}
+
 export function conformance<V>(name: string, stack: Stack<V>): void {
-  const supports: Supports = { reopen: true, iterChunks: true, ...stack.supports };
+  const { supports, done } = supportsOf(stack);
+  afterAll(done);
   const { values } = stack;
   const v = (n: number, variant?: number) => values.make(n, variant);
   const view = (value: V): unknown => (values.comparable ? values.comparable(value) : value);
@@ -349,6 +352,15 @@ export function conformance<V>(name: string, stack: Stack<V>): void {
         store = await reopen(store);
         same(await store.get('a'), values.joined([v(1), v(4)]));
         expect(sortedKeys(await store.keys())).toEqual(sortedKeys(['a', JSON.stringify(['odd']), ['t', 'u']]));
+      });
+    } else {
+      it('starts empty when reopened, as its supports manifest says (reopen: false)', async () => {
+        let store = fresh();
+        await store.append({ a: v(1) });
+        await store.iset('meta', v(7));
+        store = await reopen(store);
+        expect(await store.keys()).toEqual([]);
+        same(await store.iget('meta'), store.empty());
       });
     }
   });
