@@ -52,6 +52,13 @@ export function encodeFrame(header: Header, payloads: readonly Uint8Array[] = []
   return [prefix, head, ...(payloads as Buffer[])];
 }
 
+/** The bytes of a list of buffers: a frame's, or a request's payloads. */
+export function byteLength(buffers: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const buffer of buffers) bytes += buffer.byteLength;
+  return bytes;
+}
+
 export function tooLarge(bytes: number, max: number): LaminateError {
   return new LaminateError('ERR_TOO_LARGE', `A message of ${bytes} bytes is larger than the ${max} bytes allowed (maxMessageBytes); append in smaller calls or raise maxMessageBytes on both ends.`);
 }

@@ -7,9 +7,12 @@
  * that id has been answered), so a resent change is answered, not applied
  * again.
  */
-import type { Reply } from './server.js';
+import type { Reply } from './dispatch.js';
 
 export type Outcome = { reply: Reply } | { error: unknown };
+
+/** Requests that change the store: a client's resent copy must not apply them twice. */
+export const CHANGES = new Set(['append', 'iset', 'delete', 'pop', 'drop']);
 
 /** Remembered changes per client beyond which the oldest are forgotten (a client that never acknowledges cannot grow the server without bound). */
 const MAX_REMEMBERED = 100_000;

@@ -1,0 +1,61 @@
+import { LaminateError, typeError } from '@laminate/core';
+import { type Address, DEFAULT_MAX_MESSAGE_BYTES, LIMIT_MAX_MESSAGE_BYTES, formatAddress, isLoopback } from './protocol.js';
+
+export interface ServeOptions {
+  /** `tcp://host:port` (port 0 picks a free one) or `unix:///path.sock`; default `tcp://127.0.0.1:0`. */
+  listen?: string;
+  /** A shared secret every client must present; required for a non-loopback TCP address. */
+  token?: string;
+  /** Serve a non-loopback TCP address without a token (anyone who reaches the port can read and write). */
+  insecure?: boolean;
+  /** The largest frame accepted or sent, in bytes; default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Bytes of requests and replies one connection may have in flight before the server stops reading it; default 32 MiB. */
+  maxConnectionBytes?: number;
+  /** Bytes in flight over all connections before the server stops reading the busy ones; default 256 MiB. */
+  maxTotalBytes?: number;
+  /** How long the server remembers a disconnected client's appends, so a reconnecting client can resend them safely; default 60 s. */
+  sessionTtlMs?: number;
+}
+
+/** The bounds a server keeps, from its options and their defaults. */
+export interface ServerLimits {
+  maxMessageBytes: number;
+  maxConnectionBytes: number;
+  maxTotalBytes: number;
+  sessionTtlMs: number;
+}
+
+/**
+ * Checks serve()'s options before anything listens, and returns the limits
+ * they set. A non-loopback TCP address needs a token (or `insecure`), since
+ * anyone who reaches it could read and change the store.
+ */
+export function checkServeOptions(address: Address, opts: ServeOptions): ServerLimits {
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1024 || maxMessageBytes > LIMIT_MAX_MESSAGE_BYTES) {
+    throw typeError('ERR_INVALID_OPTION', `maxMessageBytes must be an integer from 1024 to ${LIMIT_MAX_MESSAGE_BYTES}, got ${opts.maxMessageBytes}.`);
+  }
+  const limits = {
+    maxMessageBytes,
+    maxConnectionBytes: positive(opts.maxConnectionBytes, 32 << 20, 'maxConnectionBytes'),
+    maxTotalBytes: positive(opts.maxTotalBytes, 256 << 20, 'maxTotalBytes'),
+    sessionTtlMs: positive(opts.sessionTtlMs, 60_000, 'sessionTtlMs'),
+  };
+  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0)) {
+    throw typeError('ERR_INVALID_OPTION', 'token must be a non-empty string.');
+  }
+  if (address.kind === 'tcp' && !isLoopback(address.host) && opts.token === undefined && opts.insecure !== true) {
+    throw new LaminateError(
+      'ERR_INVALID_OPTION',
+      `Refusing to serve ${formatAddress(address)} without a token: anyone who reaches that address could read and change the store. Pass { token } (clients pass the same), or { insecure: true } on a trusted network.`,
+    );
+  }
+  return limits;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw typeError('ERR_INVALID_OPTION', `${name} must be a positive integer, got ${value}.`);
+  return value;
+}
