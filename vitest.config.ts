@@ -10,11 +10,13 @@ export default defineConfig({
     alias: [
       { find: /^@laminate\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@laminate\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+      { find: /^@laminate\/core\/layer$/, replacement: src('core/src/layer.ts') },
       { find: /^@laminate\/codecs$/, replacement: src('codecs/src/index.ts') },
       { find: /^@laminate\/arrow$/, replacement: src('arrow/src/index.ts') },
       { find: /^@laminate\/net$/, replacement: src('net/src/index.ts') },
       { find: /^@laminate\/pool$/, replacement: src('pool/src/index.ts') },
       { find: /^laminate$/, replacement: src('laminate/src/index.ts') },
+      { find: /^laminate\/layer$/, replacement: src('laminate/src/layer.ts') },
     ],
   },
   test: {

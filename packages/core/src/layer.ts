@@ -1,0 +1,10 @@
+// @laminate/core/layer: what you need to write a layer of your own (docs/guide.md, "Write your own layer").
+export { BaseStore, BytesStore, type Supports, type IdRange, checkBytes, concatBytes, readRangeIds, wrongValue } from './store.js';
+export { WrapperStore, cutBack } from './wrapper.js';
+export { EncodeStore, type Codec } from './encode.js';
+export { compressLayer, wholeOption, asBuffer, type CompressStore } from './compress.js';
+export { registerLayer, type LayerEntry, type AnyStore } from './spec.js';
+export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
+export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
+export { Mutex, type OuterLock } from './mutex.js';
+export { LaminateError, typeError, type ErrorCode } from './errors.js';
