@@ -6,7 +6,7 @@ import { drop } from './commands/drop.js';
 import { du } from './commands/du.js';
 import { keys } from './commands/keys.js';
 import { serve } from './commands/serve.js';
-import { helpTopic, isUsage, usageError } from './errors.js';
+import { helpTopic, isUsage, near, usageError } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { type Io, processIo } from './io.js';
 import { Progress } from './progress.js';
@@ -51,8 +51,8 @@ export async function run(argv: readonly string[], io: Io = processIo()): Promis
 function find(name: string): Command {
   const command = COMMANDS.find((c) => c.name === name);
   if (command) return command;
-  const near = COMMANDS.filter((c) => distance(c.name, name) <= 2).map((c) => c.name);
-  throw usageError(`Unknown command "${name}".${near.length > 0 ? ` Did you mean ${near.join(' or ')}?` : ''} The commands are ${COMMANDS.map((c) => c.name).join(', ')}.`);
+  const like = near(name, COMMANDS.map((c) => c.name));
+  throw usageError(`Unknown command "${name}".${like.length > 0 ? ` Did you mean ${like.join(' or ')}?` : ''} The commands are ${COMMANDS.map((c) => c.name).join(', ')}.`);
 }
 
 function print(io: Io, text: string): number {
@@ -76,15 +76,4 @@ function report(error: unknown, io: Io): number {
   const text = error instanceof Error ? (io.env.LAMINATE_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
   io.stderr.write(`laminate: ${text}\n`);
   return 1;
-}
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length];
 }

@@ -30,3 +30,19 @@ export function isUsage(error: unknown): boolean {
 export function helpTopic(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? helpFor.get(error) : undefined;
 }
+
+/** The names within two edits of `name`, for "did you mean". */
+export function near(name: string, names: readonly string[]): string[] {
+  return names.filter((candidate) => distance(candidate, name) <= 2);
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}

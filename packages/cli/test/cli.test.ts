@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,12 @@ const VERSION = '0.1.0';
 const scratch = mkdtempSync(join(tmpdir(), 'laminate-cli-'));
 let dirs = 0;
 const newDir = (name = 'store') => join(scratch, `${name}-${++dirs}`);
+/** A new empty directory: the read-only commands refuse one that does not exist. */
+const madeDir = (name = 'store') => {
+  const dir = newDir(name);
+  mkdirSync(dir);
+  return dir;
+};
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 interface Result {
@@ -61,6 +67,41 @@ function dataFiles(dir: string, prefix = ''): string[] {
     else found.push(path);
   }
   return found;
+}
+
+/** Everything under `dir`, the store's own files too: each path with its content, or what it is. */
+function everything(dir: string, prefix = ''): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const path = prefix === '' ? entry.name : join(prefix, entry.name);
+    if (entry.isSymbolicLink()) found[path] = 'symlink';
+    else if (entry.isDirectory()) Object.assign(found, { [path]: 'folder' }, everything(dir, path));
+    else found[path] = readFileSync(join(dir, path), 'base64');
+  }
+  return found;
+}
+
+/** Starts a command and collects its output; `sees(text)` resolves once stderr holds `text`. */
+function running(args: readonly string[]) {
+  const child = start(args);
+  let out = '';
+  let err = '';
+  const watchers: (() => void)[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    for (const watch of watchers) watch();
+  });
+  child.stdin.end();
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const sees = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const watch = () => err.includes(text) && resolve();
+      watchers.push(watch);
+      watch();
+      void exited.then(() => reject(new Error(`exited without writing ${JSON.stringify(text)} to stderr; it wrote ${JSON.stringify(err)}`)));
+    });
+  return { exited, sees, out: () => out, err: () => err };
 }
 
 async function bytesStore(entries: [string | string[], string | Buffer][][]): Promise<string> {
@@ -122,7 +163,7 @@ describe('help and usage', () => {
   it('an unknown option, a missing argument or an extra one exits 2 with the command\'s --help', async () => {
     const unknown = await laminate(['keys', '--frobnicate', 'file(/tmp/x)']);
     expect(unknown.code).toBe(2);
-    expect(unknown.err).toContain("Unknown option '--frobnicate'");
+    expect(unknown.err).toContain('laminate keys has no option --frobnicate.');
     expect(unknown.err).toContain('laminate keys --help');
     const missing = await laminate(['cat', `file(${newDir()})`]);
     expect(missing.code).toBe(2);
@@ -135,6 +176,28 @@ describe('help and usage', () => {
     expect(serveless.err).toContain('serve needs --store SPEC');
   });
 
+  it('a bad option is one sentence that names it once, then the pointer to the command\'s --help', async () => {
+    const cases: [string[], string, string][] = [
+      [['keys', '--bogus', 'X'], '--bogus', 'laminate keys has no option --bogus.'],
+      [['keys', '--jsn', 'X'], '--jsn', 'laminate keys has no option --jsn; did you mean --json?'],
+      [['cat', '-z'], '-z', 'laminate cat has no option -z; a KEY that starts with - goes after --.'],
+      [['du', '-Hz', 'X'], '-z', 'laminate du has no option -z (in -Hz).'],
+      [['keys', '--json=3', 'X'], '--json', 'Option --json takes no value, and was given "3".'],
+      [['serve', '--store'], '--store', 'Option --store needs SPEC after it, and none was given.'],
+      [['serve', '--store', '--listen', 'tcp://127.0.0.1:0'], '--store', 'Option --store needs SPEC after it, and was followed by --listen; a value that starts with - goes after an equals sign.'],
+    ];
+    for (const [args, option, message] of cases) {
+      const { code, out, err } = await laminate(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(out).toBe('');
+      expect(err).toBe(`laminate: ERR_INVALID_OPTION: ${message}\nRun "laminate ${args[0]} --help" for usage.\n`);
+      expect(err.split(option).length - 1, err).toBe(1);
+    }
+    // A KEY that starts with - still reads after --, and a value that starts with - after =.
+    const dir = await bytesStore([[['-odd', 'dash']]]);
+    expect((await laminate(['cat', `file(${dir})`, '--', '-odd'])).out).toBe('dash');
+  });
+
   it('a spec that does not parse, or names no layer, exits 2 with the problem', async () => {
     const broken = await laminate(['keys', 'file(/tmp/x']);
     expect(broken.code).toBe(2);
@@ -143,7 +206,7 @@ describe('help and usage', () => {
     const unknown = await laminate(['du', 'nosuchlayer(file(/tmp/x))']);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('Unknown layer "nosuchlayer"');
-    const badOption = await laminate(['keys', `buffer(dict, file(${newDir()}), availableMemory=lots)`]);
+    const badOption = await laminate(['keys', `buffer(dict, file(${madeDir()}), availableMemory=lots)`]);
     expect(badOption.code).toBe(2);
     expect(badOption.err).toContain('laminate: ERR_INVALID_OPTION:');
   });
@@ -194,7 +257,7 @@ describe('keys', () => {
   });
 
   it('an empty directory lists nothing and exits 0', async () => {
-    const { code, out } = await laminate(['keys', `file(${newDir()})`]);
+    const { code, out } = await laminate(['keys', `file(${madeDir()})`]);
     expect(code).toBe(0);
     expect(out).toBe('');
   });
@@ -316,6 +379,138 @@ describe('du', () => {
   });
 });
 
+describe('a store that is not there', () => {
+  it('keys, cat and du exit 1 with ERR_NOT_FOUND naming the directory, and create nothing', async () => {
+    const parent = newDir('absent');
+    const cases: [string[], string][] = [
+      [['keys', `file(${parent})`], parent],
+      [['cat', `msgpack(zstd(file(${parent}/a/b)))`, 'k'], `${parent}/a/b`],
+      [['du', `buffer(dict, file(${parent}/c), availableMemory=1MiB)`], `${parent}/c`],
+    ];
+    for (const [args, dir] of cases) {
+      const { code, out, err } = await laminate(args);
+      expect(code, args.join(' ')).toBe(1);
+      expect(out).toBe('');
+      expect(err).toBe(`laminate: ERR_NOT_FOUND: There is no store at ${dir}: the directory does not exist. Check the path in the SPEC; ${args[0]} reads an existing store and creates none.\n`);
+    }
+    expect(existsSync(parent)).toBe(false);
+  });
+
+  it('drop --yes of a directory that does not exist creates none', async () => {
+    const dir = newDir('absent');
+    const { code, err } = await laminate(['drop', '--yes', `file(${dir})`]);
+    expect(code).toBe(1);
+    expect(err).toBe(`laminate: ERR_NOT_FOUND: There is no store at ${dir}: the directory does not exist. Check the path in the SPEC; drop empties an existing store and creates none.\n`);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a file where the store\'s directory should be is ERR_NOT_A_STORE, and stays as it was', async () => {
+    const path = join(madeDir(), 'plain.txt');
+    writeFileSync(path, 'not a store');
+    const { code, err } = await laminate(['keys', `file(${path})`]);
+    expect(code).toBe(1);
+    expect(err).toBe(`laminate: ERR_NOT_A_STORE: ${path} is a file, not a store: file(DIR) names the directory that holds a store's keys. Check the path in the SPEC.\n`);
+    expect(readFileSync(path, 'utf8')).toBe('not a store');
+  });
+
+  it('keys, cat and du add no file to a directory they read (no lock left, no .laminate.gen)', async () => {
+    // As Python partd or a copy leaves a store: key files and nothing of laminate's own.
+    const dir = madeDir();
+    writeFileSync(join(dir, 'a'), 'first');
+    mkdirSync(join(dir, 't%d'));
+    writeFileSync(join(dir, 't%d', 'x'), 'second');
+    const before = everything(dir);
+    expect((await laminate(['keys', `file(${dir})`])).out).toBe('["t","x"]\na\n');
+    expect((await laminate(['cat', `file(${dir})`, 'a', '["t","x"]'])).out).toBe('firstsecond');
+    expect((await laminate(['du', `file(${dir})`])).out).toBe('6\t["t","x"]\n5\ta\n11\ttotal\n');
+    expect(everything(dir)).toEqual(before);
+  });
+});
+
+describe('the directory lock', () => {
+  /** Holds `dir`'s lock from this process, as another program inside withLock would, until release(). */
+  async function holdLock(dir: string) {
+    const store = file(dir);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const held = store.withLock(async () => {
+      entered();
+      await released;
+    });
+    await inside;
+    return {
+      release: async () => {
+        release();
+        await held;
+        await store.close();
+      },
+    };
+  }
+
+  const notice = (dir: string, seconds: string) =>
+    `laminate: ${dir} is locked by another process or store (the lock does not record which); waiting up to ${seconds} for it, then failing with ERR_LOCKED. Stop with Ctrl-C, or wait less with file(…, lockTimeoutMs=N) in the SPEC.\n`;
+
+  it('a command that waits says which directory and how long at most, then fails with ERR_LOCKED once', async () => {
+    const dir = await bytesStore([[['a', 'x']]]);
+    const lock = await holdLock(dir);
+    try {
+      const started = Date.now();
+      const { code, out, err } = await laminate(['keys', `file(${dir}, lockTimeoutMs=1500)`]);
+      expect(code).toBe(1);
+      expect(out).toBe('');
+      expect(err).toBe(
+        notice(dir, '1.5 s') +
+          `laminate: ERR_LOCKED: The directory ${dir} stayed locked for lockTimeoutMs (1500 ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.\n`,
+      );
+      // It gave up after the timeout it announced, not after a second wait to close the store.
+      expect(Date.now() - started).toBeLessThan(1500 * 2);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('once the other process lets go, the command goes on and finishes', async () => {
+    const dir = await bytesStore([[['a', 'x'], ['b', 'y']]]);
+    const lock = await holdLock(dir);
+    const keys = running(['du', `file(${dir}, lockTimeoutMs=20000)`]);
+    try {
+      await keys.sees(notice(dir, '20 s'));
+    } finally {
+      await lock.release();
+    }
+    expect(await keys.exited).toBe(0);
+    expect(keys.out()).toBe('1\ta\n1\tb\n2\ttotal\n');
+    expect(keys.err()).toBe(notice(dir, '20 s'));
+  });
+
+  it('a writer that holds the lock for moments, again and again, is not announced', async () => {
+    const dir = await bytesStore([[['a', 'x']]]);
+    const writer = file(dir);
+    let stop = false;
+    // Held most of the time, but never for long: each wait of the command's is well under the 250 ms before a notice.
+    const busy = (async () => {
+      while (!stop) {
+        await writer.withLock(() => new Promise((resolve) => setTimeout(resolve, 100)));
+        await new Promise((resolve) => setTimeout(resolve, 60));
+      }
+    })();
+    try {
+      for (const args of [['keys', `file(${dir})`], ['cat', `file(${dir})`, 'a'], ['du', `file(${dir})`], ['keys', `file(${dir})`]]) {
+        const { code, out, err } = await laminate(args);
+        expect(code).toBe(0);
+        expect(out).toBe({ keys: 'a\n', cat: 'x', du: '1\ta\n1\ttotal\n' }[args[0]]);
+        expect(err, args[0]).toBe('');
+      }
+    } finally {
+      stop = true;
+      await busy;
+      await writer.close();
+    }
+  });
+});
+
 describe('drop', () => {
   it('refuses without --yes when there is no terminal to ask on: exit 2, nothing deleted', async () => {
     const dir = await bytesStore([[['a', 'x'], ['b', 'y']]]);
@@ -334,6 +529,63 @@ describe('drop', () => {
     expect(dataFiles(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(true);
     expect((await laminate(['keys', `file(${dir})`])).out).toBe('');
+  });
+});
+
+describe('drop of a directory that is not a laminate store', () => {
+  const refusal = (dir: string, why: string) =>
+    `laminate: ERR_NOT_A_STORE: Refusing to drop ${dir}: ${why}, so it may not be a laminate store, and drop deletes everything in it. Nothing was deleted. Check the path; if it is the store you mean, move out what laminate did not write, or delete the directory yourself.\n`;
+
+  async function refused(dir: string, why: string) {
+    const before = everything(dir);
+    const { code, out, err } = await laminate(['drop', '--yes', `file(${dir})`]);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toBe(refusal(dir, why));
+    expect(everything(dir)).toEqual(before);
+  }
+
+  it('refuses a store holding a file laminate would not have written, and deletes nothing', async () => {
+    const dir = await bytesStore([[['a', 'x'], [['t', '1'], 'y']]]);
+    writeFileSync(join(dir, 'My Notes.txt'), 'mine');
+    await refused(dir, 'it holds My Notes.txt, which file() does not write');
+  });
+
+  it('refuses a stray dotfile, a folder or a symlink, however deep', async () => {
+    const dotfile = await bytesStore([[['a', 'x']]]);
+    writeFileSync(join(dotfile, '.bashrc'), 'export X=1');
+    await refused(dotfile, 'it holds .bashrc, which file() does not write');
+
+    const folder = await bytesStore([[[['t', '1'], 'y']]]);
+    mkdirSync(join(folder, 't%d', 'photos'));
+    writeFileSync(join(folder, 't%d', 'photos', 'cat.jpg'), 'meow');
+    await refused(folder, `it holds ${join('t%d', 'photos')}, which file() does not write`);
+
+    const linked = await bytesStore([[['a', 'x']]]);
+    symlinkSync(scratch, join(linked, 'elsewhere'));
+    await refused(linked, 'it holds elsewhere, which file() does not write');
+  });
+
+  it('refuses files with names laminate uses when laminate never wrote there (no .laminate.gen)', async () => {
+    const dir = madeDir('documents');
+    writeFileSync(join(dir, 'report.pdf'), 'pdf');
+    writeFileSync(join(dir, 'notes.txt'), 'text');
+    await refused(dir, 'it has no .laminate.gen, which file() writes with a store\'s first change');
+  });
+
+  it('drops a store with every kind of file laminate writes: tuple folders, long-key sidecars, iset metadata', async () => {
+    const dir = newDir();
+    const store = file(dir);
+    await store.append([['a', Buffer.from('x')], [['t', 'x'], Buffer.from('y')], ['k'.repeat(300), Buffer.from('long')], ['with space', Buffer.from('z')]]);
+    await store.iset('meta', Buffer.from('m'));
+    await store.delete(['a']);
+    await store.close();
+    const { code, err } = await laminate(['drop', '--yes', `file(${dir})`]);
+    expect(err).toBe(`laminate: dropped 3 keys from file(${dir})\n`);
+    expect(code).toBe(0);
+    expect(dataFiles(dir)).toEqual([]);
+    // An empty directory has nothing to lose: dropping it is fine.
+    expect((await laminate(['drop', '--yes', `file(${madeDir()})`])).code).toBe(0);
   });
 });
 
@@ -430,7 +682,10 @@ describe('serve', () => {
     expect(encoded.err).toContain('msgpack(client(ADDR))');
     const open = await laminate(['serve', '--store', `file(${newDir()})`, '--listen', 'tcp://0.0.0.0:0']);
     expect(open.code).toBe(2);
-    expect(open.err).toContain('without a token');
+    // In the command's terms (its flags and variable), not the library's option names.
+    expect(open.err).toBe(
+      'laminate: ERR_INVALID_OPTION: Refusing to serve tcp://0.0.0.0:0 without a token: anyone who reaches that address could read and change the store. Set LAMINATE_TOKEN or pass --token (clients present the same token), or pass --insecure on a trusted network.\nRun "laminate serve --help" for usage.\n',
+    );
     const size = await laminate(['serve', '--store', `file(${newDir()})`, '--max-message-bytes', 'huge']);
     expect(size.code).toBe(2);
 

@@ -36,7 +36,7 @@ export const cat: Command = {
     let index = 0;
     progress.start(() => `key ${count(Math.min(index + 1, keys.length))}/${count(keys.length)} (${formatKey(keys[Math.min(index, keys.length - 1)])}) · ${humanBytes(out.written)} written`);
     try {
-      await withStore(spec, 'cat', async (store) => {
+      await withStore(spec, 'cat', { io, directories: 'exists' }, async (store) => {
         const bytes = holdsBytes(store);
         for (; index < keys.length; index++) {
           // iter() gives a key's appended values one by one (a file in pieces), never the whole key at once.

@@ -16,6 +16,9 @@ export const drop: Command = {
     '',
     'Without --yes, drop asks on the terminal first and does nothing unless you answer y.',
     'Without --yes and with no terminal to ask on (a script, a pipe), it refuses with exit 2.',
+    'It also refuses (exit 1, ERR_NOT_A_STORE) a file() directory that may not be a store: one',
+    "holding anything file() does not write (a dotfile, a name with a space, a folder without",
+    "%d, a symlink), or holding files but no .laminate.gen (laminate never wrote there).",
     'A refused or declined drop changes nothing.',
   ].join('\n'),
   options: {
@@ -35,7 +38,7 @@ export const drop: Command = {
     let cancelled = false;
     let name = spec;
     try {
-      await withStore(spec, 'drop', async (store) => {
+      await withStore(spec, 'drop', { io, directories: 'store' }, async (store) => {
         name = formatSpec(store.describe());
         progress.start(() => `counting keys… ${progress.elapsed()}`);
         keys = (await store.keys()).length;

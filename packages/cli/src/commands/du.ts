@@ -38,7 +38,7 @@ export const du: Command = {
     progress.start(() => (of === undefined ? `listing keys… ${progress.elapsed()}` : `${count(measured)}/${count(of)} stored keys · ${humanBytes(total)}`));
     let rows: { key: Key; bytes: number }[] = [];
     try {
-      await withStore(positionals[0], 'du', async (store) => {
+      await withStore(positionals[0], 'du', { io, directories: 'exists' }, async (store) => {
         const users = new Set((await store.keys()).map(keyId));
         const bottom = bottomOf(store);
         const stored = bottom === store ? [...users] : await bottom.listIds();

@@ -26,7 +26,7 @@ export const keys: Command = {
     let printed = 0;
     progress.start(() => (listed === undefined ? `listing keys… ${progress.elapsed()}` : `${count(printed)}/${count(listed.length)} keys`));
     try {
-      await withStore(positionals[0], 'keys', async (store) => {
+      await withStore(positionals[0], 'keys', { io, directories: 'exists' }, async (store) => {
         const format = values.json ? jsonKey : formatKey;
         const lines = (await store.keys()).map(format);
         listed = lines;

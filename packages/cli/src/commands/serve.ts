@@ -40,6 +40,10 @@ export const serve: Command = {
     if (typeof values.store !== 'string') throw usageError('serve needs --store SPEC: the store to share, such as --store "file(/data/x)".', 'serve');
     const maxMessageBytes = values['max-message-bytes'] === undefined ? undefined : byteCount(String(values['max-message-bytes']));
     const token = typeof values.token === 'string' ? values.token : io.env.LAMINATE_TOKEN || undefined;
+    // serve() refuses this too, but in its own option names ({ token }, { insecure }): say it with the command's, before the store opens.
+    if (token === undefined && values.insecure !== true && typeof values.listen === 'string' && (await isPublicTcp(values.listen))) {
+      throw usageError(`Refusing to serve ${values.listen} without a token: anyone who reaches that address could read and change the store. Set LAMINATE_TOKEN or pass --token (clients present the same token), or pass --insecure on a trusted network.`, 'serve');
+    }
     const store = await openStore(values.store, 'serve');
     let server;
     try {
@@ -71,6 +75,17 @@ export const serve: Command = {
     return 0;
   },
 };
+
+/** True for a TCP address other than loopback; an address that does not parse is left to serve() to refuse. */
+async function isPublicTcp(listen: string): Promise<boolean> {
+  const { parseAddress, isLoopback } = await import('@laminate/net');
+  try {
+    const address = parseAddress(listen);
+    return address.kind === 'tcp' && !isLoopback(address.host);
+  } catch {
+    return false;
+  }
+}
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30 };
 
