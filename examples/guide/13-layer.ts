@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { file, msgpack, open, type Store, type StoreSpec } from 'laminate';
-import { type KeyId, LaminateError, type OpOptions, WrapperStore, checkBytes, registerLayer } from 'laminate/layer';
+import { file, msgpack, open, type OpOptions, type Store, type StoreSpec } from 'laminate';
+import { type KeyId, LaminateError, WrapperStore, checkBytes, registerLayer } from 'laminate/layer';
 
 /** readOnly(inner): reads pass through; every change is refused, so a reader cannot write by mistake. */
 class ReadOnlyStore extends WrapperStore<Uint8Array> {
