@@ -24,7 +24,7 @@ const store = typedArrays(blosc(dir, { typesize: 8 }));
 await store.append({ prices });
 const { type, typesize } = store.describe().inner as { type: string; typesize: number };
 console.log((await store.get('prices')).length, type, typesize);
-const again = open(`blosc(file(${dir.describe().path}), typesize=8)`);
+const again = open<Uint8Array>(`blosc(file(${dir.describe().path}), typesize=8)`);
 console.log((await again.get('prices')).byteLength);
 await again.close();
 await store.close();

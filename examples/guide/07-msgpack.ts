@@ -37,7 +37,7 @@ for (const records of [false, true]) {
   const disk = file();
   const store = msgpack(disk, { records });
   await store.append({ rows });
-  const reopened = open(store.describe());
+  const reopened = open<unknown[]>(store.describe());
   console.log(`records: ${records}`, (await disk.get('rows')).length, 'bytes,', (await reopened.get('rows')).length, 'rows back');
   await reopened.close();
   await store.close();

@@ -279,7 +279,7 @@ describe('specs and options', () => {
       const value = randomWalk(1_000, 12);
       await store.append({ x: value });
       await store.close();
-      const again = open(short);
+      const again = open<Uint8Array>(short);
       expect(sha(await again.get('x'))).toBe(sha(value));
       await again.close();
     }

@@ -37,7 +37,7 @@ export function isLayer(type: string): boolean {
 }
 
 /** Rebuilds a store stack from describe()'s JSON or from its short form, such as `msgpack(lz4(file(/data/x)))`. */
-export function open(spec: StoreSpec | string): AnyStore {
+export function open<V = unknown>(spec: StoreSpec | string): BaseStore<V> {
   const parsed = typeof spec === 'string' ? parseSpec(spec) : spec;
   if (parsed === null || typeof parsed !== 'object' || typeof parsed.type !== 'string') {
     throw new LaminateError('ERR_INVALID_SPEC', 'open() takes a spec object such as { type: "file", path: "/data/x" } or its short form "file(/data/x)".');
@@ -56,7 +56,7 @@ export function open(spec: StoreSpec | string): AnyStore {
     const takes = known.slice(1);
     throw new LaminateError('ERR_INVALID_SPEC', `The ${parsed.type} spec has ${unknown.map((f) => `"${f}"`).join(', ')}, which ${parsed.type}() does not take. ${takes.length === 0 ? `${parsed.type}() takes no options.` : `Its fields are ${takes.join(', ')}.`}`);
   }
-  return entry.open(parsed, open);
+  return entry.open(parsed, open) as BaseStore<V>;
 }
 
 function unknownLayer(type: string): LaminateError {
