@@ -130,18 +130,19 @@ export class BufferStore extends BytesStore {
     try {
       await this.slow.appendIds(ids, values);
     } catch (error) {
-      // The slow store wrote the first `appended` values before failing: forget those here.
+      // The slow store wrote the first `appended` values before failing: they have left memory.
       const appended = (error as { appended?: number }).appended ?? 0;
-      await this.forget(ids.slice(0, appended));
+      await this.leftMemory(ids.slice(0, appended));
       // The append that triggered this spill already holds its values in
       // memory: say so, so that a caller does not append them twice.
       if (typeof error === 'object' && error !== null) Object.assign(error, { stored: true });
       throw error;
     }
-    await this.forget(ids);
+    await this.leftMemory(ids);
   }
 
-  private async forget(ids: KeyId[]): Promise<void> {
+  /** `ids` are in the slow store now: drop them from memory and count their bytes as spilled. */
+  private async leftMemory(ids: KeyId[]): Promise<void> {
     await this.fast.deleteIds(ids);
     for (const id of ids) {
       const size = this.sizes.get(id) ?? 0;

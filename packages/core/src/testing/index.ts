@@ -29,7 +29,7 @@ export interface Values<V> {
   comparable?(value: V): unknown;
 }
 
-export interface Stack<V> {
+export interface StackUnderTest<V> {
   /** Builds the stack; `dir` is an empty directory the test owns. What it promises beyond the contract is its own `supports`. */
   make(dir: string): BaseStore<V>;
   values: Values<V>;
@@ -97,7 +97,7 @@ export async function rejection(promise: Promise<unknown>): Promise<LaminateErro
 }
 
 /** What a stack promises, read from a store it builds (then closed and removed). */
-function supportsOf<V>(stack: Stack<V>): { supports: Supports; done: () => Promise<void> } {
+function supportsOf<V>(stack: StackUnderTest<V>): { supports: Supports; done: () => Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'laminate-conformance-'));
   const probe = stack.make(dir);
   return { supports: probe.supports, done: async () => {
@@ -106,7 +106,7 @@ function supportsOf<V>(stack: Stack<V>): { supports: Supports; done: () => Promi
   } };
 }
 
-export function conformance<V>(name: string, stack: Stack<V>): void {
+export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
   const { supports, done } = supportsOf(stack);
   afterAll(done);
   const { values } = stack;
