@@ -73,6 +73,8 @@ function makeVariants(shape: PoolShape): Table[] {
   });
 }
 
+/** The episodes' metadata, a fleet's: the pool's schema declares it, with start as the time field. */
+const METADATA = { vehicle: 'utf8', driver: 'utf8', start: 'timestamp' } as const;
 const metaOf = (i: number) => ({ vehicle: `v${i % VEHICLES}`, driver: `d${i % DRIVERS}`, start: T0 + i * MINUTE });
 
 function quantiles(ms: number[]): { median: number; p99: number } {
@@ -137,7 +139,7 @@ async function runPool(shape: PoolShape, variants: Table[], dir: string): Promis
   const row: PoolRow = { store: 'EpisodePool.open(dir): arrow(zstd(buffer(dict(), file(dir))))', storeSeconds: 0, sampleMs: { median: 0, p99: 0 }, findFieldMs: { median: 0, p99: 0 }, findRangeMs: { median: 0, p99: 0 }, diskBytes: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
   const columns = Object.fromEntries(Array.from({ length: shape.columns }, (_, c) => [`c${c}`, { type: 'float32' as const, role: c === 0 ? 'reward' : 'state' }]));
-  let pool = await EpisodePool.open(dir, { schema: { columns } });
+  let pool = await EpisodePool.open(dir, { schema: { columns, metadata: METADATA, time: 'start' } });
   try {
     const running = new Set<Promise<unknown>>();
     let failed: unknown;

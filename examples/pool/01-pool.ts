@@ -5,8 +5,9 @@ import { EpisodePool } from 'laminate';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'pool-')), 'episodes');
 
-// A new pool: the columns of each timestep (type, role) and the metadata every episode carries
-// (vehicle, driver and start are built in; weather is declared here).
+// A new pool: the columns of each timestep (type, role) and the metadata every episode carries,
+// here a fleet's: which vehicle, who drove, when the drive started, the weather. `time` names
+// the field that time-range queries use.
 const pool = await EpisodePool.open(dir, {
   schema: {
     columns: {
@@ -14,7 +15,8 @@ const pool = await EpisodePool.open(dir, {
       steer: { type: 'float32', role: 'action' },
       reward: { type: 'float32', role: 'reward' },
     },
-    metadata: { weather: 'utf8' },
+    metadata: { vehicle: 'utf8', driver: 'utf8', start: 'timestamp', weather: 'utf8' },
+    time: 'start',
   },
 });
 

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { EpisodePool, arrow, client, file, isLaminateError, lz4, serve } from 'laminate';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'pool-')), 'episodes');
-const schema = { columns: { speed: { type: 'float32' as const, role: 'state' } } };
+const schema = {
+  columns: { speed: { type: 'float32', role: 'state' } },
+  metadata: { vehicle: 'utf8', driver: 'utf8', start: 'timestamp' },
+  time: 'start',
+} as const;
 const episode = (n: number) => ({ speed: new Float32Array(10).fill(n) });
 const meta = (n: number) => ({ vehicle: `car-${n % 2}`, driver: 'ann', start: Date.UTC(2024, 0, 1 + n) });
 

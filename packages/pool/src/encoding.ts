@@ -53,6 +53,11 @@ export function inspectStack(store: BaseStore<unknown>): Stack {
   return { codecs, bottom, buffers, inner };
 }
 
+/** Writes what the stack's buffer() layers hold through to the stores under them: a commit counts once they are empty. */
+export async function flushBuffers(stack: Stack): Promise<void> {
+  for (const b of stack.buffers) await b.flush();
+}
+
 /** The bytes one top-level payload becomes at the bottom of the stack: one frame there. */
 export function encodeDown(stack: Stack, payload: Uint8Array): Uint8Array {
   let value = frame(payload);

@@ -1,9 +1,11 @@
 /**
  * A pool's schema: the columns of an episode's timesteps (Arrow types and
- * roles) and the metadata fields every episode carries (vehicle, driver, start
- * time, and the fields the user declares). It is stored with the pool in a
- * plain JSON form, so a pool reopens without it and refuses another one.
+ * roles) and the metadata fields every episode carries, all of them the
+ * user's declaration; one of them, a time, is the field time-range queries
+ * use. It is stored with the pool in a plain JSON form, so a pool reopens
+ * without it and refuses another one.
  */
+import { typeKey } from '@laminate/arrow';
 import { LaminateError, typeError } from '@laminate/core';
 import {
   Bool,
@@ -54,24 +56,24 @@ export interface MetadataSpec {
 export interface PoolSchemaInput {
   /** The timestep columns, in the order sample() returns them. */
   columns: Record<string, ColumnTypeName | DataType | ColumnSpec>;
-  /** Metadata fields beyond vehicle, driver and start. */
-  metadata?: Record<string, MetadataType | MetadataSpec>;
+  /** The metadata fields every episode carries, in the order sample() returns them. */
+  metadata: Record<string, MetadataType | MetadataSpec>;
+  /** The metadata field time-range queries use: a timestamp every episode has. */
+  time: string;
 }
+
+type MetadataField = { name: string; type: MetadataType; nullable: boolean };
 
 /** The stored form. */
 export interface PoolSchemaJSON {
-  version: 1;
+  version: 2;
   columns: { name: string; type: string; role: string }[];
-  metadata: { name: string; type: MetadataType; nullable: boolean }[];
+  metadata: MetadataField[];
+  time: string;
 }
 
 /** Names the sample table and find() use for their own columns and fields. */
-export const RESERVED = ['episode', 'step', 'id', 'steps', 'vehicle', 'driver', 'start'];
-export const BUILT_IN: readonly { name: string; type: MetadataType; nullable: boolean }[] = [
-  { name: 'vehicle', type: 'utf8', nullable: false },
-  { name: 'driver', type: 'utf8', nullable: false },
-  { name: 'start', type: 'timestamp', nullable: false },
-];
+export const RESERVED = ['episode', 'step', 'id', 'steps'];
 const METADATA_TYPES: readonly MetadataType[] = ['utf8', 'float64', 'int32', 'bool', 'timestamp'];
 
 const NAMED: Record<ColumnTypeName, () => DataType> = {
@@ -90,11 +92,8 @@ const NAMED: Record<ColumnTypeName, () => DataType> = {
   utf8: () => new Utf8(),
 };
 
-/** A type's identity for schema checks: its text, with dictionary ids left out. */
-export function typeName(type: DataType): string {
-  if (DataType.isDictionary(type)) return `Dictionary<${typeName(type.indices)}, ${typeName(type.dictionary)}>`;
-  return String(type);
-}
+/** A column type as the schema stores it: apache-arrow's own text, whatever the child fields are called. */
+const typeName = (type: DataType) => typeKey(type, { children: false });
 
 /** The type a stored type name stands for, when it is one the pool can build (else undefined). */
 function typeFromName(name: string): DataType | undefined {
@@ -117,7 +116,7 @@ function schemaOption(message: string): LaminateError {
 /** Checks what the user declared and turns it into the stored form. */
 export function normalizeSchema(input: PoolSchemaInput): PoolSchemaJSON {
   if (input === null || typeof input !== 'object' || input.columns === null || typeof input.columns !== 'object') {
-    throw schemaOption('pass { columns: { name: type or { type, role, size } }, metadata?: { name: type } }, such as { columns: { obs: { type: "float32", role: "state", size: 17 }, reward: { type: "float32", role: "reward" } } }.');
+    throw schemaOption('pass { columns: { name: type or { type, role, size } }, metadata: { name: type }, time: name }, such as { columns: { obs: { type: "float32", role: "state", size: 17 }, reward: { type: "float32", role: "reward" } }, metadata: { start: "timestamp" }, time: "start" }.');
   }
   const columns: PoolSchemaJSON['columns'] = [];
   for (const [name, given] of Object.entries(input.columns)) {
@@ -143,7 +142,11 @@ export function normalizeSchema(input: PoolSchemaInput): PoolSchemaJSON {
     if (!METADATA_TYPES.includes(spec?.type)) throw schemaOption(`metadata field "${name}" has type ${JSON.stringify(spec?.type)}; use one of ${METADATA_TYPES.join(', ')}.`);
     metadata.push({ name, type: spec.type, nullable: spec.nullable === true });
   }
-  return { version: 1, columns, metadata };
+  const time = metadata.find((m) => m.name === input.time);
+  if (!time || time.type !== 'timestamp' || time.nullable) {
+    throw schemaOption(`time names the metadata field that time-range queries use, a timestamp every episode carries (not nullable), such as metadata: { start: "timestamp" }, time: "start"; got time ${JSON.stringify(input.time)}${time ? ` (${time.type}${time.nullable ? ', nullable' : ''})` : ''}.`);
+  }
+  return { version: 2, columns, metadata, time: time.name };
 }
 
 /** What differs between the stored schema and one given on open; empty when they agree. */
@@ -159,30 +162,46 @@ export function schemaChanges(stored: PoolSchemaJSON, given: PoolSchemaJSON): st
   };
   compare('column', stored.columns, given.columns, (c) => `${c.type}, role ${c.role}`);
   compare('metadata field', stored.metadata, given.metadata, (m) => `${m.type}${m.nullable ? ', nullable' : ''}`);
+  if (stored.time !== given.time) out.push(`the time field is "${given.time}" here but "${stored.time}" in the pool`);
   if (out.length === 0 && stored.columns.map((c) => c.name).join() !== given.columns.map((c) => c.name).join()) out.push('the columns come in another order');
   return out;
 }
 
+/**
+ * Version 1, written before metadata became the user's declaration, had
+ * vehicle, driver and start built in: those pools read as if they had
+ * declared them, start being the time field.
+ */
+const V1_BUILT_IN: readonly MetadataField[] = [
+  { name: 'vehicle', type: 'utf8', nullable: false },
+  { name: 'driver', type: 'utf8', nullable: false },
+  { name: 'start', type: 'timestamp', nullable: false },
+];
+
 /** The stored schema, checked (it comes from disk). */
 export function readSchema(value: unknown): PoolSchemaJSON {
-  const s = value as PoolSchemaJSON;
-  if (!s || s.version !== 1 || !Array.isArray(s.columns) || !Array.isArray(s.metadata)) {
+  const s = value as Omit<PoolSchemaJSON, 'version'> & { version: number };
+  if (!s || !Array.isArray(s.columns) || !Array.isArray(s.metadata) || (s.version !== 1 && (s.version !== 2 || typeof s.time !== 'string'))) {
     throw new LaminateError('ERR_CORRUPT_FRAME', 'The pool\'s stored schema is not one this version reads; open the pool with the version that wrote it.');
   }
-  return s;
+  if (s.version === 1) return { version: 2, columns: s.columns, metadata: [...V1_BUILT_IN, ...s.metadata], time: 'start' };
+  return s as PoolSchemaJSON;
 }
 
 /** The schema in the form episodes are checked and encoded with. */
 export class PoolSchema {
   readonly columns: PoolSchemaJSON['columns'];
-  readonly metadata: readonly { name: string; type: MetadataType; nullable: boolean }[];
+  readonly metadata: readonly MetadataField[];
+  /** The metadata field time-range queries use. */
+  readonly time: string;
   /** The Arrow schema every stored episode is written with (types the pool can build; else learnt from the first episode). */
   arrow?: Schema;
   private readonly types: (DataType | undefined)[];
 
   constructor(readonly json: PoolSchemaJSON) {
     this.columns = json.columns;
-    this.metadata = [...BUILT_IN, ...json.metadata];
+    this.metadata = json.metadata;
+    this.time = json.time;
     this.types = json.columns.map((c) => typeFromName(c.type));
     if (this.types.every((t) => t !== undefined)) this.arrow = new Schema(json.columns.map((c, i) => new Field(c.name, this.types[i]!, true)));
   }
@@ -277,13 +296,13 @@ export class PoolSchema {
   }
 
   /**
-   * The metadata of one episode as stored in the index: vehicle, driver,
-   * start (ms since the epoch) and the declared fields. ERR_SCHEMA names any
-   * field missing, unknown or of the wrong type.
+   * The metadata of one episode as stored in the index: every declared field
+   * (times in ms since the epoch, null for a nullable field left out).
+   * ERR_SCHEMA names any field missing, undeclared or of the wrong type.
    */
-  checkMeta(meta: unknown): { vehicle: string; driver: string; start: number; fields: Record<string, unknown> } {
+  checkMeta(meta: unknown): Record<string, unknown> {
     if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
-      throw typeError('ERR_VALUE_TYPE', `store(episode, meta) needs meta as an object: { vehicle, driver, start${this.json.metadata.map((m) => `, ${m.name}`).join('')} }. Nothing was stored.`);
+      throw typeError('ERR_VALUE_TYPE', `store(episode, meta) needs meta as an object: { ${this.metadata.map((m) => m.name).join(', ')} }. Nothing was stored.`);
     }
     const given = meta as Record<string, unknown>;
     const problems: string[] = [];
@@ -301,8 +320,7 @@ export class PoolSchema {
     }
     for (const name of Object.keys(given)) if (!this.metadata.some((m) => m.name === name)) problems.push(`metadata field "${name}" is not in the pool's schema (declare it under schema.metadata)`);
     if (problems.length > 0) throw mismatch(problems);
-    const { vehicle, driver, start, ...fields } = out;
-    return { vehicle: vehicle as string, driver: driver as string, start: start as number, fields };
+    return out;
   }
 }
 

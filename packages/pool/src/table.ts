@@ -5,25 +5,8 @@
  */
 import { type Data, DataType, Dictionary, Int32, Schema, Table, TimestampMillisecond, Uint32, Utf8, Vector, makeData, makeVector, vectorFromArray, Bool, Float64, Field } from 'apache-arrow';
 import { copyColumns, flatPlan, fromStream } from './encoding.js';
+import { type Entry, fieldOf } from './layout.js';
 import type { MetadataType, PoolSchema } from './schema.js';
-
-/** What the index holds about one episode. */
-export interface Entry {
-  id: number;
-  segment: string;
-  offset: number;
-  length: number;
-  steps: number;
-  vehicle: string;
-  driver: string;
-  start: number;
-  fields: Record<string, unknown>;
-}
-
-/** The value of metadata field `name` of an entry. */
-export function fieldOf(entry: Entry, name: string): unknown {
-  return name === 'vehicle' ? entry.vehicle : name === 'driver' ? entry.driver : name === 'start' ? entry.start : name === 'id' ? entry.id : entry.fields[name];
-}
 
 /** The Arrow types of the metadata columns. */
 function metaType(type: MetadataType): DataType {
@@ -162,5 +145,3 @@ function flatData(type: DataType, bytes: Uint8Array, length: number): Data {
   const Arr = (type as unknown as { ArrayType: new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayLike<number> }).ArrayType;
   return makeData({ type, length, nullCount: 0, data: new Arr(bytes.buffer, bytes.byteOffset, length) } as never);
 }
-
-export { Schema };

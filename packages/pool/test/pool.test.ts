@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,7 +172,7 @@ describe('EpisodePool: schema', () => {
     expect((other as Error).message).toMatch(/column "reward" is Float64, role state here but Float32, role reward in the pool/);
     const none = await EpisodePool.open(poolDir()).catch((e: unknown) => e);
     expect(isLaminateError(none, 'ERR_SCHEMA')).toBe(true);
-    const reserved = await EpisodePool.open(poolDir(), { schema: { columns: { step: 'int32' } } }).catch((e: unknown) => e);
+    const reserved = await EpisodePool.open(poolDir(), { schema: { columns: { step: 'int32' }, metadata: { start: 'timestamp' }, time: 'start' } }).catch((e: unknown) => e);
     expect(isLaminateError(reserved, 'ERR_INVALID_OPTION')).toBe(true);
   });
 
@@ -186,6 +186,101 @@ describe('EpisodePool: schema', () => {
     const synced = await EpisodePool.open(dir, { fsync: true });
     expect(synced.size).toBe(2);
     await synced.close();
+  });
+});
+
+describe('EpisodePool: metadata is the schema\'s declaration', () => {
+  // A pool of robot runs: none of the fleet's fields, a time field of its own name.
+  const ROBOTS = {
+    columns: SCHEMA.columns,
+    metadata: { robot: 'utf8', task: 'utf8', recorded: 'timestamp', success: 'bool', attempt: 'int32' },
+    time: 'recorded',
+  } as const;
+  const run = (tag: number) => ({ robot: `arm-${tag % 3}`, task: ['pick', 'place'][tag % 2], recorded: new Date(T0 + tag * DAY), success: tag % 4 !== 0, attempt: tag % 5 });
+
+  it('stores, finds and samples by the fields a schema declares, and by its own time field', async () => {
+    const dir = poolDir();
+    const pool = await EpisodePool.open(dir, { schema: ROBOTS });
+    const tags = range(30);
+    expect(await Promise.all(tags.map((tag) => pool.store(episode(tag, 4), run(tag))))).toEqual(tags);
+    expect((await pool.get(7))!.meta).toEqual({ id: 7, steps: 4, robot: 'arm-1', task: 'place', recorded: new Date(T0 + 7 * DAY), success: true, attempt: 2 });
+    const want = (keep: (m: ReturnType<typeof run>) => boolean) => tags.filter((t) => keep(run(t)));
+    const cases: [Parameters<EpisodePool['find']>[0], number[]][] = [
+      [{ robot: 'arm-2' }, want((m) => m.robot === 'arm-2')],
+      [{ task: ['pick'], success: true }, want((m) => m.task === 'pick' && m.success)],
+      [{ attempt: { from: 3 } }, want((m) => m.attempt >= 3)],
+      [{ recorded: { from: new Date(T0 + 10 * DAY), to: T0 + 14 * DAY } }, [10, 11, 12, 13]],
+      [{ recorded: new Date(T0 + 4 * DAY), robot: 'arm-1' }, [4]],
+    ];
+    for (const [query, ids] of cases) expect((await pool.find(query)).map((e) => e.id), JSON.stringify(query)).toEqual(ids);
+
+    const table = await pool.sample(5, { robot: 'arm-0' }, { seed: 3 });
+    expect(table.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual(['episode:Uint32', 'step:Int32', 'robot:Dictionary<Int32, Utf8>', 'task:Dictionary<Int32, Utf8>', 'recorded:Timestamp<MILLISECOND>', 'success:Bool', 'attempt:Int32', 'obs:FixedSizeList[3]<Float32>', 'action:Int32', 'reward:Float32']);
+    expect(table.numRows).toBe(5 * 4);
+    for (let row = 0; row < table.numRows; row++) {
+      const tag = table.getChild('episode')!.get(row) as number;
+      expect(table.getChild('robot')!.get(row)).toBe('arm-0');
+      expect(table.getChild('recorded')!.get(row)).toBe(T0 + tag * DAY);
+      expect(table.getChild('action')!.get(row)).toBe(tag);
+    }
+    await pool.close();
+
+    // Reopened from its index: the time field still orders the episodes.
+    const again = await EpisodePool.open(dir);
+    expect((await again.schema()).time).toBe('recorded');
+    expect((await again.find({ recorded: { to: T0 + 2 * DAY } })).map((e) => e.id)).toEqual([0, 1]);
+    await again.close();
+  });
+
+  it('refuses fields the schema does not declare: ERR_SCHEMA on store, ERR_INVALID_OPTION in a query', async () => {
+    const pool = await EpisodePool.open(poolDir(), { schema: ROBOTS });
+    const stored = await pool.store(episode(1, 3), { ...run(1), vehicle: 'v1' }).catch((e: unknown) => e);
+    expect(isLaminateError(stored, 'ERR_SCHEMA')).toBe(true);
+    expect((stored as Error).message).toMatch(/metadata field "vehicle" is not in the pool's schema \(declare it under schema.metadata\)/);
+    for (const query of [{ vehicle: 'v1' }, { driver: ['d0'] }, { start: { from: T0 } }]) {
+      const error = await pool.find(query).catch((e: unknown) => e);
+      expect(isLaminateError(error, 'ERR_INVALID_OPTION'), JSON.stringify(query)).toBe(true);
+      expect((error as Error).message).toMatch(/its fields are id, robot, task, recorded, success, attempt/);
+      expect(isLaminateError(await pool.sample(1, query).catch((e: unknown) => e), 'ERR_INVALID_OPTION')).toBe(true);
+    }
+    expect(pool.size).toBe(0);
+    await pool.close();
+  });
+
+  it('needs a time field: a declared timestamp every episode carries; reopening with another is ERR_SCHEMA', async () => {
+    const badTimes = [
+      { ...ROBOTS, time: 'start' }, // not declared
+      { ...ROBOTS, time: 'attempt' }, // not a time
+      { ...ROBOTS, metadata: { ...ROBOTS.metadata, recorded: { type: 'timestamp', nullable: true } } }, // may be left out
+      { columns: ROBOTS.columns, metadata: ROBOTS.metadata }, // none
+    ];
+    for (const schema of badTimes) {
+      const error = await EpisodePool.open(poolDir(), { schema: schema as never }).catch((e: unknown) => e);
+      expect(isLaminateError(error, 'ERR_INVALID_OPTION'), JSON.stringify(schema)).toBe(true);
+      expect((error as Error).message).toMatch(/time names the metadata field that time-range queries use/);
+    }
+    const dir = poolDir();
+    await (await EpisodePool.open(dir, { schema: { ...ROBOTS, metadata: { ...ROBOTS.metadata, finished: 'timestamp' } } })).close();
+    const other = await EpisodePool.open(dir, { schema: { ...ROBOTS, metadata: { ...ROBOTS.metadata, finished: 'timestamp' }, time: 'finished' } }).catch((e: unknown) => e);
+    expect(isLaminateError(other, 'ERR_SCHEMA')).toBe(true);
+    expect((other as Error).message).toMatch(/the time field is "finished" here but "recorded" in the pool/);
+  });
+
+  it('reads a pool written when vehicle, driver and start were built in, and goes on with it', async () => {
+    const dir = poolDir();
+    cpSync(join(HERE, 'fixtures', 'v1-pool'), dir, { recursive: true });
+    // Written by the fixture's SCHEMA without vehicle, driver, start and time: episodes 0–3 of 3 steps, then episode 1 removed.
+    const pool = await EpisodePool.open(dir, { schema: SCHEMA });
+    expect(await pool.schema()).toMatchObject({ time: 'start', metadata: [{ name: 'vehicle' }, { name: 'driver' }, { name: 'start' }, { name: 'weather' }, { name: 'distance' }] });
+    expect(await pool.find()).toEqual([0, 2, 3].map((tag) => ({ id: tag, steps: 3, ...metaOf(tag) })));
+    expect(ids(await pool.find({ start: { from: T0 + 2 * DAY } }))).toEqual([2, 3]);
+    expect(ids(await pool.find({ vehicle: 'v2' }))).toEqual([2]);
+    checkRows(await pool.sample(3), (id) => id);
+    expect(await pool.store(episode(4, 3), metaOf(4))).toBe(4);
+    await pool.compact();
+    expect(ids(await pool.find({ driver: 'd1' }))).toEqual([4]);
+    checkRows(await pool.sample(4), (id) => id);
+    await pool.close();
   });
 });
 
@@ -345,8 +440,8 @@ describe('EpisodePool: iterate, remove, compact, reopen', () => {
     await fill(pool, [0, 1, 2]);
     await pool.close();
     const index = msgpack(zstd(file(dir)), { records: true });
-    const records = (await index.get(['pool', 'index', '0'])) as { op: string; id: number; vehicle: string; segment: string }[];
-    expect(records.map((r) => [r.op, r.id, r.vehicle])).toEqual([
+    const records = (await index.get(['pool', 'index', '0'])) as { op: string; id: number; fields: { vehicle: string }; segment: string }[];
+    expect(records.map((r) => [r.op, r.id, r.fields.vehicle])).toEqual([
       ['add', 0, 'v0'],
       ['add', 1, 'v1'],
       ['add', 2, 'v2'],
