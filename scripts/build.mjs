@@ -5,12 +5,15 @@
 // ensureBuilt() is what the `laminate` bin calls in a clone of the repository:
 // it runs the build only when a dist/ is missing or older than the sources.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const packagesDir = join(root, 'packages');
+// Touched after every successful build: tsc -b leaves the outputs of unchanged
+// packages as they were, so their own times cannot say when the tree was last built.
+const stamp = join(root, 'node_modules', '.laminate-built');
 export const PACKAGES = readdirSync(packagesDir).filter((name) => existsSync(join(packagesDir, name, 'tsconfig.json')));
 
 export function build({ clean = false, quiet = false } = {}) {
@@ -20,6 +23,7 @@ export function build({ clean = false, quiet = false } = {}) {
   if (!quiet) process.stderr.write('laminate: building packages/*/dist (tsc -b)…\n');
   const run = spawnSync(process.execPath, [tsc, '-b', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
   if (run.status !== 0) throw new Error(`laminate: the build failed (tsc -b exit ${run.status}); see the errors above.`);
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
 /** Builds when some package's dist/ is missing or older than a file it is built from. */
@@ -28,12 +32,8 @@ export function ensureBuilt() {
 }
 
 function isStale() {
-  let built = Infinity;
-  for (const name of PACKAGES) {
-    const info = join(packagesDir, name, 'dist', '.tsbuildinfo');
-    if (!existsSync(info)) return true;
-    built = Math.min(built, statSync(info).mtimeMs);
-  }
+  if (!existsSync(stamp) || PACKAGES.some((name) => !existsSync(join(packagesDir, name, 'dist', '.tsbuildinfo')))) return true;
+  const built = statSync(stamp).mtimeMs;
   const configs = ['tsconfig.base.json', 'tsconfig.build.json'].map((f) => join(root, f));
   for (const name of PACKAGES) configs.push(join(packagesDir, name, 'tsconfig.json'), join(packagesDir, name, 'package.json'));
   return configs.some((f) => statSync(f).mtimeMs > built) || PACKAGES.some((name) => newerThan(join(packagesDir, name, 'src'), built));

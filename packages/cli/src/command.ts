@@ -102,8 +102,7 @@ function checkOption(command: Command, specs: Record<string, OptionSpec>, token:
  */
 export async function openStore(text: string, command: string, opts: OpenOptions = {}): Promise<AnyStore> {
   try {
-    const spec = parseSpec(text);
-    await loadLayers(spec);
+    const spec = await parseWithLayers(text);
     // Before open(): file() makes a directory that does not exist.
     if (opts.directories) checkDirectories(spec, opts.directories, command);
     const store = open(spec);
@@ -137,19 +136,28 @@ const LAYER_PACKAGES: Record<string, () => Promise<unknown>> = {
   client: () => import('@laminate/net'),
 };
 
-/** Imports the packages a spec's layers come from; a layer nobody knows loads them all, so the error lists every layer. */
-async function loadLayers(spec: StoreSpec): Promise<void> {
-  const loads = new Set<() => Promise<unknown>>();
-  const visit = (node: unknown): void => {
-    if (node === null || typeof node !== 'object') return;
-    const type = (node as StoreSpec).type;
-    if (typeof type === 'string' && !isLayer(type)) {
-      for (const load of type in LAYER_PACKAGES ? [LAYER_PACKAGES[type]] : Object.values(LAYER_PACKAGES)) loads.add(load);
+/**
+ * Parses a spec, importing the package of each layer it names that open()
+ * does not know yet. A layer no package registers loads them all first, so
+ * the error lists every layer there is.
+ */
+async function parseWithLayers(text: string): Promise<StoreSpec> {
+  const loaded = new Set<() => Promise<unknown>>();
+  for (;;) {
+    try {
+      return parseSpec(text);
+    } catch (error) {
+      const unknown = isLaminateError(error, 'ERR_INVALID_SPEC') ? /^Unknown layer "([^"]*)"/.exec(error.message)?.[1] : undefined;
+      if (unknown === undefined || isLayer(unknown)) throw error;
+      const next = Object.hasOwn(LAYER_PACKAGES, unknown) ? [LAYER_PACKAGES[unknown]] : Object.values(LAYER_PACKAGES);
+      const missing = next.filter((load) => !loaded.has(load));
+      if (missing.length === 0) throw error;
+      for (const load of missing) {
+        loaded.add(load);
+        await load();
+      }
     }
-    for (const value of Object.values(node)) visit(value);
-  };
-  visit(spec);
-  await Promise.all([...loads].map((load) => load()));
+  }
 }
 
 /** Runs `fn` on the store and closes it whatever happens. */
