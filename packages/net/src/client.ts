@@ -1,4 +1,4 @@
-import { BytesStore, type IdRange, type KeyId, LaminateError, type StoreSpec, registerLayer, typeError } from '@laminate/core';
+import { BytesStore, type IdRange, type KeyId, LaminateError, type StoreSpec, type Supports, registerLayer, typeError } from '@laminate/core';
 import type { ClientConnection } from './client-connection.js';
 import { type ClientOptions, clientSettings } from './client-options.js';
 import { type Header, type Message, parseAddress } from './protocol.js';
@@ -25,11 +25,20 @@ export class ClientStore extends BytesStore {
 
   constructor(
     readonly address: string,
-    opts: ClientOptions = {},
+    private readonly opts: ClientOptions = {},
   ) {
     super();
     parseAddress(address);
     this.pipeline = new RequestPipeline(clientSettings(address, opts));
+  }
+
+  /**
+   * The data lives in the server, so a client opened again finds it. Whether
+   * iter() keeps the appended values apart is the served store's to say (dict()
+   * does, file() does not), so a client promises only their concatenation.
+   */
+  override get supports(): Supports {
+    return { reopen: true, iterChunks: false };
   }
 
   /** Sends a request, in order with this client's withLock sections. */
@@ -136,8 +145,11 @@ export class ClientStore extends BytesStore {
     return this.pipeline.close();
   }
 
+  /** The address and the options given, but never the token: a spec is often printed or logged. */
   describe(): StoreSpec {
-    return { type: 'client', address: this.address };
+    const spec: StoreSpec = { type: 'client', address: this.address };
+    for (const name of DESCRIBED) if (this.opts[name] !== undefined) spec[name] = this.opts[name];
+    return spec;
   }
 }
 
@@ -150,10 +162,14 @@ export function client(address: string, opts: ClientOptions = {}): ClientStore {
   return new ClientStore(address, opts);
 }
 
+const DESCRIBED = ['maxMessageBytes', 'connectTimeoutMs', 'maxBytesInFlight'] as const;
+
+// The opener also takes a token (the short form `client(ADDR, token=…)`), which describe() leaves out.
 registerLayer('client', {
   positional: 'address',
+  options: [...DESCRIBED, 'token'],
   open: (spec) => {
-    const { address, token, maxMessageBytes, connectTimeoutMs, maxBytesInFlight } = spec as StoreSpec & ClientOptions & { address: string };
-    return client(address, { token, maxMessageBytes, connectTimeoutMs, maxBytesInFlight });
+    const { type: _type, address, ...opts } = spec;
+    return client(address as string, opts as ClientOptions);
   },
 });
