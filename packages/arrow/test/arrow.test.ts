@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LaminateError, dict, file, open, buffer } from '@laminate/core';
 import { arrow } from '@laminate/arrow';
 import {
-  Dictionary, Field, Float64, Int32, Int64, List, RecordBatchReader, Struct, Table, TimestampMillisecond, TimestampNanosecond, Utf8,
+  Dictionary, Field, FixedSizeList, Float32, Float64, Int32, Int64, List, RecordBatchReader, Struct, Table, TimestampMillisecond, TimestampNanosecond, Utf8,
   makeData, makeVector, tableFromIPC, vectorFromArray,
 } from 'apache-arrow';
 import { view } from './values.js';
@@ -59,6 +59,22 @@ describe('arrow(): schemas', () => {
     expect(error.code).toBe('ERR_SCHEMA');
     expect(error.message).toContain('"b" is missing');
     expect(await store.keys()).toEqual([]);
+  });
+
+  it('refuses a fixed-size list of another size: its size is part of the type', async () => {
+    const store = arrow(dict());
+    const lists = (size: number) => {
+      const type = new FixedSizeList(size, new Field('item', new Float32(), true));
+      const values = makeData({ type: new Float32(), length: size, data: Float32Array.from({ length: size }, (_, i) => i) });
+      return new Table({ v: makeVector(makeData({ type, length: 1, nullCount: 0, child: values })) });
+    };
+    await store.append({ k: lists(4) });
+    const error = await rejection(store.append({ k: lists(3) }));
+    expect(error.code).toBe('ERR_SCHEMA');
+    expect(error.message).toContain('"v" is FixedSizeList[3]<item?: Float32> here but FixedSizeList[4]<item?: Float32> in the key');
+    const stored = await store.get('k');
+    expect(stored.numRows).toBe(1);
+    expect([...(stored.getChild('v')!.get(0) as Iterable<number>)]).toEqual([0, 1, 2, 3]);
   });
 
   it('names a column order change and a nullability change', async () => {
