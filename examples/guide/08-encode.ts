@@ -1,4 +1,5 @@
-import { dict, encode, file, formatSpec, open, registerLayer, wrongValue, type BaseStore } from 'laminate';
+import { dict, encode, file, formatSpec, open, type BaseStore } from 'laminate';
+import { registerLayer, wrongValue } from 'laminate/layer';
 
 // encode(codec, inner) makes a layer from your own codec: each appended value is
 // encoded into one frame of the bytes store below; get decodes the frames and joins them.

@@ -14,7 +14,8 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { WrapperStore, type Store, type AppendData, type KeyId, keyId, keyParts, LaminateError, showKey, type OpOptions, registerLayer, splitFrames, type StoreSpec, type Supports } from '@laminate/core';
+import { type Store, type AppendData, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { WrapperStore, type KeyId, keyId, keyParts, showKey, registerLayer, splitFrames } from '@laminate/core/layer';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project } from './arrow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';

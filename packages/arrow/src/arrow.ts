@@ -18,7 +18,8 @@
  * repeated per append (a few hundred bytes for a dozen columns), which is
  * small next to any batch worth appending on its own.
  */
-import { EncodeStore, type Store, type Codec, type AppendData, type KeyId, type OpOptions, registerLayer, splitFrames, type StoreSpec, LaminateError, wrongValue, showKey, FRAME_HEADER_BYTES } from '@laminate/core';
+import { EncodeStore, type Store, type Codec, type AppendData, type OpOptions, type StoreSpec, LaminateError } from '@laminate/core';
+import { type KeyId, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES } from '@laminate/core/layer';
 import type { Schema, Table } from 'apache-arrow';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toFrame, toStream, type TableLike } from './tables.js';
 

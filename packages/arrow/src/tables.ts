@@ -2,7 +2,8 @@
  * What the two Arrow layers share: telling tables apart from other values,
  * comparing schemas the way a user means it, and joining decoded batches.
  */
-import { LaminateError, type KeyId, wrongValue } from '@laminate/core';
+import { LaminateError } from '@laminate/core';
+import { type KeyId, wrongValue } from '@laminate/core/layer';
 import { AsyncByteQueue, DataType, Field, RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Schema, Table, tableFromIPC } from 'apache-arrow';
 
 /** A Table or a RecordBatch (of this or another copy of apache-arrow). */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { type AnyStore, isLaminateError, isLayer, open, parseSpec, type StoreSpec } from '@laminate/core';
+import { type AnyStore, isLaminateError, open, parseSpec, type StoreSpec } from '@laminate/core';
+import { isLayer } from '@laminate/core/layer';
 import { announceLockWaits, checkDirectories, type DirectoryCheck } from './directories.js';
 import { markUsage, near, usageError } from './errors.js';
 import type { Io } from './io.js';

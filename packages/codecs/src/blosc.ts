@@ -18,7 +18,8 @@
  * stream whose length equals its uncompressed size is stored raw.
  */
 import * as nodeZlib from 'node:zlib';
-import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption, typeError } from '@laminate/core';
+import { type Store, type StoreSpec, type CompressStore } from '@laminate/core';
+import { registerLayer, asBuffer, compressLayer, wholeOption, typeError } from '@laminate/core/layer';
 import * as lz4napi from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
 import { Compressor as ZstdCompressor, decompress as zstdDecompress } from 'zstd-napi';

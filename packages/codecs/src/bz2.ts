@@ -8,7 +8,8 @@
  * a value that inflates past it is decoded by seek-bzip, a pure JavaScript
  * bzip2 decoder.
  */
-import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore, wholeOption } from '@laminate/core';
+import { type Store, type StoreSpec, type CompressStore } from '@laminate/core';
+import { registerLayer, asBuffer, compressLayer, wholeOption } from '@laminate/core/layer';
 import seekBzip from 'seek-bzip';
 
 interface Result {

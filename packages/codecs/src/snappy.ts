@@ -4,7 +4,8 @@
  * frames: what partd.Snappy writes with python-snappy's snappy.compress, so
  * either side reads the other's directory.
  */
-import { type Store, registerLayer, type StoreSpec, asBuffer, compressLayer, type CompressStore } from '@laminate/core';
+import { type Store, type StoreSpec, type CompressStore } from '@laminate/core';
+import { registerLayer, asBuffer, compressLayer } from '@laminate/core/layer';
 import { compressSync, uncompressSync } from 'snappy';
 
 export function snappy(inner: Store<Uint8Array>): CompressStore {

@@ -10,7 +10,8 @@
  *   frames; an object array (`|O`, a plain JS array here) is one frame per
  *   append holding a MessagePack array of its items.
  */
-import { WrapperStore, type Store, LaminateError, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { type Store, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId } from '@laminate/core/layer';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values

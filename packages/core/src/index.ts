@@ -1,13 +1,13 @@
-export { LaminateError, isLaminateError, typeError, type ErrorCode } from './errors.js';
-export { type Key, type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
-export { BaseStore, BytesStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange, type IdRange, checkBytes, concatBytes, readRangeIds, wrongValue } from './store.js';
-export { Mutex, type OuterLock } from './mutex.js';
-export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
+// @laminate/core: the Store contract, the write policies, the compressors and
+// msgpack, open() and the errors. Writing a layer of your own takes more:
+// @laminate/core/layer. The conformance suite: @laminate/core/testing.
+export { LaminateError, isLaminateError, type ErrorCode } from './errors.js';
+export type { Key } from './keys.js';
+export { BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange } from './store.js';
 export { DictStore, dict } from './dict.js';
 export { FileStore, file, whyNotAStore, type FileOptions, type LockWait } from './file.js';
 export { BufferStore, buffer, type BufferOptions } from './buffer.js';
 export { EncodeStore, encode, type Codec } from './encode.js';
-export { WrapperStore, cutBack } from './wrapper.js';
-export { zlib, gzip, brotli, lz4, zstd, compressLayer, wholeOption, asBuffer, type LevelOptions, type CompressStore } from './compress.js';
+export { zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
-export { open, parseSpec, formatSpec, registerLayer, isLayer, layerTypes, type LayerEntry, type AnyStore } from './spec.js';
+export { open, parseSpec, formatSpec, layerTypes, type AnyStore } from './spec.js';

@@ -3,7 +3,7 @@ export { BaseStore, BytesStore, type Supports, type IdRange, checkBytes, concatB
 export { WrapperStore, cutBack } from './wrapper.js';
 export { EncodeStore, type Codec } from './encode.js';
 export { compressLayer, wholeOption, asBuffer, type CompressStore } from './compress.js';
-export { registerLayer, type LayerEntry, type AnyStore } from './spec.js';
+export { registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.js';
 export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
 export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { Mutex, type OuterLock } from './mutex.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BufferOptions, type BufferStore, DictStore, type KeyId, buffer, dict, file, isLaminateError } from '@laminate/core';
+import { type BufferOptions, type BufferStore, DictStore, buffer, dict, file, isLaminateError } from '@laminate/core';
+import { type KeyId } from '@laminate/core/layer';
 import { seededRandom } from '@laminate/core/testing';
 
 // ---------------------------------------------------------------- helpers

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LaminateError, isLaminateError, typeError } from '@laminate/core';
+import { LaminateError, isLaminateError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 
 describe('LaminateError', () => {
   it('is what instanceof finds for every deliberate error, TypeErrors included', () => {

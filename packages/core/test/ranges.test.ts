@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BytesStore, buffer, dict, file, isLaminateError, msgpack, readRangeIds, zstd } from '@laminate/core';
+import { buffer, dict, file, isLaminateError, msgpack, zstd } from '@laminate/core';
+import { type BytesStore, readRangeIds } from '@laminate/core/layer';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const dirs: string[] = [];

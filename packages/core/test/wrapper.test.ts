@@ -6,7 +6,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { type AppendData, type Key, type Store, type StoreSpec, brotli, dict, file, gzip, lz4, msgpack, registerLayer, zlib, zstd, encode, frame } from '@laminate/core';
+import { type AppendData, type Key, type Store, type StoreSpec, brotli, dict, file, gzip, lz4, msgpack, zlib, zstd, encode } from '@laminate/core';
+import { registerLayer, frame } from '@laminate/core/layer';
 import { bytesValues, conformance, recordValues, rejection } from '@laminate/core/testing';
 
 /** A Store that owes laminate nothing: its own key normalization, its own lock. */

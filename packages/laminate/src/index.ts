@@ -1,7 +1,20 @@
-// laminate: the one package to install. Each layer family lives in its own
-// package; this one re-exports them all under their own names.
-export * from '@laminate/core';
-export * from '@laminate/codecs';
-export * from '@laminate/arrow';
-export * from '@laminate/net';
-export * from '@laminate/pool';
+// laminate: the one package to install. Each layer family lives in a package
+// of its own; this one re-exports what a user of them needs, by name.
+// laminate/layer has the tools for writing a layer; laminate/testing the conformance suite.
+export {
+  LaminateError, isLaminateError, type ErrorCode, type Key,
+  BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange,
+  DictStore, dict, FileStore, file, whyNotAStore, type FileOptions, type LockWait, BufferStore, buffer, type BufferOptions,
+  EncodeStore, encode, type Codec, zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore, msgpack, type MsgpackOptions,
+  open, parseSpec, formatSpec, layerTypes, type AnyStore,
+} from '@laminate/core';
+export {
+  typedArrays, TypedArrayStore, Datetime64Array, parseDtype, type TypedValue, type NumericArray, type DatetimeUnit,
+  snappy, bz2, type Bz2Options, blosc, type BloscOptions, type BloscCodecName,
+} from '@laminate/codecs';
+export { arrow, ArrowStore, arrowColumns, ArrowColumnsStore, type TableLike, typeKey } from '@laminate/arrow';
+export { serve, Server, type ServeOptions, client, ClientStore, type ClientOptions } from '@laminate/net';
+export {
+  EpisodePool, type EpisodePoolOptions, type EpisodeMeta, type Query, type Range, type SampleOptions,
+  type PoolSchemaInput, type PoolSchemaJSON, type ColumnSpec, type ColumnTypeName, type MetadataSpec, type MetadataType,
+} from '@laminate/pool';

@@ -1,4 +1,5 @@
-import { BytesStore, type IdRange, type KeyId, LaminateError, type StoreSpec, type Supports, registerLayer, typeError } from '@laminate/core';
+import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
+import { BytesStore, type IdRange, type KeyId, registerLayer, typeError } from '@laminate/core/layer';
 import type { ClientConnection } from './client-connection.js';
 import { type ClientOptions, clientSettings } from './client-options.js';
 import { type Header, type Message, parseAddress } from './protocol.js';

@@ -1,4 +1,5 @@
-import { type BaseStore, readRangeIds } from '@laminate/core';
+import { type BaseStore } from '@laminate/core';
+import { readRangeIds } from '@laminate/core/layer';
 import type { Cursors } from './cursors.js';
 import type { ConnectionLock } from './lock-section.js';
 import { type Header, protocolError } from './protocol.js';

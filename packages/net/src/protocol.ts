@@ -10,7 +10,8 @@
  * Values travel as raw bytes after the header, never inside it, so a large
  * value is written to the socket as it is, without being copied into a frame.
  */
-import { type ErrorCode, LaminateError, typeError } from '@laminate/core';
+import { type ErrorCode, LaminateError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import { Packr, Unpackr } from 'msgpackr';
 
 export const PROTOCOL_VERSION = 1;

@@ -3,7 +3,7 @@
  * protocol error (the connection closes); a key id laminate would not make is
  * an ERR_INVALID_KEY reply, so a client cannot reach keys the API refuses.
  */
-import { type IdRange, type KeyId, keyFromId, keyId, typeError } from '@laminate/core';
+import { type IdRange, type KeyId, keyFromId, keyId, typeError } from '@laminate/core/layer';
 import { protocolError } from './protocol.js';
 
 export function stringList(value: unknown, field: string): string[] {

@@ -1,4 +1,5 @@
-import { LaminateError, typeError } from '@laminate/core';
+import { LaminateError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import { type Address, DEFAULT_MAX_MESSAGE_BYTES, LIMIT_MAX_MESSAGE_BYTES, formatAddress, isLoopback } from './protocol.js';
 
 export interface ServeOptions {

@@ -6,7 +6,7 @@
  * switches to it by growing the generation key by one byte: a crash at any
  * point leaves the old or the new layout whole.
  */
-import { keyParts, typeError } from '@laminate/core';
+import { keyParts, typeError } from '@laminate/core/layer';
 import { flushBuffers } from './encoding.js';
 import type { PoolIndex } from './index-replay.js';
 import { GENERATION_KEY, type IndexRecord, indexKey, segmentKey } from './layout.js';

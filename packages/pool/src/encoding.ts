@@ -7,7 +7,8 @@
  * key, which it then reads back alone with readRanges().
  */
 import { ArrowStore } from '@laminate/arrow';
-import { BaseStore, BufferStore, type Codec, EncodeStore, LaminateError, frame, splitFrames, typeError } from '@laminate/core';
+import { BaseStore, BufferStore, type Codec, EncodeStore, LaminateError } from '@laminate/core';
+import { frame, splitFrames, typeError } from '@laminate/core/layer';
 import { AsyncByteQueue, type DataType, FixedSizeList, MessageHeader, type RecordBatch, RecordBatchStreamWriter, type Schema, type Table, Type, tableFromIPC } from 'apache-arrow';
 import { Message as FbMessage } from 'apache-arrow/fb/message';
 import { RecordBatch as FbRecordBatch } from 'apache-arrow/fb/record-batch';

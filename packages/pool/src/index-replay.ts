@@ -4,7 +4,8 @@
  * appended since its last look, so each sees what they committed; ids come
  * from here under the lock, so two processes never give the same one.
  */
-import { type Codec, readRangeIds, splitFrames } from '@laminate/core';
+import { type Codec } from '@laminate/core';
+import { readRangeIds, splitFrames } from '@laminate/core/layer';
 import { decodeUp, encodeDown, flushBuffers, type Stack } from './encoding.js';
 import { type Entry, GENERATION_KEY, type IndexRecord, indexKey } from './layout.js';
 import type { PoolSchema } from './schema.js';

@@ -15,7 +15,8 @@
  *                               index key in use.
  *   iset ['pool', 'schema']     the schema (set once, kept forever).
  */
-import { type Codec, type KeyId, keyId, msgpack } from '@laminate/core';
+import { type Codec, msgpack } from '@laminate/core';
+import { type KeyId, keyId } from '@laminate/core/layer';
 import type { Stack } from './encoding.js';
 
 /** What the index holds about one episode: where its frame lies, and its metadata as declared. */

@@ -7,7 +7,8 @@
  * compaction.ts.
  */
 import { ArrowStore } from '@laminate/arrow';
-import { type BaseStore, LaminateError, buffer, dict, file, typeError, zstd } from '@laminate/core';
+import { type BaseStore, LaminateError, buffer, dict, file, zstd } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import type { Table } from 'apache-arrow';
 import { compact, remove } from './compaction.js';
 import { decodeUp, encodeDown, inspectStack, type Stack } from './encoding.js';

@@ -4,7 +4,7 @@
  * field's hash index, the sorted time field) and tests the rest of its
  * conditions on those only.
  */
-import { typeError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import type { PoolIndex } from './index-replay.js';
 import { type Entry, fieldOf } from './layout.js';
 import type { PoolSchema } from './schema.js';

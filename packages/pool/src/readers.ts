@@ -4,7 +4,8 @@
  * a segment. sample() joins the episodes it draws into one table; get() and
  * iterate() hand them out one by one.
  */
-import { LaminateError, readRangeIds, typeError } from '@laminate/core';
+import { LaminateError } from '@laminate/core';
+import { readRangeIds, typeError } from '@laminate/core/layer';
 import type { Table } from 'apache-arrow';
 import { decodeUp, fromStream } from './encoding.js';
 import type { PoolIndex } from './index-replay.js';

@@ -6,7 +6,8 @@
  * without it and refuses another one.
  */
 import { typeKey } from '@laminate/arrow';
-import { LaminateError, typeError } from '@laminate/core';
+import { LaminateError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import {
   Bool,
   DataType,

@@ -7,7 +7,7 @@
  * an index record never names data that is not there, whatever moment a
  * writer is killed at.
  */
-import { typeError } from '@laminate/core';
+import { typeError } from '@laminate/core/layer';
 import { encodeDown, flushBuffers, toStream } from './encoding.js';
 import type { PoolIndex } from './index-replay.js';
 import { type IndexRecord, segmentKey } from './layout.js';

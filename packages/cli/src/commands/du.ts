@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
-import { type AnyStore, BaseStore, BufferStore, FileStore, type Key, type KeyId, keyFromId, keyId, keyParts } from '@laminate/core';
+import { type AnyStore, BaseStore, BufferStore, FileStore, type Key } from '@laminate/core';
+import { type KeyId, keyFromId, keyId, keyParts } from '@laminate/core/layer';
 import type { Command } from '../command.js';
 import { PROGRESS_OPTIONS, withStore } from '../command.js';
 import { Output } from '../io.js';
