@@ -4,31 +4,32 @@ import { LaminateError, isLaminateError } from '@laminate/core';
  * Errors about how the command was called (unknown command or option, a
  * missing argument, a spec that does not parse) exit with 2; every other
  * failure exits with 1. A usage error is still a LaminateError with a stable
- * code; this set only remembers which ones the user can fix by rereading
- * `--help`. (A subclass would not do: LaminateError's instanceof matches any
- * LaminateError, so `instanceof UsageError` could not tell them apart.)
+ * code, and names the command whose `--help` to reread.
  */
-const usageErrors = new WeakSet<object>();
-
-/** The command whose `--help` a usage error points to, if any. */
-const helpFor = new WeakMap<object, string>();
-
-export function usageError(message: string, command?: string): LaminateError {
-  return markUsage(new LaminateError('ERR_INVALID_OPTION', message), command);
+export class UsageError extends LaminateError {
+  constructor(
+    error: { code: LaminateError['code']; message: string; key?: string; offset?: number; cause?: unknown },
+    readonly command?: string,
+  ) {
+    super(error.code, error.message, { key: error.key, offset: error.offset, cause: error.cause });
+  }
 }
 
-export function markUsage<E extends object>(error: E, command?: string): E {
-  usageErrors.add(error);
-  if (command !== undefined) helpFor.set(error, command);
-  return error;
+export function usageError(message: string, command?: string): UsageError {
+  return new UsageError({ code: 'ERR_INVALID_OPTION', message }, command);
+}
+
+/** The same error (code, message, key), as one the user fixes by rereading `laminate COMMAND --help`. */
+export function markUsage(error: LaminateError, command?: string): UsageError {
+  return new UsageError({ code: error.code, message: error.message, key: error.key, offset: error.offset, cause: error }, command);
 }
 
 export function isUsage(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (usageErrors.has(error) || isLaminateError(error, 'ERR_INVALID_SPEC'));
+  return error instanceof UsageError || isLaminateError(error, 'ERR_INVALID_SPEC');
 }
 
 export function helpTopic(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? helpFor.get(error) : undefined;
+  return error instanceof UsageError ? error.command : undefined;
 }
 
 /** The names within two edits of `name`, for "did you mean". */

@@ -489,10 +489,11 @@ describe('the directory lock', () => {
     const dir = await bytesStore([[['a', 'x']]]);
     const writer = file(dir);
     let stop = false;
-    // Held most of the time, but never for long: each wait of the command's is well under the 250 ms before a notice.
+    // Held again and again, but never for long: each wait of the command's is far below the 250 ms
+    // before a notice, with room for a loaded machine's delays.
     const busy = (async () => {
       while (!stop) {
-        await writer.withLock(() => new Promise((resolve) => setTimeout(resolve, 100)));
+        await writer.withLock(() => new Promise((resolve) => setTimeout(resolve, 25)));
         await new Promise((resolve) => setTimeout(resolve, 60));
       }
     })();
