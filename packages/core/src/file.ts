@@ -1,14 +1,21 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { join, resolve } from 'node:path';
+import { DescriptorCache, defaultMaxOpenFiles } from './descriptor-cache.js';
+import { DirectoryLock, GENERATION_NAME, LOCK_NAME, type LockWait } from './directory-lock.js';
 import { LaminateError, typeError } from './errors.js';
-import { decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, sidecarName, unfolder } from './filenames.js';
-import { type Key, type KeyId, keyFromParts, keyId, keyParts, showKey } from './keys.js';
-import { Mutex, type OuterLock } from './mutex.js';
+import { fsyncFolders, fsyncPath } from './fsync.js';
+import { KeyPaths, LAYOUTS, type LayoutName, escapedLayout } from './key-paths.js';
+import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
+import { Mutex } from './mutex.js';
+import { ISET_DIR, isetAsideName } from './store-directory.js';
 import { forget, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
+
+export { whyNotAStore } from './store-directory.js';
+export type { LockWait } from './directory-lock.js';
+export type { LayoutName } from './key-paths.js';
 
 export interface FileOptions {
   /**
@@ -33,6 +40,15 @@ export interface FileOptions {
   /** How long to wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
   /**
+   * How keys are named on disk. 'escaped' (the default): every character
+   * outside [A-Za-z0-9._-] is escaped and a tuple's folders end in `%d`, so any
+   * key fits and 'a' and ['a', 'b'] coexist (filenames.ts). 'partd': Python
+   * partd's names, a tuple as plain nested folders, so that partd shares tuple
+   * keys too; a key part may hold only what partd keeps as it is, and a key
+   * and a longer tuple key starting with it exclude each other (partd-layout.ts).
+   */
+  layout?: LayoutName;
+  /**
    * Called when a call finds the directory lock held by another process or
    * store and starts waiting for it (up to lockTimeoutMs), so that a program
    * can say why it stalls; a function it returns is called when that wait
@@ -43,25 +59,36 @@ export interface FileOptions {
   onLockWait?: (wait: LockWait) => void | (() => void);
 }
 
-/** What onLockWait is told. The lock records no owner, so who holds it is not known. */
-export interface LockWait {
-  /** The store's directory. */
-  path: string;
-  /** How long the call waits at most before ERR_LOCKED: lockTimeoutMs. */
-  timeoutMs: number;
-}
-
-const LOCK_NAME = '.laminate.lock';
-const GENERATION_NAME = '.laminate.gen';
-const ISET_DIR = '.iset';
 const READ_PIECE = 4 << 20;
+
+/** The fields describe() may write besides type and path, in the order it writes them. */
+const SPEC_OPTIONS = ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs', 'layout'] as const;
+// maxOpenFiles is recorded whenever it was given: its default depends on the machine.
+const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000, layout: 'escaped' };
+
+/** Writes all of `bytes`; a write the disk cannot finish is undone and reported as ERR_DISK_FULL. */
+function writeWhole(fd: number, bytes: Uint8Array, id: KeyId): void {
+  let done = 0;
+  try {
+    while (done < bytes.byteLength) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (done > 0) fs.ftruncateSync(fd, fs.fstatSync(fd).size - done);
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new LaminateError('ERR_DISK_FULL', `The disk is full while appending to key ${showKey(id)}; that value was not stored. Free space and retry.`, { key: showKey(id), cause: error });
+    }
+    throw error;
+  }
+}
 
 /**
  * file(path): one file per key in a directory, partd's layout. Appends are
- * synchronous writes to cached O_APPEND descriptors, made under the directory
- * lock that every process sharing the directory takes (once per call, and once
- * per burst of concurrent calls). Reads take the lock too, so a reader never
- * sees half of a value.
+ * synchronous writes to cached O_APPEND descriptors (descriptor-cache.ts),
+ * made under the directory lock that every process sharing the directory
+ * takes (directory-lock.ts; once per call, and once per burst of concurrent
+ * calls). Reads take the lock too, so a reader never sees half of a value.
+ * Which file holds a key: key-paths.ts (escaped names by default, partd's
+ * own with { layout: 'partd' }).
  */
 export class FileStore extends BytesStore {
   protected readonly layer = 'file';
@@ -74,20 +101,15 @@ export class FileStore extends BytesStore {
   }
   readonly path: string;
   readonly temporary: boolean;
-  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
+  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'layout' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
   /** FileOptions.onLockWait; settable, because a spec given to open() cannot hold a function. */
   onLockWait: FileOptions['onLockWait'];
-  private readonly fds = new Map<KeyId, number>();
-  private readonly paths = new Map<KeyId, string>();
-  /**
-   * The generation file, open once it exists. The first write (append, iset,
-   * delete, drop) creates it, not opening the store: reading a directory adds
-   * nothing to it, and a directory holding one is one laminate wrote to.
-   */
-  private generationFd?: number;
-  private generation = 0;
-  private releaseOwner?: () => void;
-  private compromised?: Error;
+  private readonly fds: DescriptorCache;
+  /** The files of the keys' bytes, in the store's layout. */
+  private readonly data: KeyPaths;
+  /** The files of iset values: laminate's own metadata, escaped whatever the layout. */
+  private readonly meta: KeyPaths;
+  private readonly directory: DirectoryLock;
 
   /** The options as given, for describe(). */
   private readonly given: FileOptions;
@@ -99,210 +121,57 @@ export class FileStore extends BytesStore {
     this.onLockWait = onLockWait;
     this.opts = { maxOpenFiles: defaultMaxOpenFiles(), lockStaleMs: 10_000, lockTimeoutMs: 60_000, ...rest };
     if (!(this.opts.maxOpenFiles >= 1)) throw typeError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
+    const layout = opts.layout ?? 'escaped';
+    if (!Object.hasOwn(LAYOUTS, layout)) throw typeError('ERR_INVALID_OPTION', `file(): layout must be 'escaped' (the default) or 'partd', not ${JSON.stringify(layout)}.`);
     this.temporary = path === undefined;
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
     if (this.temporary) removeOnExit(this.path);
     else fs.mkdirSync(this.path, { recursive: true });
-    this.generation = this.readGeneration();
-    if (opts.exclusive) {
-      try {
-        this.releaseOwner = lockfile.lockSync(this.path, this.lockOptions());
-      } catch (error) {
-        if (this.generationFd !== undefined) fs.closeSync(this.generationFd);
-        throw this.lockError(error);
-      }
-    } else {
-      this.lock = new Mutex(this.directoryLock());
-    }
-  }
-
-  private lockOptions() {
-    return {
-      lockfilePath: join(this.path, LOCK_NAME),
-      realpath: false,
-      stale: Math.max(2000, this.opts.lockStaleMs),
-      onCompromised: (error: Error) => {
-        this.compromised = error;
-      },
-    };
-  }
-
-  private lockError(error: unknown): LaminateError {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOCKED' && this.opts.exclusive) {
-      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
-    }
-    if (code === 'ELOCKED') {
-      return new LaminateError(
-        'ERR_LOCKED',
-        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.opts.lockTimeoutMs} ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
-        { cause: error },
-      );
-    }
-    return new LaminateError('ERR_LOCKED', `Could not lock ${this.path}: ${(error as Error).message}`, { cause: error });
-  }
-
-  /** The directory lock, taken with backoff until lockTimeoutMs. */
-  private directoryLock(): OuterLock {
-    let release: (() => Promise<void>) | undefined;
-    return {
-      acquire: async () => {
-        const deadline = Date.now() + this.opts.lockTimeoutMs;
-        let waiting = false;
-        let endWait: void | (() => void) = undefined;
-        try {
-          for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
-            try {
-              release = await lockfile.lock(this.path, this.lockOptions());
-              break;
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
-              if (!waiting) {
-                waiting = true;
-                endWait = this.onLockWait?.({ path: this.path, timeoutMs: this.opts.lockTimeoutMs });
-              }
-              await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
-            }
-          }
-        } finally {
-          endWait?.();
-        }
-        this.compromised = undefined;
-        // Another process may have deleted keys: descriptors to unlinked files must go.
-        const generation = this.readGeneration();
-        if (generation !== this.generation) {
-          this.generation = generation;
-          this.closeDescriptors();
-        }
-      },
-      release: async () => {
-        const done = release;
-        release = undefined;
-        await done?.().catch(() => undefined);
-      },
-      valid: () => release !== undefined && this.compromised === undefined,
-    };
-  }
-
-  /** The generation file's descriptor; `create` makes the file (a write), else undefined while there is none. */
-  private generationFile(create: boolean): number | undefined {
-    if (this.generationFd === undefined) {
-      const path = join(this.path, GENERATION_NAME);
-      // A stat that finds nothing costs less than an open that throws, on every lock while the file is missing.
-      if (!create && !fs.existsSync(path)) return undefined;
-      this.generationFd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    }
-    return this.generationFd;
-  }
-
-  private readGeneration(): number {
-    const fd = this.generationFile(false);
-    if (fd === undefined) return 0;
-    const buf = Buffer.alloc(8);
-    const n = fs.readSync(fd, buf, 0, 8, 0);
-    return n === 8 ? Number(buf.readBigUInt64LE(0)) : 0;
-  }
-
-  /** Tells the other processes that files were removed. */
-  private bumpGeneration(): void {
-    const fd = this.generationFile(true)!;
-    this.generation = this.readGeneration() + 1;
-    const buf = Buffer.alloc(8);
-    buf.writeBigUInt64LE(BigInt(this.generation));
-    fs.writeSync(fd, buf, 0, 8, 0);
-  }
-
-  private checkLock(): void {
-    if (this.compromised) {
-      const error = this.compromised;
-      this.compromised = undefined;
-      throw new LaminateError('ERR_LOCKED', `The lock on ${this.path} was lost (${error.message}); the last call was not applied. Retry it.`, { cause: error });
-    }
-  }
-
-  /** The path of the file holding `id`, relative parts escaped (see filenames.ts). */
-  private pathOf(id: KeyId, root = this.path): string {
-    if (root === this.path) {
-      const cached = this.paths.get(id);
-      if (cached !== undefined) return cached;
-    }
-    const parts = keyParts(id);
-    let path = root;
-    for (let i = 0; i < parts.length; i++) {
-      const { name } = encodePart(parts[i]);
-      path = join(path, i < parts.length - 1 ? folderName(name) : name);
-    }
-    if (root === this.path) {
-      if (this.paths.size >= 100_000) this.paths.clear();
-      this.paths.set(id, path);
-    }
-    return path;
+    this.fds = new DescriptorCache(this.opts.maxOpenFiles);
+    this.data = new KeyPaths(this.path, LAYOUTS[layout]);
+    this.meta = new KeyPaths(join(this.path, ISET_DIR), escapedLayout);
+    const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true };
+    this.directory = new DirectoryLock(this.path, settings, (wait) => this.onLockWait?.(wait));
+    if (opts.exclusive) this.directory.own();
+    // Another process may have deleted keys: descriptors to unlinked files must go.
+    else this.lock = new Mutex(this.directory.perCall(() => this.fds.closeAll()));
   }
 
   /** The file that holds `key`'s bytes (it need not exist yet); tools such as `laminate du` stat it. */
   fileOf(key: Key): string {
-    return this.pathOf(keyId(key));
-  }
-
-  /** Makes the folders of a tuple key and the sidecars of hashed names. */
-  private prepare(id: KeyId, root = this.path): void {
-    const parts = keyParts(id);
-    let dir = root;
-    for (let i = 0; i < parts.length; i++) {
-      const { name, sidecar } = encodePart(parts[i]);
-      if (sidecar !== undefined && !fs.existsSync(join(dir, sidecarName(name)))) {
-        fs.writeFileSync(join(dir, sidecarName(name)), sidecar);
-        // The key's name lives only in its sidecar: it must be as durable as the data.
-        if (this.opts.fsync) fsyncPath(join(dir, sidecarName(name)));
-      }
-      if (i < parts.length - 1) {
-        dir = join(dir, folderName(name));
-        fs.mkdirSync(dir, { recursive: true });
-      }
-    }
+    return this.data.of(keyId(key));
   }
 
   /** The append descriptor of `id`; the paths of files it creates are added to `created`, when given. */
   private descriptor(id: KeyId, created?: string[]): number {
-    const cached = this.fds.get(id);
-    if (cached !== undefined) {
-      // Refresh its place in the least-recently-used order.
-      this.fds.delete(id);
-      this.fds.set(id, cached);
-      return cached;
-    }
-    const path = this.pathOf(id);
+    const cached = this.fds.use(id);
+    if (cached !== undefined) return cached;
+    const path = this.data.of(id);
     if (created && !fs.existsSync(path)) created.push(path);
     let fd: number;
     try {
-      if (keyParts(id).length > 1 || path.includes('%h')) this.prepare(id);
+      if (keyParts(id).length > 1 || path.includes('%h')) this.data.prepare(id, this.opts.fsync === true);
       fd = fs.openSync(path, 'a');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // A key of the other kind (partd layout) appeared since appendIds checked: say so with a code.
+      if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST') this.data.checkNew([id]);
       if (code !== 'EMFILE' && code !== 'ENFILE' && code !== 'ENOENT') throw error;
       // Out of descriptors, or the folders were removed by a drop elsewhere.
-      this.closeDescriptors();
-      this.prepare(id);
+      this.fds.closeAll();
+      this.data.prepare(id, this.opts.fsync === true);
       fd = fs.openSync(path, 'a');
     }
-    if (this.fds.size >= this.opts.maxOpenFiles) {
-      const [oldest, oldFd] = this.fds.entries().next().value as [KeyId, number];
-      this.fds.delete(oldest);
-      fs.closeSync(oldFd);
-    }
-    this.fds.set(id, fd);
+    this.fds.add(id, fd);
     return fd;
-  }
-
-  private closeDescriptors(): void {
-    for (const fd of this.fds.values()) fs.closeSync(fd);
-    this.fds.clear();
   }
 
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
     return this.lock.run(() => {
-      this.checkLock();
-      this.generationFile(true);
+      this.directory.assertHeld();
+      // Keys with no open descriptor may be new; a key the layout refuses fails the call before anything is written.
+      this.data.checkNew(ids, (id) => this.fds.has(id));
+      this.directory.writing();
       const written = this.opts.fsync ? new Set<number>() : undefined;
       const created: string[] | undefined = this.opts.fsync ? [] : undefined;
       let i = 0;
@@ -318,35 +187,44 @@ export class FileStore extends BytesStore {
         throw error;
       }
       if (written) for (const fd of written) fs.fsyncSync(fd);
-      // A new file's name is in its folder, which fsync of the file does not save.
-      if (created && created.length > 0) this.syncFolders(created);
+      if (created && created.length > 0) fsyncFolders(this.path, created);
     });
-  }
-
-  /** fsyncs the folders holding `paths`, and theirs, up to the store's directory. */
-  private syncFolders(paths: readonly string[]): void {
-    if (process.platform === 'win32') return; // Windows cannot open a folder to fsync it.
-    const folders = new Set<string>();
-    for (const path of paths) {
-      for (let dir = dirname(path); dir.startsWith(this.path); dir = dirname(dir)) {
-        folders.add(dir);
-        if (dir === this.path) break;
-      }
-    }
-    for (const dir of folders) fsyncPath(dir);
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
     return this.lock.run(() =>
       ids.map((id) => {
-        const path = this.pathOf(id);
+        const path = this.data.of(id);
         // A key with no append descriptor here may well be missing (buffer() reads
-        // every key from its slow store): a stat that returns undefined costs far
+        // every key from its slow store): a stat that finds nothing costs far
         // less than an open that throws.
-        if (!this.fds.has(id) && fs.statSync(path, { throwIfNoEntry: false }) === undefined) return EMPTY_BYTES;
-        return readOrEmpty(path);
+        if (!this.fds.has(id) && !this.data.exists(path)) return EMPTY_BYTES;
+        try {
+          return fs.readFileSync(path);
+        } catch (error) {
+          if (this.data.absent(error)) return EMPTY_BYTES;
+          throw error;
+        }
       }),
     );
+  }
+
+  /** `id`'s file opened for reading, with its size; undefined when the key holds nothing. */
+  private openToRead(id: KeyId): { fd: number; size: number } | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.data.of(id), 'r');
+    } catch (error) {
+      if (this.data.absent(error)) return undefined;
+      throw error;
+    }
+    const stat = fs.fstatSync(fd);
+    // In the partd layout a folder there holds longer tuple keys, not this key's bytes.
+    if (this.data.layout.bareFolders && stat.isDirectory()) {
+      fs.closeSync(fd);
+      return undefined;
+    }
+    return { fd, size: stat.size };
   }
 
   /** Reads only the bytes asked for: one open per key per call, one positioned read per range. */
@@ -355,16 +233,8 @@ export class FileStore extends BytesStore {
       const opened = new Map<KeyId, { fd: number; size: number } | undefined>();
       try {
         return ranges.map(({ id, offset, length }) => {
-          let file = opened.get(id);
-          if (!opened.has(id)) {
-            try {
-              const fd = fs.openSync(this.pathOf(id), 'r');
-              file = { fd, size: fs.fstatSync(fd).size };
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-            }
-            opened.set(id, file);
-          }
+          if (!opened.has(id)) opened.set(id, this.openToRead(id));
+          const file = opened.get(id);
           if (file === undefined || offset >= file.size) return EMPTY_BYTES;
           const bytes = Buffer.allocUnsafe(Math.min(length, file.size - offset));
           let done = 0;
@@ -383,15 +253,7 @@ export class FileStore extends BytesStore {
 
   /** Reads the file in pieces; the lock is held only to learn where the last whole value ends. */
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
-    const opened = await this.lock.run(() => {
-      try {
-        const fd = fs.openSync(this.pathOf(id), 'r');
-        return { fd, size: fs.fstatSync(fd).size };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-    });
+    const opened = await this.lock.run(() => this.openToRead(id));
     if (!opened) return;
     try {
       for (let offset = 0; offset < opened.size; ) {
@@ -408,41 +270,34 @@ export class FileStore extends BytesStore {
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
+      // A key the layout refuses fails the call before anything is deleted.
+      for (const id of ids) this.data.of(id);
       for (const id of ids) {
-        const fd = this.fds.get(id);
-        if (fd !== undefined) {
-          fs.closeSync(fd);
-          this.fds.delete(id);
-        }
-        fs.rmSync(this.pathOf(id), { force: true });
+        this.fds.close(id);
+        this.data.remove(id);
       }
-      this.bumpGeneration();
+      this.directory.filesRemoved();
     });
   }
 
   listIds(): Promise<KeyId[]> {
-    return this.lock.run(() => {
-      const ids: KeyId[] = [];
-      walk(this.path, [], ids);
-      return ids;
-    });
+    return this.lock.run(() => this.data.list());
   }
 
   /** First value wins, across processes: the value is written aside and linked into place. */
   isetId(id: KeyId, value: Uint8Array): Promise<void> {
     return this.lock.run(() => {
-      const root = join(this.path, ISET_DIR);
-      const target = this.pathOf(id, root);
+      const target = this.meta.of(id);
       if (fs.existsSync(target)) return;
-      this.generationFile(true);
-      fs.mkdirSync(root, { recursive: true });
-      this.prepare(id, root);
-      const aside = join(root, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      this.directory.writing();
+      fs.mkdirSync(this.meta.root, { recursive: true });
+      this.meta.prepare(id, this.opts.fsync === true);
+      const aside = join(this.meta.root, isetAsideName());
       fs.writeFileSync(aside, value);
       if (this.opts.fsync) fsyncPath(aside);
       try {
         fs.linkSync(aside, target);
-        if (this.opts.fsync) this.syncFolders([target]);
+        if (this.opts.fsync) fsyncFolders(this.path, [target]);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       } finally {
@@ -454,7 +309,7 @@ export class FileStore extends BytesStore {
   igetId(id: KeyId): Promise<Uint8Array | undefined> {
     return this.lock.run(() => {
       try {
-        return fs.readFileSync(this.pathOf(id, join(this.path, ISET_DIR)));
+        return fs.readFileSync(this.meta.of(id));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;
@@ -463,20 +318,19 @@ export class FileStore extends BytesStore {
   }
 
   protected async dropAll(): Promise<void> {
-    this.closeDescriptors();
+    this.fds.closeAll();
     for (const name of fs.readdirSync(this.path)) {
       if (name === LOCK_NAME || name === GENERATION_NAME) continue;
       fs.rmSync(join(this.path, name), { recursive: true, force: true });
     }
-    this.bumpGeneration();
+    this.directory.filesRemoved();
   }
 
   protected async closeStore(): Promise<void> {
-    await this.lock.run(() => this.closeDescriptors());
+    await this.lock.run(() => this.fds.closeAll());
     // Let go of a directory lock kept for a call that might have followed.
     await this.lock.releaseIdle();
-    if (this.generationFd !== undefined) fs.closeSync(this.generationFd);
-    this.releaseOwner?.();
+    this.directory.close();
     if (this.temporary) {
       fs.rmSync(this.path, { recursive: true, force: true });
       forget(this.path);
@@ -485,7 +339,7 @@ export class FileStore extends BytesStore {
 
   describe(): StoreSpec {
     const spec: StoreSpec = { type: 'file', path: this.path };
-    for (const name of ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'] as const) {
+    for (const name of SPEC_OPTIONS) {
       const value = this.given[name];
       if (value !== undefined && (name === 'exclusive' || name === 'fsync' || name === 'maxOpenFiles' || value !== DEFAULTS[name])) spec[name] = value;
     }
@@ -493,138 +347,13 @@ export class FileStore extends BytesStore {
   }
 }
 
-// maxOpenFiles is recorded whenever it was given: its default depends on the machine.
-const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000 };
-
-let openFilesDefault: number | undefined;
-
-/**
- * The default size of the descriptor cache: an eighth of the soft limit on
- * open files (Linux), between 16 and 4096, so that a shuffle over a few
- * thousand keys does not reopen a file for every value, and a process under a
- * low `ulimit -n` keeps most of its descriptors for other uses.
- */
-function defaultMaxOpenFiles(): number {
-  if (openFilesDefault === undefined) {
-    let limit: number | undefined;
-    try {
-      const soft = /^Max open files\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))?.[1];
-      limit = soft === 'unlimited' ? Infinity : Number(soft);
-    } catch {
-      limit = undefined;
-    }
-    openFilesDefault = limit !== undefined && limit > 0 ? Math.min(4096, Math.max(16, Math.floor(limit / 8))) : 128;
-  }
-  return openFilesDefault;
-}
-
-/** Writes all of `bytes`; a write the disk cannot finish is undone and reported as ERR_DISK_FULL. */
-function writeWhole(fd: number, bytes: Uint8Array, id: KeyId): void {
-  let done = 0;
-  try {
-    while (done < bytes.byteLength) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (done > 0) fs.ftruncateSync(fd, fs.fstatSync(fd).size - done);
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new LaminateError('ERR_DISK_FULL', `The disk is full while appending to key ${showKey(id)}; that value was not stored. Free space and retry.`, { key: showKey(id), cause: error });
-    }
-    throw error;
-  }
-}
-
-function readOrEmpty(path: string): Uint8Array {
-  try {
-    return fs.readFileSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_BYTES;
-    throw error;
-  }
-}
-
-function fsyncPath(path: string): void {
-  const fd = fs.openSync(path, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Collects the keys under `dir`, whose folders stand for the tuple parts `prefix`. */
-function walk(dir: string, prefix: string[], ids: KeyId[]): void {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (isInternal(entry.name)) continue;
-    if (entry.isDirectory()) {
-      const name = unfolder(entry.name);
-      if (name !== undefined) walk(join(dir, entry.name), [...prefix, partOf(dir, name)], ids);
-    } else if (entry.isFile() && isCanonical(entry.name)) {
-      ids.push(keyFromParts([...prefix, partOf(dir, entry.name)]));
-    }
-  }
-}
-
-function partOf(dir: string, name: string): string {
-  return isHashed(name) ? fs.readFileSync(join(dir, sidecarName(name)), 'utf8') : decodePart(name);
-}
-
-/**
- * Why the directory at `path` is not one that file() keeps, or undefined when
- * it is: for tools that delete a store's files (`laminate drop`) and must not
- * empty a directory named by mistake. A store's directory holds only what
- * file() writes: key files under the names filenames.ts gives (tuple keys in
- * `%d` folders, long names' `.%h` sidecars), the lock, the generation file
- * (made by the first write, so a store that holds any key has one) and iset
- * metadata under `.iset`. Anything else (a dotfile, a name with a space, a
- * folder without `%d`, a symlink) was put there by someone else. An empty
- * directory is a store: there is nothing to lose.
- */
-export function whyNotAStore(path: string): string | undefined {
-  const stat = fs.statSync(path, { throwIfNoEntry: false });
-  if (stat === undefined) return 'it does not exist';
-  if (!stat.isDirectory()) return 'it is not a directory';
-  let holdsAny = false;
-  const stray = (dir: string, iset: boolean): string | undefined => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const name = entry.name;
-      const top = dir === path;
-      if (top && name === LOCK_NAME && entry.isDirectory()) continue;
-      if (top && name === GENERATION_NAME && entry.isFile()) continue;
-      holdsAny = true;
-      if (top && name === ISET_DIR && entry.isDirectory()) {
-        const found = stray(join(dir, name), true);
-        if (found !== undefined) return found;
-        continue;
-      }
-      if (entry.isFile() && (isCanonical(name) || SIDECAR.test(name) || (iset && ISET_ASIDE.test(name)))) continue;
-      const folder = entry.isDirectory() ? unfolder(name) : undefined;
-      if (folder !== undefined && isCanonical(folder)) {
-        const found = stray(join(dir, name), iset);
-        if (found !== undefined) return found;
-        continue;
-      }
-      return relative(path, join(dir, name));
-    }
-    return undefined;
-  };
-  const found = stray(path, false);
-  if (found !== undefined) return `it holds ${found}, which file() does not write`;
-  if (holdsAny && !fs.existsSync(join(path, GENERATION_NAME))) return `it has no ${GENERATION_NAME}, which file() writes with a store's first change`;
-  return undefined;
-}
-
-/** A hashed name's sidecar, `.%h` and the SHA-256 in hex (filenames.ts). */
-const SIDECAR = /^\.%h[0-9a-f]{64}$/;
-/** An iset value written aside before it is linked into place (isetId), left behind by a crash. */
-const ISET_ASIDE = /^\.tmp-\d+-[0-9a-z]*$/;
-
 export function file(path?: string, opts?: FileOptions): FileStore {
   return new FileStore(path, opts);
 }
 
 registerLayer('file', {
   positional: 'path',
-  options: ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs'],
+  options: SPEC_OPTIONS,
   open: (spec) => {
     const { type: _type, path, ...opts } = spec;
     return file(path as string | undefined, opts as FileOptions);

@@ -51,6 +51,12 @@ export function isHashed(name: string): boolean {
   return name.startsWith('%h');
 }
 
+/** True for a hashed name's sidecar: `.%h` and the SHA-256 in hex. */
+export function isSidecar(name: string): boolean {
+  return SIDECAR.test(name);
+}
+const SIDECAR = /^\.%h[0-9a-f]{64}$/;
+
 /** The part a plain or %-escaped name stands for (hashed names are read from their sidecar). */
 export function decodePart(name: string): string {
   if (name === '%e') return '';

@@ -1,7 +1,9 @@
 /**
  * file(): the key → file name map, several processes sharing one directory,
  * writers killed mid-stream, torn tails and repair, temporary stores, the
- * bounded cache of open files, fsync, and iset/delete across processes.
+ * bounded cache of open files, fsync, iset/delete across processes, and the
+ * partd layout (tuple keys as partd's nested folders; partd-compat.test.ts
+ * checks it against Python partd itself).
  *
  * Tests that need another process run a real `node` child (TypeScript through
  * tsx) from ./fixtures and check what it did on disk and on its stdout.
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { type EncodeStore, type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { type EncodeStore, type Key, file, isLaminateError, msgpack, open, whyNotAStore, zlib } from '@laminate/core';
 import { SHARED_KEYS, checkRecords, msgpackRow, parseMsgpack, parseRaw, recordsInCall, zlibValue } from './fixtures/records.js';
 import { rejection } from '@laminate/core/testing';
 
@@ -696,5 +698,176 @@ describe('file(): iset and delete across processes', () => {
     expect(text(await a.get(['grp', 'x']))).toBe('after drop;');
     expect(text(await a.get('k'))).toBe('');
     expect(await new Child('ops.ts', [dir, JSON.stringify([['get', ['grp', 'x']]])]).success()).toEqual([JSON.stringify('after drop;')]);
+  });
+});
+
+// ---------------------------------------------------------------- 8. the partd layout
+
+describe("file(dir, { layout: 'partd' }): partd's names, tuple keys as nested folders", () => {
+  const partd = { layout: 'partd' } as const;
+  /** The paths under `dir`, relative, without the store's own top-level dot names. */
+  const dataPaths = (dir: string) => walkTree(dir).map(({ path }) => relative(dir, path)).filter((path) => !path.startsWith('.')).sort();
+  async function chunks(iterable: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for await (const chunk of iterable) out.push(chunk);
+    return out;
+  }
+
+  it('keeps a plain key under its own name and a tuple as nested folders, lists them back, and reopens the layout from describe()', async () => {
+    const dir = tempDir();
+    const store = track(file(dir, partd));
+    const keys: Key[] = ['plain', 'a.b', 'x y', 'f(1)', '-', ['a', 'b'], ['a', 'c', 'd'], ['n', 1], ['n', 2.5], ['df', '.columns'], ['_', '.'.repeat(3)], 'k'.repeat(255)];
+    await store.append(keys.map((k, i) => [k, bytes(`v${i};`)] as const));
+    await store.append([[['a', 'b'], bytes('again;')]]);
+    expect(dataPaths(dir)).toEqual(['-', '_', '_/...', 'a', 'a/b', 'a/c', 'a/c/d', 'a.b', 'df', 'df/.columns', 'f(1)', 'k'.repeat(255), 'n', 'n/1', 'n/2.5', 'plain', 'x y'].sort());
+    expect(fs.readFileSync(join(dir, 'a', 'b'), 'utf8')).toBe('v5;again;');
+    expect(fs.readFileSync(join(dir, 'n', '2.5'), 'utf8')).toBe('v8;');
+    expect(store.fileOf(['a', 'c', 'd'])).toBe(join(dir, 'a', 'c', 'd'));
+    const listed = keys.map((k) => (Array.isArray(k) ? k.map(String) : k));
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(listed));
+
+    const spec = store.describe();
+    expect(spec).toEqual({ type: 'file', path: dir, layout: 'partd' });
+    await store.close();
+    for (const again of [open<Uint8Array>(JSON.parse(JSON.stringify(spec))), open<Uint8Array>(`file("${dir}", layout=partd)`)]) {
+      track(again);
+      expect(again.describe()).toEqual(spec);
+      expect(sortedJson(await again.keys())).toEqual(sortedJson(listed));
+      expect(text(await again.get(['a', 'b']))).toBe('v5;again;');
+    }
+    // The default layout is not recorded, and is what it always was: 'a%d/b'.
+    const plainDir = tempDir();
+    const escaped = track(file(plainDir, { layout: 'escaped' }));
+    expect(escaped.describe()).toEqual({ type: 'file', path: plainDir });
+    await escaped.append([[['a', 'b'], bytes('x')]]);
+    expect(dataPaths(plainDir)).toEqual(['a%d', 'a%d/b']);
+  });
+
+  it('refuses, with ERR_INVALID_KEY, parts partd would rename and parts that could leave the directory or meet its own files, before writing anything', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const store = track(file(dir, partd));
+    const hostile: Key[] = [
+      '', '.', '..', '../x', '../../escaped', '/abs', join(parent, 'escaped-absolute'), '/', 'a/b', 'a/../b', 'a\\b', '\\', '..\\x',
+      'nul\0inside', '\0', 'é', '日本', '🦊', 'tab\there', 'new\nline', '%41', 'a%d', '*', '?', ':', '"', '<', '|', "'", '+',
+      'x'.repeat(256), '.hidden', '.laminate.lock', '.laminate.gen', '.iset', '.lock',
+      ['a', '..'], ['..', 'a'], ['.', 'a'], ['a', '.'], ['a', ''], ['', 'a'], ['a', 'b/c'], ['a', '/'], ['.iset', 'x'], ['.lock', 'x'], ['a', 'x'.repeat(256)], ['a', 'é'], ['n', 1e21],
+    ];
+    for (const key of hostile) {
+      const error = await rejection(store.append([['fine', bytes('x')], [key, bytes('y')]]));
+      expect(isLaminateError(error, 'ERR_INVALID_KEY'), JSON.stringify(key)).toBe(true);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/partd layout: .*; .*or use file\(\) without layout: 'partd'/);
+      await expect(store.get(key)).rejects.toMatchObject({ code: 'ERR_INVALID_KEY' });
+      await expect(store.delete(['fine', key])).rejects.toMatchObject({ code: 'ERR_INVALID_KEY' });
+    }
+    // Nothing of those calls was written (not even the key beside them), and nothing outside the store.
+    expect(fs.readdirSync(parent)).toEqual(['store']);
+    expect(fs.readdirSync(dir).filter((name) => name !== '.laminate.lock')).toEqual([]);
+
+    // iset values are laminate's own metadata, under .iset/ with the default layout's escaped names: any key.
+    for (const key of hostile) await store.iset(key, bytes('meta'));
+    for (const key of hostile) expect(text(await store.iget(key))).toBe('meta');
+    expect(await store.keys()).toEqual([]);
+    expect(fs.readdirSync(parent)).toEqual(['store']);
+    const real = fs.realpathSync(dir) + sep;
+    for (const { path, stat } of walkTree(dir)) {
+      expect(stat.isSymbolicLink(), path).toBe(false);
+      expect(fs.realpathSync(path).startsWith(real), path).toBe(true);
+      expect(relative(dir, path).split(sep)[0], path).toMatch(/^\.(iset|laminate\.gen|laminate\.lock)$/);
+    }
+  });
+
+  it("refuses a key whose name the other kind holds ('a' and ['a', 'b']) with ERR_INVALID_KEY, in one call or across calls, and writes nothing of that call", async () => {
+    const dir = tempDir();
+    const store = track(file(dir, partd));
+    await store.append({ a: bytes('plain a') });
+
+    // Under a plain key: the tuple's folder would be a file (here, one open in the descriptor cache).
+    let error = await rejection(store.append([['b', bytes('b')], [['a', 'b'], bytes('x')]]));
+    expect(isLaminateError(error, 'ERR_INVALID_KEY')).toBe(true);
+    expect(error.key).toBe('["a","b"]');
+    expect(error.message).toContain('"a" there is not a folder but the file of the key "a"');
+    expect(error.message).toContain('Delete that key first');
+    expect(fs.existsSync(join(dir, 'b'))).toBe(false);
+    // The same from a store with nothing cached, and deeper.
+    const other = track(file(dir, partd));
+    for (const key of [['a', 'b'], ['a', 'b', 'c']]) {
+      error = await rejection(other.append([[key, bytes('x')]]));
+      expect(isLaminateError(error, 'ERR_INVALID_KEY'), JSON.stringify(key)).toBe(true);
+      expect(error.message).toContain('the file of the key "a"');
+    }
+
+    // A plain key (or a shorter tuple) where longer tuple keys have their folder.
+    await store.append([[['t', 'u'], bytes('tu')], [['t', 'v', 'w'], bytes('tvw')]]);
+    for (const key of ['t', ['t', 'v']]) {
+      error = await rejection(other.append([[key, bytes('x')]]));
+      expect(isLaminateError(error, 'ERR_INVALID_KEY'), JSON.stringify(key)).toBe(true);
+      expect(error.message).toContain('the folder of tuple keys that start with');
+      expect(error.message).toContain('Delete those tuple keys first');
+    }
+
+    // Both new in one call, in either order.
+    for (const pair of [[[['n', 'm'], bytes('1')], ['n', bytes('2')]], [['n', bytes('2')], [['n', 'm'], bytes('1')]]] as [Key, Buffer][][]) {
+      error = await rejection(store.append(pair));
+      expect(isLaminateError(error, 'ERR_INVALID_KEY')).toBe(true);
+      expect(error.message).toContain('Append only one of them');
+      expect(fs.existsSync(join(dir, 'n'))).toBe(false);
+    }
+
+    // Reading or deleting a key whose name the other kind holds finds nothing and harms nothing (no EISDIR, no ENOTDIR).
+    expect(text(await store.get('t'))).toBe('');
+    expect(text(await store.get(['a', 'b']))).toBe('');
+    expect((await store.readRanges([{ key: 't', offset: 0, length: 10 }, { key: ['a', 'b', 'c'], offset: 0, length: 10 }])).map(text)).toEqual(['', '']);
+    expect(await chunks(store.iter('t'))).toEqual([]);
+    expect(await chunks(store.iter(['a', 'b']))).toEqual([]);
+    await store.delete(['t', ['a', 'b'], ['t', 'v']]);
+    expect(text(await store.get(['t', 'v', 'w']))).toBe('tvw');
+    expect(text(await store.get('a'))).toBe('plain a');
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(['a', ['t', 'u'], ['t', 'v', 'w']]));
+
+    // Deleting every tuple key under a name frees it: delete removes the folders it leaves empty.
+    await store.delete([['t', 'u'], ['t', 'v', 'w']]);
+    expect(fs.existsSync(join(dir, 't'))).toBe(false);
+    await store.append({ t: bytes('plain t now') });
+    expect(text(await store.get('t'))).toBe('plain t now');
+    await store.delete(['a']);
+    await store.append([[['a', 'b'], bytes('tuple now')]]);
+    expect(text(await other.get(['a', 'b']))).toBe('tuple now');
+
+    // A folder another program left empty (partd never removes folders) is not removed: the error names it.
+    fs.mkdirSync(join(dir, 'empty'));
+    error = await rejection(store.append({ empty: bytes('x') }));
+    expect(isLaminateError(error, 'ERR_INVALID_KEY')).toBe(true);
+    expect(error.message).toContain('"empty" there is an empty folder');
+    expect(error.message).toContain('Remove that empty folder');
+    expect(fs.statSync(join(dir, 'empty')).isDirectory()).toBe(true);
+  });
+
+  it("whyNotAStore(dir, { layout: 'partd' }) accepts what that layout writes and partd's .lock, and still names a stray file", async () => {
+    const dir = tempDir();
+    const store = track(file(dir, partd));
+    await store.append([[['a', 'b'], bytes('x')], ['x y', bytes('y')], [['df', '.columns'], bytes('c')]]);
+    await store.iset(['m', 'n'], bytes('meta'));
+    await store.close();
+    fs.writeFileSync(join(dir, '.lock'), '');
+    expect(whyNotAStore(dir, partd)).toBeUndefined();
+    // The default layout writes none of these names.
+    expect(whyNotAStore(dir)).toMatch(/^it holds .*, which file\(\) does not write$/);
+    fs.writeFileSync(join(dir, 'a', 'stray!'), 'x');
+    expect(whyNotAStore(dir, partd)).toBe(`it holds ${join('a', 'stray!')}, which file() does not write`);
+  });
+
+  it('refuses a layout it does not know with ERR_INVALID_OPTION', async () => {
+    for (const make of [() => file(tempDir(), { layout: 'nested' as 'partd' }), () => open({ type: 'file', path: tempDir(), layout: 'PARTD' })]) {
+      let error: unknown;
+      try {
+        make();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
+      expect((error as Error).message).toContain("layout must be 'escaped' (the default) or 'partd'");
+    }
   });
 });

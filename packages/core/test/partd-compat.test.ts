@@ -1,7 +1,9 @@
 /**
  * Compatibility with the real Python partd, both ways: directories written by
  * partd.File, partd.ZLib(partd.File) and partd.Python(partd.File) read the same
- * through file(), zlib(file()) and msgpack(file()), and the reverse.
+ * through file(), zlib(file()) and msgpack(file()), and the reverse; with
+ * tuple keys, through file(dir, { layout: 'partd' }), which nests them as
+ * partd does (and partd.PandasColumns' directories, whose keys are tuples).
  *
  * The Python side is fixtures/partd_compat.py, run with Debian's Python. On a
  * machine without it these tests fail, saying what to install; they never skip.
@@ -13,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { file, msgpack, splitFrames, zlib } from '@laminate/core';
+import { type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { rejection } from '@laminate/core/testing';
+import { splitFrames } from '@laminate/core/layer';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./fixtures/partd_compat.py', import.meta.url));
@@ -153,18 +157,20 @@ interface Written {
   partd: string;
 }
 
-/** Has Python partd write its three directories. */
-function pythonWrites(): { dirs: { file: string; zlib: string; python: string }; written: Written } {
+/** Has Python partd write its three directories (partd.File, partd.ZLib, partd.Python); `mode` write-tuples uses tuple keys. */
+function pythonWrites<T = Written>(mode: 'write' | 'write-tuples' = 'write'): { dirs: { file: string; zlib: string; python: string }; written: T } {
   const root = tempDir();
   const d = { file: join(root, 'file'), zlib: join(root, 'zlib'), python: join(root, 'python') };
-  return { dirs: d, written: python<Written>('write', d.file, d.zlib, d.python) };
+  return { dirs: d, written: python<T>(mode, d.file, d.zlib, d.python) };
 }
 
-let shared: ReturnType<typeof pythonWrites> | undefined;
-function writtenByPython() {
-  shared ??= pythonWrites();
-  return shared;
+/** `make`'s result, made on the first call only: several tests read one set of directories Python wrote. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
+
+const writtenByPython = once(() => pythonWrites());
 
 interface Read {
   values: Record<string, View>;
@@ -172,10 +178,11 @@ interface Read {
   files: string[];
 }
 
-function pythonReads(layer: 'file' | 'zlib' | 'python', dir: string, keys: string[]): Read {
+/** Has Python partd read `keys` from `dir` through `layer`; `mode` read-tuples takes tuple keys (as lists). */
+function pythonReads<T = Read>(layer: 'file' | 'zlib' | 'python', dir: string, keys: readonly Key[], mode: 'read' | 'read-tuples' = 'read'): T {
   const keysFile = join(tempDir(), 'keys.json');
   writeFileSync(keysFile, JSON.stringify(keys));
-  return python<Read>('read', layer, dir, keysFile);
+  return python<T>(mode, layer, dir, keysFile);
 }
 
 async function chunksOf(iterable: AsyncIterable<unknown>): Promise<unknown[]> {
@@ -238,7 +245,6 @@ function jsLists(): Record<string, unknown[][]> {
   return lists;
 }
 
-/** Appends `data` the way a shuffle does: several keys per call, each key's values in order. */
 /** Appends `data` with the store `make` opens on a new directory, closes it, and has Python partd read the directory as `layer` (every key listed). */
 async function readByPartd<V>(layer: 'file' | 'zlib' | 'python', make: (dir: string) => { append(data: Iterable<readonly [string, V]>): Promise<void>; close(): Promise<void> }, data: Record<string, V[]>): Promise<{ keys: string[]; read: Read }> {
   needPartd();
@@ -252,11 +258,15 @@ async function readByPartd<V>(layer: 'file' | 'zlib' | 'python', make: (dir: str
   return { keys, read };
 }
 
-async function appendRounds<V>(store: { append(data: Iterable<readonly [string, V]>): Promise<void> }, data: Record<string, V[]>): Promise<void> {
-  const rounds = Math.max(...Object.values(data).map((values) => values.length));
-  for (let r = 0; r < rounds; r++) {
-    await store.append(Object.entries(data).flatMap(([key, values]) => (r < values.length ? [[key, values[r]] as const] : [])));
-  }
+/** Appends `data` the way a shuffle does: several keys per call, each key's values in order. */
+async function appendRounds<V>(store: { append(data: Iterable<readonly [Key, V]>): Promise<void> }, data: Record<string, V[]>): Promise<void> {
+  await appendPairs(store, Object.entries(data));
+}
+
+/** Appends the first value of every key in one call, then the second of each, and so on. */
+async function appendPairs<V>(store: { append(data: Iterable<readonly [Key, V]>): Promise<void> }, data: readonly (readonly [Key, V[]])[]): Promise<void> {
+  const rounds = Math.max(...data.map(([, values]) => values.length));
+  for (let r = 0; r < rounds; r++) await store.append(data.flatMap(([key, values]) => (r < values.length ? [[key, values[r]] as const] : [])));
 }
 
 // ---------------------------------------------------------------- tests
@@ -414,5 +424,206 @@ describe('Python partd compatibility', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------- tuple keys: file(dir, { layout: 'partd' })
+
+/** A key as partd_compat.py reports it: a string, or a tuple as a list of strings. */
+type PyKey = string | string[];
+type Pairs<T> = [PyKey, T][];
+
+interface TuplesWritten {
+  file: Pairs<View[]>;
+  zlib: Pairs<View[]>;
+  python: Pairs<View[][]>;
+  /** The data files in partd.File's directory, as partd itself laid them out. */
+  files: string[];
+}
+
+interface TuplesRead {
+  values: View[];
+  frames?: View[][];
+  files: string[];
+}
+
+const PARTD = { layout: 'partd' } as const;
+const keyOrder = (keys: readonly Key[]) => keys.map((k) => JSON.stringify(k)).sort();
+/** Where partd keeps a key: its parts as nested folders. */
+const partdPath = (key: Key) => (typeof key === 'string' ? key : key.map(String).join('/'));
+
+const tuplesByPython = once(() => pythonWrites<TuplesWritten>('write-tuples'));
+const pythonReadsTuples = (layer: 'file' | 'zlib' | 'python', dir: string, keys: readonly Key[]) => pythonReads<TuplesRead>(layer, dir, keys, 'read-tuples');
+
+/** `value` is the chunks partd appended, one after the other (file() keeps no boundaries). */
+function expectChunks(value: Uint8Array, chunks: View[], label: string): void {
+  expect(value.byteLength, label).toBe(chunks.reduce((n: number, c) => n + viewLength(c), 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const n = viewLength(chunk);
+    expect(bytesView(value.subarray(offset, offset + n)), label).toEqual(chunk);
+    offset += n;
+  }
+}
+
+/** Per key (tuples with numbers, dotted and spaced parts, a 255-byte part, and plain keys), the byte strings laminate appends. */
+function jsTupleChunks(): [Key, Buffer[]][] {
+  return [
+    [['a', 'b'], [randomBytes(10), Buffer.alloc(0), randomBytes(3000)]],
+    [['a', 'c', 'd'], [randomBytes(1)]],
+    [['x', 1], [randomBytes(7), randomBytes(7)]],
+    [['x', 2.5], [randomBytes(100)]],
+    [['df', '.columns'], [Buffer.from('a list of columns')]],
+    [['with space', '(parens)'], [randomBytes(5)]],
+    [['k'.repeat(255), 'v'], [randomBytes(5)]],
+    [['deep', 'er', 'est', 'key'], [randomBytes(64), Buffer.from(Array.from({ length: 256 }, (_, b) => b))]],
+    ['plain', [randomBytes(20)]],
+    ['a.b', [randomBytes(20), randomBytes(1)]],
+  ];
+}
+
+describe('Python partd compatibility with tuple keys: file(dir, { layout: "partd" })', () => {
+  describe('laminate reads what Python partd wrote', () => {
+    it('file(dir, { layout: "partd" }) lists and reads partd.File\'s nested folders byte for byte; the default layout does not see them', async () => {
+      needPartd();
+      const { dirs: d, written } = tuplesByPython();
+      // partd really nested them: ('a', 'b') is the file a/b.
+      expect(written.files).toEqual(written.file.map(([key]) => partdPath(key)).sort());
+      const store = file(d.file, PARTD);
+      try {
+        expect(keyOrder(await store.keys())).toEqual(keyOrder(written.file.map(([key]) => key)));
+        const values = await store.getMany(written.file.map(([key]) => key));
+        written.file.forEach(([key, chunks], i) => expectChunks(values[i], chunks, JSON.stringify(key)));
+        const [key, chunks] = written.file.find(([k]) => Array.isArray(k) && k.length === 4)!;
+        expectChunks(Buffer.concat((await chunksOf(store.iter(key))) as Uint8Array[]), chunks, 'iter');
+        const [range] = await store.readRanges([{ key, offset: 1, length: 5 }]);
+        expect(Buffer.from(range).equals(Buffer.from(values[written.file.findIndex(([k]) => k === key)].subarray(1, 6)))).toBe(true);
+        // A tuple's folder holds no value of its own key.
+        expect((await store.get('a')).byteLength).toBe(0);
+        expect((await store.get(['a', 'b', 'never'])).byteLength).toBe(0);
+      } finally {
+        await store.close();
+      }
+      const escaped = file(d.file);
+      try {
+        expect(keyOrder(await escaped.keys())).toEqual(keyOrder(['plain', 'a.b']));
+      } finally {
+        await escaped.close();
+      }
+    });
+
+    it('zlib(file(dir, { layout: "partd" })) reads partd.ZLib, and msgpack(…) partd.Python, with tuple keys, one frame per partd append', async () => {
+      needPartd();
+      const { dirs: d, written } = tuplesByPython();
+      const compressed = zlib(file(d.zlib, PARTD));
+      const records = msgpack(file(d.python, PARTD));
+      try {
+        expect(keyOrder(await compressed.keys())).toEqual(keyOrder(written.zlib.map(([key]) => key)));
+        for (const [key, chunks] of written.zlib) {
+          expect(((await chunksOf(compressed.iter(key))) as Uint8Array[]).map(bytesView), JSON.stringify(key)).toEqual(chunks);
+        }
+        expect(keyOrder(await records.keys())).toEqual(keyOrder(written.python.map(([key]) => key)));
+        for (const [key, appends] of written.python) {
+          expect((await chunksOf(records.iter(key))).map(jsView), JSON.stringify(key)).toEqual(appends);
+        }
+      } finally {
+        await compressed.close();
+        await records.close();
+      }
+    });
+
+    it('reads partd.PandasColumns, whose keys are (key, column) tuples, and writes a copy that PandasColumns reads back', async () => {
+      needPartd();
+      const source = tempDir();
+      const written = python<{ keys: Pairs<View>; frame: View }>('write-pandas', source);
+      // ('df', '.columns'), ('df', 'ints'), ('df', 'ints.dtype'), ('df', 'with space') …
+      expect(written.keys.map(([key]) => key)).toContainEqual(['df', '.columns']);
+      expect(written.keys.map(([key]) => key)).toContainEqual(['df', 'with space']);
+      const store = file(source, PARTD);
+      const copy = file(join(tempDir(), 'copy'), PARTD);
+      try {
+        const keys = await store.keys();
+        expect(keyOrder(keys)).toEqual(keyOrder(written.keys.map(([key]) => key)));
+        const values = await store.getMany(keys);
+        for (const [key, bytes] of written.keys) expect(bytesView(values[keys.findIndex((k) => JSON.stringify(k) === JSON.stringify(key))]), JSON.stringify(key)).toEqual(bytes);
+        await copy.append(keys.map((key, i) => [key, values[i]] as const));
+      } finally {
+        await store.close();
+        await copy.close();
+      }
+      expect(python<View>('read-pandas', copy.path)).toEqual(written.frame);
+    });
+
+    it('refuses, with ERR_INVALID_KEY and what to do, a plain key where partd keeps the folder of tuple keys, and the reverse', async () => {
+      needPartd();
+      const { dirs: d } = tuplesByPython();
+      const store = file(d.file, PARTD);
+      try {
+        const before = await store.getMany([['a', 'b'], 'plain']);
+        const folder = await rejection(store.append([['fresh', Buffer.from('x')], ['a', Buffer.from('would be a/')]]));
+        expect(isLaminateError(folder, 'ERR_INVALID_KEY')).toBe(true);
+        expect(folder.key).toBe('"a"');
+        expect(folder.message).toMatch(/folder of tuple keys that start with "a".*Delete those tuple keys first/);
+        const underFile = await rejection(store.append([[['plain', 'x'], Buffer.from('would need plain/')]]));
+        expect(isLaminateError(underFile, 'ERR_INVALID_KEY')).toBe(true);
+        expect(underFile.message).toMatch(/"plain" there is not a folder but the file of the key "plain".*layout: 'partd'/);
+        // Nothing of either call was written, and what partd wrote is whole.
+        expect((await store.get('fresh')).byteLength).toBe(0);
+        expect(await store.getMany([['a', 'b'], 'plain'])).toEqual(before);
+      } finally {
+        await store.close();
+      }
+      expect(pythonReadsTuples('file', d.file, [['a', 'b']]).files).not.toContain('fresh');
+    });
+  });
+
+  describe('Python partd reads what laminate wrote', () => {
+    it('partd.File reads file(dir, { layout: "partd" })\'s tuple keys, numbers as their text, in partd\'s nested folders', async () => {
+      needPartd();
+      const data = jsTupleChunks();
+      const dir = tempDir();
+      const store = file(dir, PARTD);
+      await appendPairs(store, data);
+      await store.close();
+      const read = pythonReadsTuples('file', dir, data.map(([key]) => key));
+      expect(read.files).toEqual(data.map(([key]) => partdPath(key)).sort());
+      data.forEach(([key, chunks], i) => expect(read.values[i], JSON.stringify(key)).toEqual(bytesView(Buffer.concat(chunks))));
+    });
+
+    it('partd.ZLib and partd.Python read zlib(…) and msgpack(…) over file(dir, { layout: "partd" }), frame by frame', async () => {
+      needPartd();
+      const chunks = jsTupleChunks();
+      const zdir = tempDir();
+      const compressed = zlib(file(zdir, PARTD));
+      await appendPairs(compressed, chunks);
+      await compressed.close();
+      const zread = pythonReadsTuples('zlib', zdir, chunks.map(([key]) => key));
+      chunks.forEach(([key, values], i) => expect(zread.frames![i], JSON.stringify(key)).toEqual(values.map(bytesView)));
+
+      const lists: [Key, unknown[][]][] = chunks.map(([key], i) => [key, [[i, 'first', Buffer.from([i])], [{ key: partdPath(key) }, 2n ** 64n - 1n, -1.5]]]);
+      const pdir = tempDir();
+      const records = msgpack(file(pdir, PARTD));
+      await appendPairs(records, lists);
+      await records.close();
+      const pread = pythonReadsTuples('python', pdir, lists.map(([key]) => key));
+      lists.forEach(([key, appends], i) => {
+        expect(pread.values[i], JSON.stringify(key)).toEqual(pyExpected(appends.flat()));
+        expect(pread.frames![i], JSON.stringify(key)).toEqual(appends.map(pyExpected));
+      });
+    });
+
+    it('both libraries append to the same tuple keys in turn', async () => {
+      needPartd();
+      const { dirs: d, written } = pythonWrites<TuplesWritten>('write-tuples');
+      const extra: [Key, Buffer[]][] = [...written.zlib.map(([key]) => [key, [randomBytes(50)]] as [Key, Buffer[]]), [['a', 'new'], [randomBytes(9)]]];
+      const compressed = zlib(file(d.zlib, PARTD));
+      await appendPairs(compressed, extra);
+      await compressed.close();
+      const read = pythonReadsTuples('zlib', d.zlib, extra.map(([key]) => key));
+      extra.forEach(([key, values], i) => {
+        const before = written.zlib.find(([k]) => JSON.stringify(k) === JSON.stringify(key))?.[1] ?? [];
+        expect(read.frames![i], JSON.stringify(key)).toEqual([...before, ...values.map(bytesView)]);
+      });
+    });
   });
 });

@@ -23,7 +23,7 @@ afterAll(async () => {
 /** Each layer with options away from their defaults, and the fields its describe() must then record. */
 const examples: Record<string, [() => AnyStore, Record<string, unknown>]> = {
   dict: [() => dict(), {}],
-  file: [() => file(join(dir, 'f'), { fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234 }), { path: join(dir, 'f'), fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234 }],
+  file: [() => file(join(dir, 'f'), { fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234, layout: 'partd' }), { path: join(dir, 'f'), fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234, layout: 'partd' }],
   buffer: [() => buffer(dict(), file(join(dir, 'b')), { availableMemory: 1 << 20, maxDiskBytes: 1 << 30, spillFraction: 0.25, maxSpillKeys: 9 }), { availableMemory: 1 << 20, maxDiskBytes: 1 << 30, spillFraction: 0.25, maxSpillKeys: 9 }],
   zlib: [() => zlib(dict(), { level: 2 }), { level: 2 }],
   gzip: [() => gzip(dict(), { level: 8 }), { level: 8 }],

@@ -1,0 +1,188 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { LaminateError } from './errors.js';
+import type { OuterLock } from './mutex.js';
+
+/** The lock every process sharing a file() directory takes (a folder, made and removed by proper-lockfile). */
+export const LOCK_NAME = '.laminate.lock';
+/** 8 bytes, little-endian: how many times files were removed from the directory (delete, drop). */
+export const GENERATION_NAME = '.laminate.gen';
+
+/** What onLockWait is told. The lock records no owner, so who holds it is not known. */
+export interface LockWait {
+  /** The store's directory. */
+  path: string;
+  /** How long the call waits at most before ERR_LOCKED: lockTimeoutMs. */
+  timeoutMs: number;
+}
+
+export interface LockSettings {
+  /** A lock not refreshed for this long is taken to belong to a dead process (min 2000). */
+  staleMs: number;
+  /** How long to wait for the lock before ERR_LOCKED. */
+  timeoutMs: number;
+  /** Single-owner mode: the lock is taken by own() and held until close(). */
+  exclusive: boolean;
+}
+
+/**
+ * The cross-process side of a file() directory: its lock, and its generation
+ * counter. Descriptors stay open between calls for speed, so a process must
+ * learn when another one removed files (a descriptor to an unlinked file would
+ * swallow appends): whoever removes files bumps the generation, and whoever
+ * takes the lock and finds it changed closes its descriptors.
+ */
+export class DirectoryLock {
+  /**
+   * The generation file, open once it exists. The first write (append, iset,
+   * delete, drop) creates it, not opening the store: reading a directory adds
+   * nothing to it, and a directory holding one is one laminate wrote to.
+   */
+  private generationFd?: number;
+  private generation: number;
+  private releaseOwner?: () => void;
+  private compromised?: Error;
+
+  constructor(
+    readonly path: string,
+    private readonly settings: LockSettings,
+    /** Told when a call starts waiting for the lock; what it returns is called when the wait ends. */
+    private readonly onWait: (wait: LockWait) => void | (() => void),
+  ) {
+    this.generation = this.readGeneration();
+  }
+
+  /** Single-owner mode: takes the lock now, without waiting, until close(). */
+  own(): void {
+    try {
+      this.releaseOwner = lockfile.lockSync(this.path, this.lockOptions());
+    } catch (error) {
+      this.closeGeneration();
+      throw this.lockError(error);
+    }
+  }
+
+  /** The lock taken per call (by a Mutex), with backoff until timeoutMs; `filesRemoved` runs when another process removed files meanwhile. */
+  perCall(filesRemoved: () => void): OuterLock {
+    let release: (() => Promise<void>) | undefined;
+    return {
+      acquire: async () => {
+        release = await this.take();
+        this.compromised = undefined;
+        const generation = this.readGeneration();
+        if (generation !== this.generation) {
+          this.generation = generation;
+          filesRemoved();
+        }
+      },
+      release: async () => {
+        const done = release;
+        release = undefined;
+        await done?.().catch(() => undefined);
+      },
+      valid: () => release !== undefined && this.compromised === undefined,
+    };
+  }
+
+  private async take(): Promise<() => Promise<void>> {
+    const deadline = Date.now() + this.settings.timeoutMs;
+    let waiting = false;
+    let endWait: void | (() => void) = undefined;
+    try {
+      for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+        try {
+          return await lockfile.lock(this.path, this.lockOptions());
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
+          if (!waiting) {
+            waiting = true;
+            endWait = this.onWait({ path: this.path, timeoutMs: this.settings.timeoutMs });
+          }
+          await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+        }
+      }
+    } finally {
+      endWait?.();
+    }
+  }
+
+  private lockOptions() {
+    return {
+      lockfilePath: join(this.path, LOCK_NAME),
+      realpath: false,
+      stale: Math.max(2000, this.settings.staleMs),
+      onCompromised: (error: Error) => {
+        this.compromised = error;
+      },
+    };
+  }
+
+  private lockError(error: unknown): LaminateError {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOCKED' && this.settings.exclusive) {
+      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
+    }
+    if (code === 'ELOCKED') {
+      return new LaminateError(
+        'ERR_LOCKED',
+        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.settings.timeoutMs} ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
+        { cause: error },
+      );
+    }
+    return new LaminateError('ERR_LOCKED', `Could not lock ${this.path}: ${(error as Error).message}`, { cause: error });
+  }
+
+  /** Throws when the lock was lost (its refresh failed) since it was taken: the call it guarded must not count as done. */
+  assertHeld(): void {
+    if (this.compromised) {
+      const error = this.compromised;
+      this.compromised = undefined;
+      throw new LaminateError('ERR_LOCKED', `The lock on ${this.path} was lost (${error.message}); the last call was not applied. Retry it.`, { cause: error });
+    }
+  }
+
+  /** Called before a write: marks the directory as one laminate wrote to. */
+  writing(): void {
+    this.generationFile(true);
+  }
+
+  /** Tells the other processes that files were removed. */
+  filesRemoved(): void {
+    const fd = this.generationFile(true)!;
+    this.generation = this.readGeneration() + 1;
+    const buf = Buffer.alloc(8);
+    buf.writeBigUInt64LE(BigInt(this.generation));
+    fs.writeSync(fd, buf, 0, 8, 0);
+  }
+
+  /** Closes the generation file and lets go of a lock held as single owner. */
+  close(): void {
+    this.closeGeneration();
+    this.releaseOwner?.();
+  }
+
+  /** The generation file's descriptor; `create` makes the file (a write), else undefined while there is none. */
+  private generationFile(create: boolean): number | undefined {
+    if (this.generationFd === undefined) {
+      const path = join(this.path, GENERATION_NAME);
+      // A stat that finds nothing costs less than an open that throws, on every lock while the file is missing.
+      if (!create && !fs.existsSync(path)) return undefined;
+      this.generationFd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    }
+    return this.generationFd;
+  }
+
+  private readGeneration(): number {
+    const fd = this.generationFile(false);
+    if (fd === undefined) return 0;
+    const buf = Buffer.alloc(8);
+    const n = fs.readSync(fd, buf, 0, 8, 0);
+    return n === 8 ? Number(buf.readBigUInt64LE(0)) : 0;
+  }
+
+  private closeGeneration(): void {
+    if (this.generationFd !== undefined) fs.closeSync(this.generationFd);
+    this.generationFd = undefined;
+  }
+}
