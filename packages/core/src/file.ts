@@ -9,7 +9,7 @@ import { KeyPaths, LAYOUTS, type LayoutName, escapedLayout } from './key-paths.j
 import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 import { ISET_DIR, isetAsideName } from './store-directory.js';
-import { forget, removeOnExit } from './temporary.js';
+import { removedByStore, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
 
@@ -333,7 +333,7 @@ export class FileStore extends BytesStore {
     this.directory.close();
     if (this.temporary) {
       fs.rmSync(this.path, { recursive: true, force: true });
-      forget(this.path);
+      removedByStore(this.path);
     }
   }
 

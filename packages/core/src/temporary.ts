@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 
 /**
  * Temporary directories of file() stores: removed when their store closes
- * (forget) or, failing that, when the process exits, including on SIGINT,
+ * (which then calls removedByStore) or, failing that, when the process exits, including on SIGINT,
  * SIGTERM and SIGHUP when nothing else handles those signals.
  *
  * proper-lockfile installs signal-exit's listeners on these signals as soon
@@ -46,6 +46,7 @@ export function removeOnExit(dir: string): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 }
 
-export function forget(dir: string): void {
+/** The store removed `dir` itself: nothing is left to remove at exit. */
+export function removedByStore(dir: string): void {
   pending.delete(dir);
 }
