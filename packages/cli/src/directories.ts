@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type AnyStore, BaseStore, BufferStore, FileStore, LaminateError, type LockWait, type StoreSpec, whyNotAStore } from '@laminate/core';
+import { type AnyStore, BaseStore, BufferStore, FileStore, LaminateError, type FileOptions, type LockWait, type StoreSpec, whyNotAStore } from '@laminate/core';
 import type { Io } from './io.js';
 
 /**
@@ -36,7 +36,7 @@ export function checkDirectories(spec: StoreSpec, check: DirectoryCheck, command
     if (!stat.isDirectory()) {
       throw new LaminateError('ERR_NOT_A_STORE', `${dir} is a file, not a store: file(DIR) names the directory that holds a store's keys. Check the path in the SPEC.`);
     }
-    const why = check === 'store' ? whyNotAStore(dir) : undefined;
+    const why = check === 'store' ? whyNotAStore(dir, { layout: node.layout as FileOptions['layout'] }) : undefined;
     if (why !== undefined) {
       throw new LaminateError(
         'ERR_NOT_A_STORE',
