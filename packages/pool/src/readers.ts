@@ -58,6 +58,9 @@ function episodeOf(index: PoolIndex, entry: Entry, frame: Uint8Array): { meta: E
 /** n distinct episodes drawn uniformly from those matching `query`, as one table (see EpisodePool.sample). */
 export async function sample(index: PoolIndex, n: number, query: Query | undefined, opts: SampleOptions): Promise<Table> {
   if (!Number.isInteger(n) || n < 0) throw typeError('ERR_INVALID_OPTION', `sample(n): n must be a whole number of episodes, 0 or more; got ${String(n)}.`);
+  if (opts.seed !== undefined && !(typeof opts.seed === 'number' && Number.isFinite(opts.seed))) {
+    throw typeError('ERR_INVALID_OPTION', `sample(): seed must be a finite number (the same seed gives the same sample); got ${String(opts.seed)}.`);
+  }
   const random = generator(seedOf(opts.seed));
   const { picks, frames } = await index.locked(async () => {
     const matching = match(index, query);

@@ -325,8 +325,11 @@ export class PoolSchema {
   }
 }
 
+/** The largest time a Date holds, in ms either side of 1970 (ECMAScript's ±100,000,000 days). */
+const MAX_DATE_MS = 8.64e15;
+
 function describeType(type: MetadataType): string {
-  return { utf8: 'a string', float64: 'a number', int32: 'a whole number within 32 bits', bool: 'true or false', timestamp: 'a Date or milliseconds since 1970' }[type];
+  return { utf8: 'a string', float64: 'a number', int32: 'a whole number within 32 bits', bool: 'true or false', timestamp: 'a Date or milliseconds since 1970, within the ±8.64e15 ms a Date holds' }[type];
 }
 
 /** The value as the index keeps it, or undefined when it is not of `type`. */
@@ -341,14 +344,34 @@ function checkField(type: MetadataType, value: unknown): unknown {
     case 'bool':
       return typeof value === 'boolean' ? value : undefined;
     case 'timestamp': {
+      // Within the range a Date can hold, so that find() gives back a valid Date.
       const ms = value instanceof Date ? value.getTime() : value;
-      return typeof ms === 'number' && Number.isFinite(ms) ? ms : undefined;
+      return typeof ms === 'number' && Math.abs(ms) <= MAX_DATE_MS ? ms : undefined;
     }
   }
 }
 
 function mismatch(problems: string[]): LaminateError {
   return Object.assign(new LaminateError('ERR_SCHEMA', `The episode does not match the pool's schema: ${problems.join('; ')}. Nothing was stored.`), { problems });
+}
+
+/**
+ * Refuses an element that is not of the column's kind (apache-arrow would
+ * turn a string in a float32 column into NaN, a number in a utf8 column into
+ * text); null stands for a missing value.
+ */
+function checkElements(items: readonly unknown[], type: DataType, name: string): void {
+  const fits = DataType.isFloat(type)
+    ? (x: unknown) => typeof x === 'number'
+    : DataType.isInt(type)
+      ? (x: unknown) => (typeof x === 'number' && Number.isInteger(x)) || typeof x === 'bigint'
+      : DataType.isBool(type)
+        ? (x: unknown) => typeof x === 'boolean'
+        : DataType.isUtf8(type)
+          ? (x: unknown) => typeof x === 'string'
+          : () => true;
+  const at = items.findIndex((x) => x !== null && x !== undefined && !fits(x));
+  if (at >= 0) throw new Error(`column "${name}" holds ${JSON.stringify(items[at]) ?? String(items[at])} at index ${at}, which is not a ${typeName(type)} value`);
 }
 
 /** A column's values as a Vector of `type`: typed arrays of the right kind are used as they are. */
@@ -365,8 +388,10 @@ function toVector(values: unknown, type: DataType, name: string): Vector {
     return makeVector(makeData({ type, length: (values as ArrayLike<unknown>).length, nullCount: 0, data: values as Float32Array } as never));
   }
   if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    const items = Array.from(values as ArrayLike<unknown>);
+    checkElements(items, type, name);
     try {
-      return vectorFromArray(Array.from(values as ArrayLike<unknown>), type);
+      return vectorFromArray(items, type);
     } catch (error) {
       throw new Error(`column "${name}" cannot be made ${typeName(type)} (${(error as Error).message})`);
     }
