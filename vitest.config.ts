@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^@laminate\/codecs$/, replacement: src('codecs/src/index.ts') },
       { find: /^@laminate\/arrow$/, replacement: src('arrow/src/index.ts') },
       { find: /^@laminate\/net$/, replacement: src('net/src/index.ts') },
+      { find: /^@laminate\/redis$/, replacement: src('redis/src/index.ts') },
       { find: /^@laminate\/pool$/, replacement: src('pool/src/index.ts') },
       { find: /^laminate$/, replacement: src('laminate/src/index.ts') },
       { find: /^laminate\/layer$/, replacement: src('laminate/src/layer.ts') },

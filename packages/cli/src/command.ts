@@ -135,6 +135,7 @@ const LAYER_PACKAGES: Record<string, () => Promise<unknown>> = {
   arrow: () => import('@laminate/arrow'),
   arrowColumns: () => import('@laminate/arrow'),
   client: () => import('@laminate/net'),
+  redis: () => import('@laminate/redis'),
 };
 
 /**

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_NOT_FOUND'
   | 'ERR_NOT_A_STORE'
-  | 'ERR_SERVER';
+  | 'ERR_SERVER'
+  | 'ERR_NOT_REPLICATED';
 
 const brand = Symbol.for('laminate.error');
 

@@ -14,6 +14,7 @@ export {
 } from '@laminate/codecs';
 export { arrow, ArrowStore, arrowColumns, ArrowColumnsStore, type TableLike, typeKey } from '@laminate/arrow';
 export { serve, Server, type ServeOptions, client, ClientStore, type ClientOptions } from '@laminate/net';
+export { redis, RedisStore, type RedisStoreOptions, type RedisTarget } from '@laminate/redis';
 export {
   EpisodePool, type EpisodePoolOptions, type EpisodeMeta, type Query, type Range, type SampleOptions,
   type PoolSchemaInput, type PoolSchemaJSON, type ColumnSpec, type ColumnTypeName, type MetadataSpec, type MetadataType,

@@ -71,7 +71,7 @@ describe('the packed packages in a fresh project, under plain node', () => {
 
   it('packs one tarball per package, with dist/ and no tests, fixtures or workspace: ranges', async () => {
     const names = tarballs.map((t) => t.slice(t.lastIndexOf('/') + 1)).sort();
-    expect(names).toEqual(['laminate-0.1.0.tgz', ...['arrow', 'cli', 'codecs', 'core', 'net', 'pool'].map((p) => `laminate-${p}-0.1.0.tgz`)]);
+    expect(names).toEqual(['laminate-0.1.0.tgz', ...['arrow', 'cli', 'codecs', 'core', 'net', 'pool', 'redis'].map((p) => `laminate-${p}-0.1.0.tgz`)]);
     for (const tarball of tarballs) {
       const files = (await ok(sh('tar', ['tzf', tarball], root), 'tar')).trim().split('\n');
       expect(files).toContain('package/package.json');

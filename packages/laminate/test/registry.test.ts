@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, lz4, msgpack, open, parseSpec, snappy, typedArrays, zlib, zstd,
+  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
 } from 'laminate';
 import { rejection } from 'laminate/testing';
 
@@ -39,6 +39,11 @@ const examples: Record<string, [() => AnyStore, Record<string, unknown>]> = {
   arrowColumns: [() => arrowColumns(dict()), {}],
   // The token is a secret: describe() never records it.
   client: [() => client('tcp://127.0.0.1:1', { token: 'secret', maxMessageBytes: 1 << 20, connectTimeoutMs: 50, maxBytesInFlight: 1 << 22 }), { address: 'tcp://127.0.0.1:1', maxMessageBytes: 1 << 20, connectTimeoutMs: 50, maxBytesInFlight: 1 << 22 }],
+  // Nothing connects until a call needs Redis; the password (in the URL or an option) is never described.
+  redis: [
+    () => redis('redis://user:secret@127.0.0.1:1/registry', { segmentBytes: 1 << 20, maxBytesInFlight: 1 << 22, waitReplicas: 1, waitTimeoutMs: 50, lockTtlMs: 500, connectTimeoutMs: 50 }),
+    { url: 'redis://127.0.0.1:1/registry', segmentBytes: 1 << 20, maxBytesInFlight: 1 << 22, waitReplicas: 1, waitTimeoutMs: 50, lockTtlMs: 500, connectTimeoutMs: 50 },
+  ],
 };
 
 const made = (make: () => AnyStore) => {

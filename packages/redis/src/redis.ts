@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
+import { BytesStore, type IdRange, type KeyId, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesInFlight } from './flow.js';
+import { RedisLock } from './lock.js';
+import { Names, escapeName } from './names.js';
+import { DESCRIBED, type RedisSettings, type RedisStoreOptions, type RedisTarget, connect, redisSettings } from './options.js';
+import { laminateError, retried, sleep } from './retry.js';
+import { type Connection, withScripts } from './scripts.js';
+
+export type { RedisStoreOptions, RedisTarget } from './options.js';
+
+/** How long an append waits for an earlier one of this store to the same key when Redis has no record of this store there (it was dropped, or lost in a failover). */
+const UNKNOWN_PRODUCER_WAIT_MS = 250;
+
+/**
+ * redis(url | { cluster }): a Store<Uint8Array> on Redis or Redis Cluster.
+ * Each key's bytes live in Redis strings under the key's own hash tag, so a
+ * store spreads over a cluster's masters.
+ *
+ * Appends are applied exactly once per key: each is a Lua script carrying this
+ * store's producer id and a sequence number, which Redis records beside the
+ * key, so a command resent after a dropped connection or retried after a
+ * MOVED/ASK reply is recognized and skipped. A call's keys are applied each
+ * on its own (one script per key): atomic per key, not across keys.
+ *
+ * Appended bytes are sent as they are (not copied) and must not change until
+ * append() resolves; what get() returns is the caller's.
+ */
+export class RedisStore extends BytesStore {
+  protected readonly layer = 'redis';
+  override readonly freshGets = true;
+  readonly settings: RedisSettings;
+  private readonly names: Names;
+  /** This store's producer id: its appends' sequence numbers count from 1 under it. */
+  private readonly producer = randomBytes(9).toString('base64url');
+  private sequence = 0;
+  /** Per key, the sequence of this store's last append sent to it, which the next must follow. */
+  private readonly lastSent = new Map<KeyId, number>();
+  private readonly inFlight: BytesInFlight;
+  private readonly redisLock: RedisLock;
+  private connection?: Connection;
+  /** withLock sections running or waiting: this store's other calls queue behind them. */
+  private sections = 0;
+
+  constructor(
+    readonly target: RedisTarget,
+    private readonly opts: RedisStoreOptions = {},
+  ) {
+    super();
+    this.settings = redisSettings(target, opts);
+    this.names = new Names(this.settings.namespace);
+    this.inFlight = new BytesInFlight(this.settings.maxBytesInFlight);
+    this.redisLock = new RedisLock(() => this.redis(), this.names.lock, this.settings.lockTtlMs, this.settings.connectTimeoutMs);
+  }
+
+  /** The data lives in Redis, so a store opened again finds it; a key keeps its bytes, not the appended values apart. */
+  override get supports(): Supports {
+    return { reopen: true, iterChunks: false };
+  }
+
+  /** The connection, made on first use (a store that is only described never connects). */
+  private redis(): Connection {
+    this.connection ??= withScripts(connect(this.settings));
+    return this.connection;
+  }
+
+  /** Runs a Redis call, retrying what a moving or failing-over slot answers. */
+  private send<T>(call: (redis: Connection) => Promise<T>): Promise<T> {
+    const redis = this.redis();
+    const moved = this.settings.cluster ? () => (redis as Cluster).refreshSlotsCache() as unknown as Promise<void> : undefined;
+    return retried(() => call(redis), this.settings.connectTimeoutMs, moved);
+  }
+
+  /** In order with this store's withLock sections: a call waits for a section that runs. */
+  private queued<T>(fn: () => Promise<T>): Promise<T> {
+    return this.sections > 0 && !this.lock.holds() ? this.lock.run(fn) : fn();
+  }
+
+  async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+    const byKey = new Map<KeyId, Uint8Array[]>();
+    let bytes = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const list = byKey.get(ids[i]);
+      if (list) list.push(values[i]);
+      else byKey.set(ids[i], [values[i]]);
+      bytes += values[i].byteLength;
+    }
+    await this.queued(async () => {
+      await this.inFlight.take(bytes);
+      try {
+        // Every script is sent before the first await: each key's appends leave in call order.
+        const applied: Promise<void>[] = [];
+        for (const [id, chunks] of byKey) for (const pieces of scriptBatches(chunks, this.settings.segmentBytes)) applied.push(this.applyOnce(id, pieces));
+        const results = await Promise.allSettled(applied);
+        const failed = results.find((result) => result.status === 'rejected');
+        if (failed) throw laminateError((failed as PromiseRejectedResult).reason);
+        if (this.settings.waitReplicas > 0) await this.waitForReplicas();
+      } finally {
+        this.inFlight.give(bytes);
+      }
+    });
+  }
+
+  /**
+   * One script call: `pieces` appended to `id` once, after this store's
+   * previous append to `id`. A refusal because that one has not landed yet (it
+   * is being retried) waits for it; after a drop, or a failover that lost
+   * Redis's record of this store, nothing is coming, and the append goes ahead.
+   */
+  private applyOnce(id: KeyId, pieces: Buffer[]): Promise<void> {
+    const sequence = ++this.sequence;
+    const previous = this.lastSent.get(id);
+    this.lastSent.set(id, sequence);
+    const { meta, data } = this.names.of(id);
+    const started = Date.now();
+    let after = previous === undefined ? '' : String(previous);
+    const attempt = async (): Promise<void> => {
+      for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+        const reply = await this.send((redis) => redis.laminateAppend(meta, data, this.producer, sequence, after, this.settings.segmentBytes, ...pieces));
+        if (reply >= 0) return;
+        const patience = reply === -2 ? UNKNOWN_PRODUCER_WAIT_MS : this.settings.connectTimeoutMs;
+        if (Date.now() - started > patience) after = '';
+        await sleep(pause);
+      }
+    };
+    return attempt().catch((error) => {
+      // Whether it landed is unknown: the next append to the key must not wait for it.
+      if (this.lastSent.get(id) === sequence) this.lastSent.delete(id);
+      throw error;
+    });
+  }
+
+  /** WAIT on every master: an append call resolves once waitReplicas replicas hold it. */
+  private async waitForReplicas(): Promise<void> {
+    const { waitReplicas, waitTimeoutMs } = this.settings;
+    for (const node of await this.masters()) {
+      const acked = await node.wait(waitReplicas, waitTimeoutMs).catch((error: unknown) => Promise.reject(laminateError(error)));
+      if (acked < waitReplicas) {
+        throw new LaminateError('ERR_NOT_REPLICATED', `The append is stored on the master, but only ${acked} of the ${waitReplicas} replicas asked for confirmed it within ${waitTimeoutMs} ms, so a failover may lose it. Do not append it again (it would be stored twice); check the replicas or lower waitReplicas.`);
+      }
+    }
+  }
+
+  getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    return this.queued(() =>
+      Promise.all(
+        ids.map((id) => {
+          const { meta, data } = this.names.of(id);
+          return this.send((redis) => redis.laminateReadBuffer(meta, data)).then(concatBytes);
+        }),
+      ),
+    );
+  }
+
+  /** Reads only the bytes asked for (GETRANGE on the segments that hold them). */
+  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    return this.queued(() =>
+      Promise.all(
+        ranges.map(({ id, offset, length }) => {
+          const { meta, data } = this.names.of(id);
+          return this.send((redis) => redis.laminateRangeBuffer(meta, data, offset, length === Infinity ? -1 : length)).then(concatBytes);
+        }),
+      ),
+    );
+  }
+
+  async deleteIds(ids: readonly KeyId[]): Promise<void> {
+    await this.queued(() =>
+      Promise.all(
+        ids.map((id) => {
+          const { meta, data } = this.names.of(id);
+          return this.send((redis) => redis.laminateDelete(meta, data));
+        }),
+      ),
+    );
+  }
+
+  /** get + delete in one script: atomic without withLock. */
+  override popId(id: KeyId): Promise<Uint8Array> {
+    const { meta, data } = this.names.of(id);
+    return this.queued(() => this.send((redis) => redis.laminatePopBuffer(meta, data)).then(concatBytes));
+  }
+
+  /** SCAN on every master (each sees only its own slots). */
+  listIds(): Promise<KeyId[]> {
+    return this.queued(async () => {
+      const ids = new Set<KeyId>();
+      for (const name of await this.scan(this.names.dataPattern)) {
+        const id = this.names.keyOf(name);
+        if (id !== undefined) ids.add(id);
+      }
+      return [...ids];
+    });
+  }
+
+  async isetId(id: KeyId, value: Uint8Array): Promise<void> {
+    const name = this.names.of(id).iset;
+    await this.queued(() => this.send((redis) => redis.set(name, asBuffer(value), 'NX')));
+  }
+
+  async igetId(id: KeyId): Promise<Uint8Array | undefined> {
+    const name = this.names.of(id).iset;
+    return (await this.queued(() => this.send((redis) => redis.getBuffer(name)))) ?? undefined;
+  }
+
+  override withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    if (this.lock.holds()) return fn();
+    this.sections++;
+    return this.lock
+      .run(async () => {
+        const release = await this.redisLock.acquire();
+        let result: T;
+        try {
+          result = await fn();
+        } catch (error) {
+          await release().catch(() => undefined);
+          throw error;
+        }
+        await release();
+        return result;
+      })
+      .finally(() => this.sections--);
+  }
+
+  /** Every name of the namespace but the lock (drop runs under it), on every master. */
+  protected async dropAll(): Promise<void> {
+    const names = (await this.scan(this.names.all)).filter((name) => name !== this.names.lock);
+    // One name per UNLINK: a cluster refuses a command whose names span slots.
+    await Promise.all(names.map((name) => this.send((redis) => redis.unlink(name))));
+    this.lastSent.clear();
+  }
+
+  private async scan(pattern: string): Promise<string[]> {
+    const found = new Set<string>();
+    for (const node of await this.masters()) {
+      let cursor = '0';
+      do {
+        const [next, names] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000).catch((error: unknown) => Promise.reject(laminateError(error)));
+        for (const name of names) found.add(name);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    return [...found];
+  }
+
+  /** The single server, or a cluster's masters (connecting first: a lazy cluster knows no nodes yet). */
+  private async masters(): Promise<Redis[]> {
+    const redis = this.redis();
+    if (!this.settings.cluster) return [redis as Redis];
+    const cluster = redis as Cluster;
+    if (cluster.status === 'wait') await cluster.connect().catch((error: unknown) => Promise.reject(laminateError(error)));
+    return cluster.nodes('master');
+  }
+
+  /** Waits for the replies of what was sent, then closes the connection. */
+  protected async closeStore(): Promise<void> {
+    const redis = this.connection;
+    if (!redis) return;
+    if (redis.status === 'wait' || redis.status === 'end') return redis.disconnect();
+    await redis.quit().catch(() => redis.disconnect());
+  }
+
+  /** Where the store lives and the options given, never the credentials: a spec is often printed or logged. */
+  describe(): StoreSpec {
+    const { urls, cluster, namespace } = this.settings;
+    const spec: StoreSpec = cluster ? { type: 'redis', cluster: [...urls], namespace } : { type: 'redis', url: `${urls[0]}/${escapeName(namespace)}` };
+    for (const name of DESCRIBED) if (this.opts[name] !== undefined) spec[name] = this.opts[name];
+    return spec;
+  }
+}
+
+/** A Buffer over the same memory: ioredis sends a Buffer as bytes, but other Uint8Arrays as text. */
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/**
+ * A key's values of one call as script calls of at most `limit` bytes each
+ * (a Redis command is capped too), a value larger than that cut into pieces.
+ */
+function* scriptBatches(chunks: readonly Uint8Array[], limit: number): Iterable<Buffer[]> {
+  let batch: Buffer[] = [];
+  let size = 0;
+  for (const chunk of chunks) {
+    const whole = asBuffer(chunk);
+    let offset = 0;
+    do {
+      const piece = whole.subarray(offset, offset + limit);
+      if (batch.length > 0 && size + piece.length > limit) {
+        yield batch;
+        batch = [];
+        size = 0;
+      }
+      batch.push(piece);
+      size += piece.length;
+      offset += limit;
+    } while (offset < whole.length);
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export function redis(target: RedisTarget, opts: RedisStoreOptions = {}): RedisStore {
+  if (typeof target !== 'string' && (typeof target !== 'object' || target === null)) {
+    throw typeError('ERR_INVALID_OPTION', 'redis() takes a URL such as "redis://127.0.0.1:6379/my-namespace" or { cluster: ["redis://host:7000", …], namespace }.');
+  }
+  return new RedisStore(target, opts);
+}
+
+// The opener takes what describe() writes: the URL (whose path is the namespace), or a cluster's URLs and namespace.
+registerLayer('redis', {
+  positional: 'url',
+  options: ['cluster', 'namespace', ...DESCRIBED],
+  open: (spec) => {
+    const { type: _type, url, cluster, namespace, ...opts } = spec;
+    const target: RedisTarget = cluster !== undefined ? { cluster: cluster as string[], namespace: namespace as string | undefined } : (url as string);
+    return redis(target, { ...(cluster === undefined && namespace !== undefined ? { namespace: namespace as string } : {}), ...(opts as RedisStoreOptions) });
+  },
+});

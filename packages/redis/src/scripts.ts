@@ -1,0 +1,128 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * The Lua scripts redis() runs. Each touches the names of one laminate key
+ * (one hash tag, so one cluster slot), which makes each script atomic on a
+ * cluster too. Every script gets KEYS[1] = the key's meta hash and KEYS[2] =
+ * its first data segment; further segments are KEYS[2]..':'..i, in the same
+ * slot by their tag.
+ */
+
+/** Segment i of the key whose first segment is `data`. */
+const SEGMENT = `local function segment(i) if i == 0 then return KEYS[2] end return KEYS[2] .. ':' .. i end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
+
+/**
+ * One producer's append to one key, applied once and in the producer's order.
+ * ARGV: producer id, sequence, the sequence of the producer's previous append
+ * to this key ('' when there is none to wait for), segment size, then the
+ * bytes to append. The meta hash keeps the last sequence applied per producer:
+ * a resent command (ioredis resends what was in flight when a connection
+ * dropped; the layer retries MOVED/ASK) finds its sequence there and does
+ * nothing. A command that overtook an earlier one of the same producer (a
+ * retry after a redirection) is refused until the earlier one lands, so the
+ * order is the producer's. Returns 1 applied, 0 applied before, -1 an earlier
+ * append has not landed, -2 this key has no record of the producer although
+ * an earlier append was sent (not landed yet, or the store was dropped).
+ */
+const APPEND = `local field = 'p:' .. ARGV[1]
+local seq = tonumber(ARGV[2])
+local last = redis.call('HGET', KEYS[1], field)
+if last then
+  last = tonumber(last)
+  if last >= seq then return 0 end
+  if ARGV[3] ~= '' and last < tonumber(ARGV[3]) then return -1 end
+elseif ARGV[3] ~= '' then
+  return -2
+end
+${SEGMENT}
+local limit = tonumber(ARGV[4])
+local size = redis.call('STRLEN', segment(n - 1))
+for i = 5, #ARGV do
+  local piece = ARGV[i]
+  if #piece == 0 then size = redis.call('APPEND', segment(n - 1), '') end
+  while #piece > 0 do
+    if size >= limit then n = n + 1; size = 0 end
+    local part = piece
+    if #piece > limit - size then
+      part = string.sub(piece, 1, limit - size)
+      piece = string.sub(piece, limit - size + 1)
+    else
+      piece = ''
+    end
+    size = redis.call('APPEND', segment(n - 1), part)
+  end
+end
+if n > 1 then redis.call('HSET', KEYS[1], 'n', n) end
+redis.call('HSET', KEYS[1], field, seq)
+return 1`;
+
+/** The key's segments, in order (none for a missing key): a reader never sees part of an append. */
+const READ_SEGMENTS = `${SEGMENT}
+local out = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  for i = 0, n - 1 do out[i + 1] = redis.call('GET', segment(i)) end
+end`;
+
+/** Removes the key's bytes; producer records stay, so a resent append of a deleted key's writer is still known. */
+const DELETE_SEGMENTS = `for i = 0, n - 1 do redis.call('DEL', segment(i)) end
+redis.call('HDEL', KEYS[1], 'n')`;
+
+const READ = `${READ_SEGMENTS}
+return out`;
+
+const POP = `${READ_SEGMENTS}
+${DELETE_SEGMENTS}
+return out`;
+
+const DELETE = `${SEGMENT}
+${DELETE_SEGMENTS}
+return 1`;
+
+/** ARGV: offset, length (-1: to the end). The parts of the segments that overlap the range. */
+const RANGE = `${SEGMENT}
+local offset, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out, start = {}, 0
+for i = 0, n - 1 do
+  if want == 0 then break end
+  local len = redis.call('STRLEN', segment(i))
+  local from = math.max(offset - start, 0)
+  if from < len then
+    local to = len - 1
+    if want > 0 then to = math.min(to, from + want - 1) end
+    local part = redis.call('GETRANGE', segment(i), from, to)
+    out[#out + 1] = part
+    if want > 0 then want = want - #part end
+  end
+  start = start + len
+end
+return out`;
+
+/** Lock scripts: only the holder (its token) extends or releases the lock. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type Arg = string | number | Buffer | Uint8Array;
+
+/** The scripts as commands of a connection (ioredis sends EVALSHA and falls back to EVAL once). */
+export interface ScriptCommands {
+  laminateAppend(meta: string, data: string, ...args: Arg[]): Promise<number>;
+  laminateReadBuffer(meta: string, data: string): Promise<Buffer[]>;
+  laminatePopBuffer(meta: string, data: string): Promise<Buffer[]>;
+  laminateDelete(meta: string, data: string): Promise<number>;
+  laminateRangeBuffer(meta: string, data: string, offset: number, length: number): Promise<Buffer[]>;
+  laminateRenew(lock: string, token: string, ttlMs: number): Promise<number>;
+  laminateRelease(lock: string, token: string): Promise<number>;
+}
+
+export type Connection = (Redis | Cluster) & ScriptCommands;
+
+export function withScripts(connection: Redis | Cluster): Connection {
+  const keyed = { laminateAppend: APPEND, laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE };
+  for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
+  connection.defineCommand('laminateRenew', { numberOfKeys: 1, lua: RENEW });
+  connection.defineCommand('laminateRelease', { numberOfKeys: 1, lua: RELEASE });
+  return connection as Connection;
+}
