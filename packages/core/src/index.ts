@@ -7,6 +7,7 @@ export { BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, t
 export { DictStore, dict } from './dict.js';
 export { FileStore, file, whyNotAStore, type FileOptions, type LockWait, type LayoutName } from './file.js';
 export { BufferStore, buffer, type BufferOptions } from './buffer.js';
+export { LogStore, log, type LogOptions } from './log/log.js';
 export { EncodeStore, encode, type Codec } from './encode.js';
 export { zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore } from './compress.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';

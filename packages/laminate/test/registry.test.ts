@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
+  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, log, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
 } from 'laminate';
 import { rejection } from 'laminate/testing';
 
@@ -25,6 +25,7 @@ const examples: Record<string, [() => AnyStore, Record<string, unknown>]> = {
   dict: [() => dict(), {}],
   file: [() => file(join(dir, 'f'), { fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234, layout: 'partd' }), { path: join(dir, 'f'), fsync: true, maxOpenFiles: 7, lockTimeoutMs: 1234, layout: 'partd' }],
   buffer: [() => buffer(dict(), file(join(dir, 'b')), { availableMemory: 1 << 20, maxDiskBytes: 1 << 30, spillFraction: 0.25, maxSpillKeys: 9 }), { availableMemory: 1 << 20, maxDiskBytes: 1 << 30, spillFraction: 0.25, maxSpillKeys: 9 }],
+  log: [() => log(join(dir, 'l'), { fsync: true, maxDiskBytes: 1 << 30, lockTimeoutMs: 1234, checkpointEvery: 99 }), { path: join(dir, 'l'), fsync: true, maxDiskBytes: 1 << 30, lockTimeoutMs: 1234, checkpointEvery: 99 }],
   zlib: [() => zlib(dict(), { level: 2 }), { level: 2 }],
   gzip: [() => gzip(dict(), { level: 8 }), { level: 8 }],
   brotli: [() => brotli(dict(), { level: 5 }), { level: 5 }],

@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { type Extents, FIELDS, LogIndex } from './log-index.js';
+import { readU64, writeU64 } from './record.js';
+
+/**
+ * The index checkpoint: the index as of commit-log entry `position`, so that
+ * opening a large store reads the commit log (and the segments) only past it.
+ * Written aside and renamed into place, so a reader finds the old checkpoint
+ * or the new one, never half of one; a checkpoint that does not check out is
+ * ignored and the commit log is read from the start instead.
+ *
+ *   u32 magic, u32 version, u64 position
+ *   u32 segments, then (u32 segment, u64 committed end) each
+ *   u32 keys, then (u32 key bytes, key, u32 numbers, f64 × numbers) each — the data
+ *   the same for the iset values
+ *   u32 CRC-32 of everything before it
+ */
+export const CHECKPOINT_NAME = 'checkpoint.idx';
+const MAGIC = 0x4b434d4c;
+const VERSION = 1;
+
+export function writeCheckpoint(dir: string, index: LogIndex, position: number): number {
+  const maps = [index.data, index.meta];
+  let size = 16 + 4 + index.segmentEnds.size * 12 + 4;
+  const keys = maps.map((map) => [...map].map(([id, extents]) => [Buffer.from(id, 'utf8'), extents] as const));
+  for (const list of keys) {
+    size += 4;
+    for (const [key, extents] of list) size += 8 + key.byteLength + extents.length * 8;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(VERSION, 4);
+  writeU64(out, 8, position);
+  at = 16;
+  out.writeUInt32LE(index.segmentEnds.size, at);
+  at += 4;
+  for (const [segment, end] of index.segmentEnds) {
+    out.writeUInt32LE(segment, at);
+    writeU64(out, at + 4, end);
+    at += 12;
+  }
+  for (const list of keys) {
+    out.writeUInt32LE(list.length, at);
+    at += 4;
+    for (const [key, extents] of list) {
+      out.writeUInt32LE(key.byteLength, at);
+      out.set(key, at + 4);
+      at += 4 + key.byteLength;
+      out.writeUInt32LE(extents.length, at);
+      at += 4;
+      for (const n of extents) at = out.writeDoubleLE(n, at);
+    }
+  }
+  out.writeUInt32LE(crc32(out.subarray(0, at)), at);
+  const aside = join(dir, `${CHECKPOINT_NAME}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  fs.writeFileSync(aside, out);
+  fs.renameSync(aside, join(dir, CHECKPOINT_NAME));
+  return out.byteLength;
+}
+
+/** The checkpoint's index and position, or undefined when there is none or it does not check out. */
+export function readCheckpoint(dir: string): { index: LogIndex; position: number } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(join(dir, CHECKPOINT_NAME));
+  } catch {
+    return undefined;
+  }
+  if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || bytes.readUInt32LE(4) !== VERSION) return undefined;
+  if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== bytes.readUInt32LE(bytes.byteLength - 4)) return undefined;
+  const index = new LogIndex();
+  const position = readU64(bytes, 8);
+  let at = 16;
+  const segments = bytes.readUInt32LE(at);
+  at += 4;
+  for (let i = 0; i < segments; i++, at += 12) index.segmentEnds.set(bytes.readUInt32LE(at), readU64(bytes, at + 4));
+  for (const map of [index.data, index.meta]) {
+    const count = bytes.readUInt32LE(at);
+    at += 4;
+    for (let i = 0; i < count; i++) {
+      const keyLength = bytes.readUInt32LE(at);
+      const id = bytes.toString('utf8', at + 4, at + 4 + keyLength);
+      at += 4 + keyLength;
+      const numbers = bytes.readUInt32LE(at);
+      at += 4;
+      const extents: Extents = new Array<number>(numbers);
+      for (let n = 0; n < numbers; n++, at += 8) extents[n] = bytes.readDoubleLE(at);
+      map.set(id, extents);
+      if (map === index.data) for (let n = 2; n < numbers; n += FIELDS) index.liveBytes += extents[n];
+    }
+  }
+  return { index, position };
+}

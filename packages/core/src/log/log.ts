@@ -1,0 +1,479 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { DirectoryLock } from '../directory-lock.js';
+import { LaminateError, typeError } from '../errors.js';
+import { type KeyId, showKey } from '../keys.js';
+import { Mutex } from '../mutex.js';
+import { registerLayer } from '../spec.js';
+import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from '../store.js';
+import { removedByStore, removeOnExit } from '../temporary.js';
+import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type Commit, CommitLog } from './commit-log.js';
+import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
+import { Kind, RECORD_HEADER, checksum, writeRecord } from './record.js';
+import { type ActiveSegment, SegmentReader, createSegment, damaged, segmentName, segmentNumber, writerIsGone } from './segments.js';
+
+export interface LogOptions {
+  /** fsync each append (data, then its commit) before it resolves; concurrent appends share one fsync (group commit). */
+  fsync?: boolean;
+  /** Refuse an append that would take the segments past this many bytes (ERR_DISK_FULL); compact() gives space back. */
+  maxDiskBytes?: number;
+  /** How long withLock, drop, pop and compact wait for the directory lock before ERR_LOCKED. */
+  lockTimeoutMs?: number;
+  /** Checkpoint the index on close when this many commits were read since the last checkpoint. */
+  checkpointEvery?: number;
+}
+
+/** The fields describe() may write besides type and path. */
+const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery'] as const;
+const COMMIT_LOG = 'commits.log';
+/** A commit covers at most this many bytes of records (its length field is 32 bits); a call larger is several commits, written at once. */
+const MAX_COMMIT = 1 << 30;
+/** Values at least this large are written from the caller's buffer (writev), not copied into the batch. */
+const COPY_LIMIT = 64 << 10;
+
+/** One record about to be written: its kind, key, value and stamp. */
+interface Outgoing {
+  kind: Kind;
+  id: KeyId;
+  key: Buffer;
+  value: Uint8Array;
+  stamp: number;
+}
+
+/** A batch this process wrote and committed, waiting to be applied when the commit log reaches its entry. */
+interface Pending {
+  start: number;
+  records: IndexedRecord[];
+}
+
+/**
+ * log(path): every key in a few append-only segment files. Each process that
+ * writes gets a segment of its own; a shared commit log says, 32 bytes per
+ * append call, which bytes of which segment come next. Every process applies
+ * the commit log in order to an index in memory (key → where its values
+ * are), so all agree on one order of the values. No lock per call: the
+ * directory lock is taken only by withLock, pop, drop and compact.
+ * docs/log.md has the layout and the guarantees.
+ */
+export class LogStore extends BytesStore {
+  protected readonly layer = 'log';
+  /** Every get reads into a new buffer. */
+  override readonly freshGets = true;
+  readonly path: string;
+  readonly temporary: boolean;
+  private readonly given: LogOptions;
+  private index = new LogIndex();
+  private readonly commits: CommitLog;
+  private readonly reader: SegmentReader;
+  private active?: ActiveSegment;
+  private readonly pending: Pending[] = [];
+  /** Commits position of the last checkpoint written or read. */
+  private checkpointed = 0;
+  private readonly directory: DirectoryLock;
+  /** Exclusive across processes: withLock, drop, pop, compact. */
+  private readonly cross: Mutex;
+  /** Group commit (fsync mode): batches written but not yet committed, and the flush that will commit them. */
+  private unsynced: { segment: number; start: number; length: number }[] = [];
+  private flushing?: Promise<void>;
+
+  constructor(path?: string, opts: LogOptions = {}) {
+    super();
+    this.given = opts;
+    if (opts.maxDiskBytes !== undefined && !(opts.maxDiskBytes > 0)) throw typeError('ERR_INVALID_OPTION', 'log(): maxDiskBytes must be a number of bytes above 0.');
+    this.temporary = path === undefined;
+    this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-log-')) : resolve(path);
+    if (this.temporary) removeOnExit(this.path);
+    else fs.mkdirSync(this.path, { recursive: true });
+    this.commits = new CommitLog(join(this.path, COMMIT_LOG));
+    this.reader = new SegmentReader(this.path);
+    const settings = { staleMs: 10_000, timeoutMs: opts.lockTimeoutMs ?? 60_000, exclusive: false };
+    this.directory = new DirectoryLock(this.path, settings, () => undefined);
+    this.cross = new Mutex(this.directory.perCall(() => undefined));
+    this.load();
+  }
+
+  /** On disk, so a reopened store finds it; each appended value is a record, so iter() yields them one by one. */
+  override get supports(): Supports {
+    return { reopen: true, iterChunks: true };
+  }
+
+  /** The checkpoint if it checks out, then the commit log past it; then the torn tails of dead writers are cut. */
+  private load(): void {
+    const checkpoint = readCheckpoint(this.path);
+    if (checkpoint && checkpoint.position <= this.commits.size() && this.segmentsExist(checkpoint.index)) {
+      this.index = checkpoint.index;
+      this.commits.seek(checkpoint.position);
+      this.checkpointed = checkpoint.position;
+    }
+    this.refresh();
+    this.cutDeadTails();
+  }
+
+  private segmentsExist(index: LogIndex): boolean {
+    return [...index.segmentEnds.keys()].every((n) => fs.existsSync(join(this.path, segmentName(n))));
+  }
+
+  /**
+   * A writer killed mid-append leaves bytes no commit covers at its
+   * segment's end; they are never read, and once the writer is certainly gone
+   * (same host, no such process) they are cut off.
+   */
+  private cutDeadTails(): void {
+    for (const name of fs.readdirSync(this.path)) {
+      const n = segmentNumber(name);
+      if (n === undefined) continue;
+      const path = join(this.path, name);
+      const size = fs.statSync(path).size;
+      const end = this.index.segmentEnds.get(n) ?? 0;
+      if (size <= end || !writerIsGone(this.reader.writerOf(n))) continue;
+      // A segment with no commit keeps its first record (who wrote it), so it stays a segment.
+      fs.truncateSync(path, Math.max(end, Math.min(size, headerEnd(this.reader, n))));
+    }
+  }
+
+  /** Applies what the commit log holds past what this process has read: other processes' appends, and this one's. */
+  private refresh(): void {
+    this.commits.readNew((commit) => this.applyCommit(commit));
+  }
+
+  private applyCommit(commit: Commit): void {
+    const end = commit.start + commit.length;
+    if (this.active !== undefined && commit.segment === this.active.number) {
+      // This process's own batch: applied from memory, not read back.
+      const batch = this.pending.shift();
+      if (batch === undefined || batch.start !== commit.start) throw new LaminateError('ERR_CORRUPT_FRAME', `The commit log ${this.commits.path} lists segment ${commit.segment} at ${commit.start}, which this process did not commit there. Was the directory copied while in use?`);
+      for (const record of batch.records) this.index.apply(record, commit.segment, commit.seq);
+    } else {
+      this.reader.scan(commit.segment, commit.start, end, (record) => this.index.apply(record, commit.segment, commit.seq));
+    }
+    this.index.committed(commit.segment, end);
+  }
+
+  /** This process's segment, made on its first write. */
+  private segment(): ActiveSegment {
+    this.active ??= createSegment(this.path);
+    return this.active;
+  }
+
+  /**
+   * Writes records to this process's segment, then commits them. Without
+   * fsync both happen now and the index takes them in; with fsync the commit
+   * waits for the group's fsync, and the promise returned resolves when the
+   * records are durable and visible.
+   */
+  private write(records: readonly Outgoing[]): Promise<void> | undefined {
+    const segment = this.segment();
+    let size = 0;
+    for (const r of records) size += RECORD_HEADER + r.key.byteLength + r.value.byteLength;
+    const limit = this.given.maxDiskBytes;
+    if (limit !== undefined && this.index.segmentBytes() + (segment.size - (this.index.segmentEnds.get(segment.number) ?? 0)) + size > limit) {
+      throw new LaminateError('ERR_DISK_FULL', `log(): this append of ${size} bytes would take the store at ${this.path} past maxDiskBytes (${limit}); nothing was stored. Delete keys and compact(), or raise maxDiskBytes.`);
+    }
+    const ranges: { segment: number; start: number; length: number }[] = [];
+    const start = segment.size;
+    const pieces: Uint8Array[] = [];
+    let packed = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+    let fill = 0;
+    let rangeStart = start;
+    let at = start;
+    let batch: IndexedRecord[] = [];
+    const pending: Pending[] = [];
+    const flushPacked = () => {
+      if (fill > 0) pieces.push(packed.subarray(0, fill));
+      packed = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+      fill = 0;
+    };
+    for (const r of records) {
+      const recordSize = RECORD_HEADER + r.key.byteLength + r.value.byteLength;
+      if (at > rangeStart && at + recordSize - rangeStart > MAX_COMMIT) {
+        ranges.push({ segment: segment.number, start: rangeStart, length: at - rangeStart });
+        pending.push({ start: rangeStart, records: batch });
+        batch = [];
+        rangeStart = at;
+      }
+      const large = r.value.byteLength >= COPY_LIMIT;
+      const inline = large ? EMPTY_BYTES : r.value;
+      const headSize = RECORD_HEADER + r.key.byteLength + inline.byteLength;
+      const valueCrc = checksum(r.value);
+      if (fill + headSize > packed.byteLength) flushPacked();
+      if (headSize > packed.byteLength) packed = Buffer.allocUnsafe(headSize);
+      fill = writeRecord(packed, fill, r.kind, r.key, inline, r.stamp, r.value.byteLength, valueCrc);
+      if (large) {
+        flushPacked();
+        pieces.push(r.value);
+      }
+      batch.push({ kind: r.kind, id: r.id, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp });
+      at += recordSize;
+    }
+    flushPacked();
+    ranges.push({ segment: segment.number, start: rangeStart, length: at - rangeStart });
+    pending.push({ start: rangeStart, records: batch });
+    this.writeAll(segment, pieces, size, records);
+    segment.size += size;
+    this.pending.push(...pending);
+    if (this.given.fsync) {
+      this.unsynced.push(...ranges);
+      return this.groupCommit();
+    }
+    this.commits.append(ranges);
+    this.refresh();
+    return undefined;
+  }
+
+  /** Writes every piece; a write the disk cannot finish is cut back off the segment and reported. */
+  private writeAll(segment: ActiveSegment, pieces: Uint8Array[], size: number, records: readonly Outgoing[]): void {
+    let done = 0;
+    try {
+      while (done < size) {
+        let skip = done;
+        let i = 0;
+        while (skip >= pieces[i].byteLength) skip -= pieces[i++].byteLength;
+        const rest = [pieces[i].subarray(skip), ...pieces.slice(i + 1)];
+        done += rest.length === 1 ? fs.writeSync(segment.fd, rest[0]) : fs.writevSync(segment.fd, rest);
+      }
+    } catch (error) {
+      if (done > 0) fs.ftruncateSync(segment.fd, segment.size);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        const key = records[0] === undefined ? '' : ` (key ${showKey(records[0].id)} first)`;
+        throw new LaminateError('ERR_DISK_FULL', `The disk is full while appending to the log at ${this.path}${key}; nothing from this call was stored. Free space and retry.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** fsync mode: one fsync of the segment, then the commits of every batch written meanwhile, then one fsync of the commit log. */
+  private groupCommit(): Promise<void> {
+    this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(async () => {
+      const ranges = this.unsynced;
+      this.unsynced = [];
+      this.flushing = undefined;
+      await fdatasync(this.active!.fd);
+      this.commits.append(ranges);
+      await fdatasync(this.commits.descriptor);
+      this.refresh();
+    });
+    return this.flushing;
+  }
+
+  private outgoing(kind: Kind, id: KeyId, value: Uint8Array, stamp = 0): Outgoing {
+    return { kind, id, key: Buffer.from(id, 'utf8'), value, stamp };
+  }
+
+  async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+    // The fsync (if any) is awaited outside the mutex, so that concurrent appends share it.
+    const [synced] = await this.lock.run(() => [this.write(ids.map((id, i) => this.outgoing(Kind.VALUE, id, values[i])))]);
+    await synced;
+  }
+
+  getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    return this.lock.run(() => {
+      this.refresh();
+      return ids.map((id) => this.read(id, this.index.data.get(id)));
+    });
+  }
+
+  /** The values of `extents` joined, each checked against its checksum. */
+  private read(id: KeyId, extents: Extents | undefined): Uint8Array {
+    if (extents === undefined) return EMPTY_BYTES;
+    let total = 0;
+    for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < extents.length; i += FIELDS) {
+      this.readExtent(id, extents, i, out, at);
+      at += extents[i + 2];
+    }
+    return out;
+  }
+
+  private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number): void {
+    const [segment, offset, length, crc] = [extents[i], extents[i + 1], extents[i + 2], extents[i + 3]];
+    if (!this.reader.readInto(segment, offset, out, at, length)) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
+    if (length > 0 && crc32(out.subarray(at, at + length)) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
+  }
+
+  /** Reads only the values that overlap each range. */
+  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    return this.lock.run(() => {
+      this.refresh();
+      return ranges.map(({ id, offset, length }) => {
+        const extents = this.index.data.get(id);
+        if (extents === undefined) return EMPTY_BYTES;
+        const parts: Uint8Array[] = [];
+        let position = 0;
+        const end = offset + length;
+        for (let i = 0; i < extents.length && position < end; i += FIELDS) {
+          const size = extents[i + 2];
+          if (position + size > offset) {
+            const whole = Buffer.allocUnsafe(size);
+            this.readExtent(id, extents, i, whole, 0);
+            parts.push(whole.subarray(Math.max(0, offset - position), Math.min(size, end - position)));
+          }
+          position += size;
+        }
+        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      });
+    });
+  }
+
+  override sizeIds(ids: readonly KeyId[]): Promise<number[]> {
+    this.refresh();
+    return Promise.resolve(ids.map((id) => this.index.sizeOf(id)));
+  }
+
+  /** The values one by one, each read when it is reached. */
+  override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
+    const extents = await this.lock.run(() => {
+      this.refresh();
+      return this.index.data.get(id)?.slice();
+    });
+    if (extents === undefined) return;
+    for (let i = 0; i < extents.length; i += FIELDS) {
+      const out = Buffer.allocUnsafe(extents[i + 2]);
+      this.readExtent(id, extents, i, out, 0);
+      yield out;
+    }
+  }
+
+  /**
+   * A tombstone per key that holds something. It removes what was committed
+   * before it (what this process had read), and spares a value another
+   * process appended meanwhile.
+   */
+  async deleteIds(ids: readonly KeyId[]): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      const stamp = this.commits.position;
+      const present = [...new Set(ids)].filter((id) => this.index.data.has(id));
+      return [present.length === 0 ? undefined : this.write(present.map((id) => this.outgoing(Kind.DELETE, id, EMPTY_BYTES, stamp)))];
+    });
+    await synced[0];
+  }
+
+  /**
+   * get + delete without the directory lock: the tombstone removes exactly
+   * what was read (the commits up to the read), and a value another process
+   * appends meanwhile stays for the next reader.
+   */
+  override async popId(id: KeyId): Promise<Uint8Array> {
+    await this.flushing;
+    const [value, synced] = await this.lock.run(() => {
+      this.refresh();
+      const extents = this.index.data.get(id);
+      const read = this.read(id, extents);
+      return [read, extents === undefined ? undefined : this.write([this.outgoing(Kind.DELETE, id, EMPTY_BYTES, this.commits.position)])] as const;
+    });
+    await synced;
+    return value;
+  }
+
+  listIds(): Promise<KeyId[]> {
+    return this.lock.run(() => {
+      this.refresh();
+      return [...this.index.data.keys()];
+    });
+  }
+
+  /** First value committed wins, in every process (the commit log decides). */
+  async isetId(id: KeyId, value: Uint8Array): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      return [this.index.meta.has(id) ? undefined : this.write([this.outgoing(Kind.ISET, id, value)])];
+    });
+    await synced[0];
+  }
+
+  igetId(id: KeyId): Promise<Uint8Array | undefined> {
+    return this.lock.run(() => {
+      this.refresh();
+      const extents = this.index.meta.get(id);
+      return extents === undefined ? undefined : this.read(id, extents);
+    });
+  }
+
+  /** A drop record: everything committed before it is gone for every reader; compact() gives the space back. */
+  protected async dropAll(): Promise<void> {
+    await this.flushing;
+    this.refresh();
+    await this.write([this.outgoing(Kind.DROP, '', EMPTY_BYTES, this.commits.position)]);
+  }
+
+  /** Exclusive across processes (the directory lock) and within this one. */
+  override withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.lock.run(() => this.cross.run(fn));
+  }
+
+  /** How much of the segments is live, and what the index costs. */
+  stats(): { keys: number; liveBytes: number; segmentBytes: number; commits: number } {
+    this.refresh();
+    return { keys: this.index.data.size, liveBytes: this.index.liveBytes, segmentBytes: this.index.segmentBytes(), commits: this.commits.position };
+  }
+
+  /** Writes the index checkpoint now (close does it when checkpointEvery commits were read since the last one). */
+  checkpoint(): Promise<void> {
+    return this.lock.run(() => {
+      this.refresh();
+      writeCheckpoint(this.path, this.index, this.commits.position);
+      this.checkpointed = this.commits.position;
+    });
+  }
+
+  protected async closeStore(): Promise<void> {
+    await this.flushing;
+    await this.lock.run(() => {
+      try {
+        this.refresh();
+        if (this.commits.position - this.checkpointed >= (this.given.checkpointEvery ?? 4096)) writeCheckpoint(this.path, this.index, this.commits.position);
+      } finally {
+        if (this.active) fs.closeSync(this.active.fd);
+        this.reader.close();
+        this.commits.close();
+        this.directory.close();
+      }
+    });
+    await this.cross.releaseIdle();
+    if (this.temporary) {
+      fs.rmSync(this.path, { recursive: true, force: true });
+      removedByStore(this.path);
+    }
+  }
+
+  describe(): StoreSpec {
+    const spec: StoreSpec = { type: 'log', path: this.path };
+    for (const name of SPEC_OPTIONS) if (this.given[name] !== undefined) spec[name] = this.given[name];
+    return spec;
+  }
+}
+
+/** Where a segment's first record (who writes it) ends. */
+function headerEnd(reader: SegmentReader, segment: number): number {
+  const head = Buffer.allocUnsafe(RECORD_HEADER);
+  if (!reader.readInto(segment, 0, head, 0, RECORD_HEADER)) return 0;
+  return RECORD_HEADER + head.readUInt32LE(12) + head.readUInt32LE(16);
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((done, fail) => fs.fdatasync(fd, (error) => (error ? fail(error) : done())));
+}
+
+export function log(path?: string, opts?: LogOptions): LogStore {
+  return new LogStore(path, opts);
+}
+
+export { CHECKPOINT_NAME, COMMIT_LOG };
+
+registerLayer('log', {
+  positional: 'path',
+  options: SPEC_OPTIONS,
+  open: (spec) => {
+    const { type: _type, path, ...opts } = spec;
+    return log(path as string | undefined, opts as LogOptions);
+  },
+});

@@ -1,0 +1,90 @@
+import { crc32 } from 'node:zlib';
+
+/**
+ * A record in a segment: a 32-byte header, the key's UTF-8 bytes, the value.
+ * Everything needed to rebuild the index is in the record itself:
+ *
+ *   0  u32  header checksum: CRC-32 of bytes 4..32 and of the key
+ *   4  u32  value checksum: CRC-32 of the value
+ *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT)
+ *   9  3    zero
+ *   12 u32  key length in bytes
+ *   16 u64  value length
+ *   24 u64  stamp: for DELETE and DROP, how many commits the writer had
+ *           applied, so that what was appended after it read is spared
+ *
+ * Two checksums, so that a read checks a value against the index's copy of
+ * its checksum without reading the header again.
+ */
+export const RECORD_HEADER = 32;
+
+export const enum Kind {
+  VALUE = 1,
+  DELETE = 2,
+  DROP = 3,
+  ISET = 4,
+  /** The first record of every segment: JSON of who writes it ({ pid, host }), so a dead writer's torn tail can be cut. */
+  SEGMENT = 5,
+}
+
+export interface RecordHead {
+  kind: Kind;
+  keyLength: number;
+  valueLength: number;
+  valueCrc: number;
+  stamp: number;
+}
+
+/** Bytes of a record whose key takes `keyLength` bytes and value `valueLength`. */
+export function recordSize(keyLength: number, valueLength: number): number {
+  return RECORD_HEADER + keyLength + valueLength;
+}
+
+/**
+ * Writes a record into `out` at `at` (the key already encoded as `key`);
+ * returns where it ends. A large value is written apart (writev): then
+ * `value` is empty and `valueLength` and `valueCrc` describe the real one.
+ */
+export function writeRecord(out: Buffer, at: number, kind: Kind, key: Uint8Array, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value)): number {
+  out.writeUInt32LE(valueCrc, at + 4);
+  out[at + 8] = kind;
+  out[at + 9] = out[at + 10] = out[at + 11] = 0;
+  out.writeUInt32LE(key.byteLength, at + 12);
+  writeU64(out, at + 16, valueLength);
+  writeU64(out, at + 24, stamp);
+  out.set(key, at + RECORD_HEADER);
+  const headerCrc = crc32(out.subarray(at + 4, at + RECORD_HEADER + key.byteLength));
+  out.writeUInt32LE(headerCrc, at);
+  out.set(value, at + RECORD_HEADER + key.byteLength);
+  return at + RECORD_HEADER + key.byteLength + value.byteLength;
+}
+
+/** The CRC-32 of a value (0 for an empty one). */
+export function checksum(value: Uint8Array): number {
+  return value.byteLength === 0 ? 0 : crc32(value);
+}
+
+/**
+ * The header at `at` of `bytes`, which must hold the header and the key;
+ * undefined when the header checksum does not match (a torn or damaged record).
+ */
+export function readHead(bytes: Buffer, at: number): RecordHead | undefined {
+  const keyLength = bytes.readUInt32LE(at + 12);
+  if (at + RECORD_HEADER + keyLength > bytes.byteLength) return undefined;
+  if (crc32(bytes.subarray(at + 4, at + RECORD_HEADER + keyLength)) !== bytes.readUInt32LE(at)) return undefined;
+  return { kind: bytes[at + 8] as Kind, keyLength, valueLength: readU64(bytes, at + 16), valueCrc: bytes.readUInt32LE(at + 4), stamp: readU64(bytes, at + 24) };
+}
+
+/** How many key bytes the header at `at` announces (before its checksum is checked). */
+export function announcedKeyLength(bytes: Buffer, at: number): number {
+  return bytes.readUInt32LE(at + 12);
+}
+
+export function writeU64(out: Buffer, at: number, n: number): void {
+  out.writeUInt32LE(n % 2 ** 32, at);
+  out.writeUInt32LE(Math.floor(n / 2 ** 32), at + 4);
+}
+
+export function readU64(bytes: Buffer, at: number): number {
+  return bytes.readUInt32LE(at) + bytes.readUInt32LE(at + 4) * 2 ** 32;
+}

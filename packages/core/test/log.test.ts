@@ -1,0 +1,274 @@
+/**
+ * log(): reopening through the index checkpoint, torn tails, damaged
+ * records, tombstones against concurrent appends, and several real writer
+ * processes sharing one directory (one order for every reader, each writer's
+ * own order kept, nothing acknowledged lost when a writer is killed).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LaminateError, type LogStore, log, open } from '@laminate/core';
+import { rejection, seededRandom } from '@laminate/core/testing';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(here, '..', '..', '..');
+const scratch: string[] = [];
+const stores: LogStore[] = [];
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const store of stores) await store.close().catch(() => undefined);
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'laminate-log-test-'));
+  scratch.push(dir);
+  return dir;
+}
+
+function opened(dir: string, opts?: Parameters<typeof log>[1]): LogStore {
+  const store = log(dir, opts);
+  stores.push(store);
+  return store;
+}
+
+const text = (value: Uint8Array) => Buffer.from(value).toString();
+const segments = (dir: string) => fs.readdirSync(dir).filter((name) => name.endsWith('.seg')).sort();
+
+/** A fixture in a real node process; `lines` fills with its stdout. */
+function child(script: string, args: string[]): { process: ChildProcess; lines: string[]; done: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = new Promise<number | null>((resolve) =>
+    proc.on('close', (code, signal) => {
+      if (code !== 0 && signal === null) console.error(stderr);
+      resolve(code);
+    }),
+  );
+  return { process: proc, lines, done };
+}
+
+/** The tokens "name:i" of a key's text, checked to be whole. */
+function tokens(value: string): string[] {
+  if (value === '') return [];
+  expect(value.endsWith(';')).toBe(true);
+  const out = value.slice(0, -1).split(';');
+  for (const token of out) expect(token).toMatch(/^w\d+:\d+$/);
+  return out;
+}
+
+describe('log(): reopening', () => {
+  it('reopens from the checkpoint and reads the commit log only past it', async () => {
+    const dir = tempDir();
+    const first = opened(dir, { checkpointEvery: 1 });
+    await first.append({ early: Buffer.from('before the checkpoint'), other: Buffer.from('x') });
+    await first.close();
+    expect(fs.existsSync(join(dir, 'checkpoint.idx'))).toBe(true);
+    const second = opened(dir, { checkpointEvery: 1e9 });
+    await second.append({ late: Buffer.from('after it'), other: Buffer.from('y') });
+    await second.close();
+    // Damage the header of the first record of "early": a scan from the start would now fail, the checkpoint skips it.
+    const [segment] = segments(dir);
+    const bytes = fs.readFileSync(join(dir, segment));
+    const at = bytes.indexOf('early') - 32;
+    bytes[at + 9] ^= 0xff;
+    fs.writeFileSync(join(dir, segment), bytes);
+    const third = opened(dir);
+    expect(text(await third.get('early'))).toBe('before the checkpoint');
+    expect(text(await third.get('late'))).toBe('after it');
+    expect(text(await third.get('other'))).toBe('xy');
+    await third.close();
+    // Without the checkpoint the commit log is read from the start, and the damaged header is reported.
+    fs.rmSync(join(dir, 'checkpoint.idx'));
+    const error = (() => {
+      try {
+        log(dir);
+      } catch (e) {
+        return e as LaminateError;
+      }
+      return undefined;
+    })();
+    expect(error?.code).toBe('ERR_CORRUPT_FRAME');
+    expect(error?.message).toContain(segment);
+  });
+
+  it('ignores a checkpoint that does not check out', async () => {
+    const dir = tempDir();
+    const store = opened(dir, { checkpointEvery: 1 });
+    await store.append({ a: Buffer.from('1') });
+    await store.close();
+    const path = join(dir, 'checkpoint.idx');
+    const bytes = fs.readFileSync(path);
+    bytes[bytes.length - 6] ^= 1;
+    fs.writeFileSync(path, bytes);
+    expect(text(await opened(dir).get('a'))).toBe('1');
+  });
+
+  it('reports a flipped bit in a value as ERR_CORRUPT_FRAME naming key and segment; other keys still read', async () => {
+    const dir = tempDir();
+    const store = opened(dir);
+    await store.append({ good: Buffer.from('fine value'), bad: Buffer.from('value to damage') });
+    const [segment] = segments(dir);
+    const path = join(dir, segment);
+    const bytes = fs.readFileSync(path);
+    bytes[bytes.indexOf('to damage')] ^= 0x04;
+    fs.writeFileSync(path, bytes);
+    const error = await rejection(store.get('bad'));
+    expect(error).toBeInstanceOf(LaminateError);
+    expect(error.code).toBe('ERR_CORRUPT_FRAME');
+    expect(error.key).toBe('"bad"');
+    expect(error.message).toContain(path);
+    expect(text(await store.get('good'))).toBe('fine value');
+    // Deleting the key gets past it.
+    await store.delete(['bad']);
+    expect(await store.keys()).toEqual(['good']);
+  });
+
+  it('never returns a torn record at a dead writer\'s tail, and cuts it on reopen', async () => {
+    const dir = tempDir();
+    const writer = child('log-writer.ts', [dir, 'w0', '5', '2']);
+    expect(await writer.done).toBe(0);
+    const [segment] = segments(dir);
+    const path = join(dir, segment);
+    const committed = fs.statSync(path).size;
+    // What a writer killed mid-append leaves: a record's first bytes, no commit.
+    fs.appendFileSync(path, Buffer.from('\x40\x00\x00\x00partial record'));
+    const store = opened(dir);
+    expect(tokens(text(await store.get('k0')))).toEqual(['w0:0', 'w0:2', 'w0:4']);
+    expect(fs.statSync(path).size).toBe(committed);
+  });
+});
+
+describe('log(): tombstones', () => {
+  it('delete and pop remove what other processes appended before them; drop empties the store for every process', async () => {
+    const dir = tempDir();
+    const a = opened(dir);
+    const b = opened(dir);
+    await a.append({ k: Buffer.from('old;'), p: Buffer.from('1;') });
+    await b.append({ k: Buffer.from('new;'), p: Buffer.from('2;') });
+    await a.delete(['k']);
+    expect(text(await b.get('k'))).toBe('');
+    expect(text(await a.pop('p'))).toBe('1;2;');
+    await b.append({ p: Buffer.from('3;') });
+    expect(text(await a.get('p'))).toBe('3;');
+    await a.drop();
+    expect(await b.keys()).toEqual([]);
+  });
+
+  it('keeps the first iset across processes, and a drop removes it', async () => {
+    const dir = tempDir();
+    const a = opened(dir);
+    const b = opened(dir);
+    await a.iset('schema', Buffer.from('first'));
+    await b.iset('schema', Buffer.from('second'));
+    expect(text(await b.iget('schema'))).toBe('first');
+    await b.drop();
+    expect((await a.iget('schema')).length).toBe(0);
+  });
+
+  it('refuses an append past maxDiskBytes with ERR_DISK_FULL, storing nothing', async () => {
+    const store = opened(tempDir(), { maxDiskBytes: 4096 });
+    await store.append({ a: Buffer.alloc(1000) });
+    const error = await rejection(store.append({ a: Buffer.alloc(100), b: Buffer.alloc(5000) }));
+    expect(error.code).toBe('ERR_DISK_FULL');
+    expect((await store.get('a')).length).toBe(1000);
+    expect(await store.keys()).toEqual(['a']);
+  });
+
+  it('describes itself and reopens from the short form', async () => {
+    const dir = tempDir();
+    const store = opened(dir, { fsync: true });
+    await store.append({ a: Buffer.from('x') });
+    expect(store.describe()).toEqual({ type: 'log', path: dir, fsync: true });
+    await store.close();
+    const again = open<Uint8Array>(`log(${dir})`);
+    expect(text(await again.get('a'))).toBe('x');
+    await again.close();
+  });
+});
+
+describe('log(): several processes', () => {
+  it('4 writer processes on shared keys: every value once, each writer in order, one order for every reader', async () => {
+    const dir = tempDir();
+    const writers = 4;
+    const count = 400;
+    const keys = 3;
+    const running = Array.from({ length: writers }, (_, w) => child('log-writer.ts', [dir, `w${w}`, String(count), String(keys)]));
+    const reader = opened(dir);
+    let previous: Record<string, string> = {};
+    let reads = 0;
+    const settled = Promise.all(running.map((r) => r.done));
+    let finished = false;
+    void settled.then(() => (finished = true));
+    while (!finished) {
+      const names = Array.from({ length: keys }, (_, k) => `k${k}`);
+      const values = (await reader.getMany(names)).map(text);
+      names.forEach((name, k) => {
+        // What a reader saw stays the start of what it sees later: the order never changes under it.
+        expect(values[k].startsWith(previous[name] ?? '')).toBe(true);
+        tokens(values[k]);
+      });
+      previous = Object.fromEntries(names.map((name, k) => [name, values[k]]));
+      reads++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await settled).toEqual(Array(writers).fill(0));
+    expect(reads).toBeGreaterThan(1);
+    const final: Record<string, string> = {};
+    for (let k = 0; k < keys; k++) final[`k${k}`] = text(await reader.get(`k${k}`));
+    for (let w = 0; w < writers; w++) {
+      for (let k = 0; k < keys; k++) {
+        const mine = tokens(final[`k${k}`]).filter((token) => token.startsWith(`w${w}:`)).map((token) => Number(token.split(':')[1]));
+        const expected = Array.from({ length: count }, (_, i) => i).filter((i) => i % keys === k);
+        expect(mine).toEqual(expected);
+      }
+    }
+    // Another process, reading from scratch, sees the same order.
+    const other = child('log-reader.ts', [dir]);
+    expect(await other.done).toBe(0);
+    expect(JSON.parse(other.lines[0])).toEqual(final);
+    // Each writer wrote its own segment.
+    expect(segments(dir).length).toBe(writers);
+  }, 60_000);
+
+  it('a writer killed with SIGKILL at random moments loses nothing it acknowledged and leaves nothing torn', async () => {
+    const dir = tempDir();
+    const random = seededRandom(15);
+    const acknowledged: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      const writer = child('log-writer.ts', [dir, `w${round}`, '0', '2']);
+      while (writer.lines.length === 0 && writer.process.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20 + random() * 200));
+      writer.process.kill('SIGKILL');
+      await writer.done;
+      acknowledged.push(writer.lines.length === 0 ? -1 : Number(writer.lines[writer.lines.length - 1]));
+    }
+    const store = opened(dir);
+    const all = [...tokens(text(await store.get('k0'))), ...tokens(text(await store.get('k1')))];
+    acknowledged.forEach((last, round) => {
+      const mine = all.filter((token) => token.startsWith(`w${round}:`)).map((token) => Number(token.split(':')[1])).sort((a, b) => a - b);
+      // Every acknowledged value is there, each once; at most the one being written when killed is there too.
+      expect(mine.slice(0, last + 1)).toEqual(Array.from({ length: last + 1 }, (_, i) => i));
+      expect(mine.length - (last + 1)).toBeLessThanOrEqual(1);
+    });
+    // Reopening cut every dead writer's segment back to what was committed.
+    const ends = new Map(segments(dir).map((name) => [name, fs.statSync(join(dir, name)).size]));
+    await store.close();
+    const again = opened(dir);
+    expect(again.stats().segmentBytes).toBe([...ends.values()].reduce((a, b) => a + b, 0));
+  }, 60_000);
+});
