@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError } from './errors.js';
 import type { OuterLock } from './mutex.js';
+import { openOwn } from './symlinks.js';
 
 /** The lock every process sharing a file() directory takes (a folder, made and removed by proper-lockfile). */
 export const LOCK_NAME = '.laminate.lock';
@@ -70,7 +71,16 @@ export class DirectoryLock {
       acquire: async () => {
         release = await this.take();
         this.compromised = undefined;
-        const generation = this.readGeneration();
+        let generation: number;
+        try {
+          generation = this.readGeneration();
+        } catch (error) {
+          // A call that fails here (ERR_SYMLINK) must not keep the lock from the next one.
+          const done = release;
+          release = undefined;
+          await done().catch(() => undefined);
+          throw error;
+        }
         if (generation !== this.generation) {
           this.generation = generation;
           filesRemoved();
@@ -167,8 +177,9 @@ export class DirectoryLock {
     if (this.generationFd === undefined) {
       const path = join(this.path, GENERATION_NAME);
       // A stat that finds nothing costs less than an open that throws, on every lock while the file is missing.
-      if (!create && !fs.existsSync(path)) return undefined;
-      this.generationFd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+      if (!create && fs.lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+      // Never through a link: the counter is written in place, and would overwrite what a link points to.
+      this.generationFd = openOwn(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     }
     return this.generationFd;
   }

@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_NOT_FOUND'
   | 'ERR_NOT_A_STORE'
+  | 'ERR_FOREIGN_FILES'
+  | 'ERR_SYMLINK'
   | 'ERR_SERVER'
   | 'ERR_NOT_REPLICATED';
 

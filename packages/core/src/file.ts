@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DescriptorCache, defaultMaxOpenFiles } from './descriptor-cache.js';
-import { DirectoryLock, GENERATION_NAME, LOCK_NAME, type LockWait } from './directory-lock.js';
+import { DirectoryLock, type LockWait } from './directory-lock.js';
 import { LaminateError, typeError } from './errors.js';
 import { fsyncFolders, fsyncPath } from './fsync.js';
 import { KeyPaths, LAYOUTS, type LayoutName, escapedLayout } from './key-paths.js';
 import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
-import { ISET_DIR, isetAsideName } from './store-directory.js';
+import { ISET_DIR, foreignFilesError, inventory, isetAsideName } from './store-directory.js';
+import { APPEND, READ, openOwn, readOwn } from './symlinks.js';
 import { removedByStore, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
@@ -57,6 +58,17 @@ export interface FileOptions {
    * from a spec takes it as its `onLockWait` property.
    */
   onLockWait?: (wait: LockWait) => void | (() => void);
+}
+
+/** FileStore.drop()'s options. */
+export interface FileDropOptions {
+  /**
+   * What drop() does when the directory holds entries file() did not write (a
+   * `.git`, notes, a symlink): 'refuse' (the default) throws
+   * ERR_FOREIGN_FILES and deletes nothing; 'keep' deletes the store's own
+   * files and leaves those, with the folders that hold them.
+   */
+  foreign?: 'refuse' | 'keep';
 }
 
 const READ_PIECE = 4 << 20;
@@ -129,7 +141,7 @@ export class FileStore extends BytesStore {
     else fs.mkdirSync(this.path, { recursive: true });
     this.fds = new DescriptorCache(this.opts.maxOpenFiles);
     this.data = new KeyPaths(this.path, LAYOUTS[layout]);
-    this.meta = new KeyPaths(join(this.path, ISET_DIR), escapedLayout);
+    this.meta = new KeyPaths(join(this.path, ISET_DIR), escapedLayout, this.path);
     const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true };
     this.directory = new DirectoryLock(this.path, settings, (wait) => this.onLockWait?.(wait));
     if (opts.exclusive) this.directory.own();
@@ -151,7 +163,7 @@ export class FileStore extends BytesStore {
     let fd: number;
     try {
       if (keyParts(id).length > 1 || path.includes('%h')) this.data.prepare(id, this.opts.fsync === true);
-      fd = fs.openSync(path, 'a');
+      fd = openOwn(path, APPEND, 0o666, showKey(id));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // A key of the other kind (partd layout) appeared since appendIds checked: say so with a code.
@@ -159,8 +171,9 @@ export class FileStore extends BytesStore {
       if (code !== 'EMFILE' && code !== 'ENFILE' && code !== 'ENOENT') throw error;
       // Out of descriptors, or the folders were removed by a drop elsewhere.
       this.fds.closeAll();
+      this.data.forgetFolders();
       this.data.prepare(id, this.opts.fsync === true);
-      fd = fs.openSync(path, 'a');
+      fd = openOwn(path, APPEND, 0o666, showKey(id));
     }
     this.fds.add(id, fd);
     return fd;
@@ -198,9 +211,9 @@ export class FileStore extends BytesStore {
         // A key with no append descriptor here may well be missing (buffer() reads
         // every key from its slow store): a stat that finds nothing costs far
         // less than an open that throws.
-        if (!this.fds.has(id) && !this.data.exists(path)) return EMPTY_BYTES;
+        if (!this.fds.has(id) && this.data.stat(id) === undefined) return EMPTY_BYTES;
         try {
-          return fs.readFileSync(path);
+          return readOwn(path, showKey(id));
         } catch (error) {
           if (this.data.absent(error)) return EMPTY_BYTES;
           throw error;
@@ -213,7 +226,7 @@ export class FileStore extends BytesStore {
   private openToRead(id: KeyId): { fd: number; size: number } | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(this.data.of(id), 'r');
+      fd = openOwn(this.data.reach(id), READ, undefined, showKey(id));
     } catch (error) {
       if (this.data.absent(error)) return undefined;
       throw error;
@@ -270,8 +283,8 @@ export class FileStore extends BytesStore {
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
-      // A key the layout refuses fails the call before anything is deleted.
-      for (const id of ids) this.data.of(id);
+      // A key the layout refuses, or a link on the way to a key's file, fails the call before anything is deleted.
+      for (const id of ids) this.data.stat(id);
       for (const id of ids) {
         this.fds.close(id);
         this.data.remove(id);
@@ -287,13 +300,13 @@ export class FileStore extends BytesStore {
   /** First value wins, across processes: the value is written aside and linked into place. */
   isetId(id: KeyId, value: Uint8Array): Promise<void> {
     return this.lock.run(() => {
+      // The first value wins; a link at .iset, on the way or in the value's place is ERR_SYMLINK.
+      if (this.meta.stat(id) !== undefined) return;
       const target = this.meta.of(id);
-      if (fs.existsSync(target)) return;
       this.directory.writing();
-      fs.mkdirSync(this.meta.root, { recursive: true });
       this.meta.prepare(id, this.opts.fsync === true);
       const aside = join(this.meta.root, isetAsideName());
-      fs.writeFileSync(aside, value);
+      fs.writeFileSync(aside, value, { flag: 'wx' });
       if (this.opts.fsync) fsyncPath(aside);
       try {
         fs.linkSync(aside, target);
@@ -309,7 +322,7 @@ export class FileStore extends BytesStore {
   igetId(id: KeyId): Promise<Uint8Array | undefined> {
     return this.lock.run(() => {
       try {
-        return fs.readFileSync(this.meta.of(id));
+        return readOwn(this.meta.reach(id), showKey(id));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;
@@ -317,12 +330,33 @@ export class FileStore extends BytesStore {
     });
   }
 
+  /** Deletes every key and iset value: the files and folders the store wrote, never what it did not (FileDropOptions). */
+  override async drop(opts: FileDropOptions = {}): Promise<void> {
+    const foreign = opts.foreign ?? 'refuse';
+    if (foreign !== 'refuse' && foreign !== 'keep') throw typeError('ERR_INVALID_OPTION', `drop(): foreign must be 'refuse' (the default) or 'keep', not ${JSON.stringify(foreign)}.`);
+    await this.withLock(async () => this.dropOwn(foreign));
+  }
+
   protected async dropAll(): Promise<void> {
+    this.dropOwn('refuse');
+  }
+
+  private dropOwn(foreign: 'refuse' | 'keep'): void {
+    const found = inventory(this.path, this.data.layout);
+    if (foreign === 'refuse' && found.foreign.length > 0) throw foreignFilesError(this.path, found.foreign);
     this.fds.closeAll();
-    for (const name of fs.readdirSync(this.path)) {
-      if (name === LOCK_NAME || name === GENERATION_NAME) continue;
-      fs.rmSync(join(this.path, name), { recursive: true, force: true });
+    for (const { path, folder } of found.own) {
+      try {
+        if (folder) fs.rmdirSync(path);
+        else fs.unlinkSync(path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // A folder that holds entries left in place ('keep') stays, and so does what is gone already.
+        if (code !== 'ENOENT' && !(folder && (code === 'ENOTEMPTY' || code === 'EEXIST'))) throw error;
+      }
     }
+    this.data.forgetFolders();
+    this.meta.forgetFolders();
     this.directory.filesRemoved();
   }
 

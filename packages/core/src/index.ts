@@ -5,7 +5,7 @@ export { LaminateError, isLaminateError, type ErrorCode } from './errors.js';
 export type { Key } from './keys.js';
 export { BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange } from './store.js';
 export { DictStore, dict } from './dict.js';
-export { FileStore, file, whyNotAStore, type FileOptions, type LockWait, type LayoutName } from './file.js';
+export { FileStore, file, whyNotAStore, type FileOptions, type FileDropOptions, type LockWait, type LayoutName } from './file.js';
 export { BufferStore, buffer, type BufferOptions } from './buffer.js';
 export { LogStore, log, type LogOptions } from './log/log.js';
 export { EncodeStore, encode, type Codec } from './encode.js';

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type EncodedName, decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, isSidecar, sidecarName, unfolder } from './filenames.js';
 import { fsyncPath } from './fsync.js';
-import { type KeyId, keyFromParts, keyParts } from './keys.js';
+import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
 import { partdLayout } from './partd-layout.js';
+import { readOwn, refuseLink } from './symlinks.js';
 
 /** How file() names keys on disk: `escaped` (the default, filenames.ts) or `partd` (partd-layout.ts). */
 export type LayoutName = 'escaped' | 'partd';
@@ -41,7 +42,7 @@ export const escapedLayout: KeyLayout = {
     if (isInternal(name)) return undefined;
     const base = folder ? unfolder(name) : isCanonical(name) ? name : undefined;
     if (base === undefined) return undefined;
-    return isHashed(base) ? fs.readFileSync(join(dir, sidecarName(base)), 'utf8') : decodePart(base);
+    return isHashed(base) ? readOwn(join(dir, sidecarName(base))).toString('utf8') : decodePart(base);
   },
   writes(name, folder) {
     if (!folder) return isCanonical(name) || isSidecar(name);
@@ -54,13 +55,25 @@ export const escapedLayout: KeyLayout = {
 
 export const LAYOUTS: Readonly<Record<LayoutName, KeyLayout>> = { escaped: escapedLayout, partd: partdLayout };
 
-/** The paths of the keys under one directory (the store's, or its iset folder), cached by key. */
+/**
+ * The paths of the keys under one directory (the store's, or its iset folder),
+ * cached by key. No folder on the way from `base` (the store's directory) to a
+ * key's file may be a symbolic link (symlinks.ts): each is checked with lstat
+ * before the first read or write through it.
+ */
 export class KeyPaths {
   private readonly cache = new Map<KeyId, string>();
+  /**
+   * Folders below `base` this store made or found to be real folders, so that
+   * a key's folders are checked once, not on every open. Forgotten when files
+   * may have been removed (forgetFolders), after which a link could stand there.
+   */
+  private readonly folders = new Set<string>();
 
   constructor(
     readonly root: string,
     readonly layout: KeyLayout,
+    readonly base = root,
   ) {}
 
   /** The file that holds `id`'s bytes; it need not exist. */
@@ -75,22 +88,74 @@ export class KeyPaths {
     return path;
   }
 
-  /** Makes the folders of a tuple key and the sidecars of hashed names; `durable` fsyncs each sidecar. */
+  /** The folders from `base` (not included) down to the one holding `path`, outermost first. */
+  private foldersOf(path: string): string[] {
+    const folders: string[] = [];
+    for (let dir = dirname(path); dir.length > this.base.length; dir = dirname(dir)) folders.push(dir);
+    return folders.reverse();
+  }
+
+  /**
+   * The file that holds `id`'s bytes, once no folder on the way to it is a
+   * link (ERR_SYMLINK). A folder missing on the way (or a file in its place)
+   * ends the check: the key holds nothing, as opening its file will find.
+   */
+  reach(id: KeyId): string {
+    const path = this.of(id);
+    // Outermost first: each lstat runs in a folder already found real, so none follows a link.
+    for (const dir of this.foldersOf(path)) {
+      if (this.folders.has(dir)) continue;
+      const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
+      refuseLink(dir, stat, showKey(id));
+      if (!stat?.isDirectory()) break;
+      this.folders.add(dir);
+    }
+    return path;
+  }
+
+  /** Makes the folders of `id`'s file (each checked as reach() does) and the sidecars of hashed names; `durable` fsyncs each sidecar. */
   prepare(id: KeyId, durable: boolean): void {
+    const path = this.of(id);
+    for (const dir of this.foldersOf(path)) {
+      if (this.folders.has(dir)) continue;
+      try {
+        fs.mkdirSync(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const stat = fs.lstatSync(dir);
+        refuseLink(dir, stat, showKey(id));
+        if (!stat.isDirectory()) throw error;
+      }
+      this.folders.add(dir);
+    }
+    if (!path.includes('%h')) return;
     const names = this.layout.encode(keyParts(id), id);
     let dir = this.root;
     for (let i = 0; i < names.length; i++) {
       const { name, sidecar } = names[i];
-      if (sidecar !== undefined && !fs.existsSync(join(dir, sidecarName(name)))) {
-        fs.writeFileSync(join(dir, sidecarName(name)), sidecar);
-        // The key's name lives only in its sidecar: it must be as durable as the data.
-        if (durable) fsyncPath(join(dir, sidecarName(name)));
-      }
-      if (i < names.length - 1) {
-        dir = join(dir, this.layout.folder(name));
-        fs.mkdirSync(dir, { recursive: true });
-      }
+      if (sidecar !== undefined) this.writeSidecar(join(dir, sidecarName(name)), sidecar, durable, id);
+      dir = join(dir, this.layout.folder(name));
     }
+  }
+
+  private writeSidecar(path: string, text: string, durable: boolean, id: KeyId): void {
+    const stat = fs.lstatSync(path, { throwIfNoEntry: false });
+    refuseLink(path, stat, showKey(id));
+    if (stat !== undefined) return;
+    try {
+      // 'wx' (O_EXCL) creates the file or fails; it never writes through a link, even one planted since the lstat.
+      fs.writeFileSync(path, text, { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw error;
+    }
+    // The key's name lives only in its sidecar: it must be as durable as the data.
+    if (durable) fsyncPath(path);
+  }
+
+  /** Forgets which folders were found real: after a removal elsewhere, a link may stand where one of them was. */
+  forgetFolders(): void {
+    this.folders.clear();
   }
 
   /** True when `error`, from opening, reading or stat-ing a key's file, means that the key holds nothing. */
@@ -100,14 +165,22 @@ export class KeyPaths {
     return code === 'ENOENT' || (this.layout.bareFolders && (code === 'EISDIR' || code === 'ENOTDIR'));
   }
 
-  /** True when something is at `path` (a key's file, or with bare folders perhaps a folder). */
-  exists(path: string): boolean {
+  /**
+   * What is at `id`'s path (its file, or with bare folders perhaps a folder),
+   * without following links: a link there or on the way is ERR_SYMLINK;
+   * undefined when nothing is.
+   */
+  stat(id: KeyId): fs.Stats | undefined {
+    const path = this.reach(id);
+    let stat: fs.Stats | undefined;
     try {
-      return fs.statSync(path, { throwIfNoEntry: false }) !== undefined;
+      stat = fs.lstatSync(path, { throwIfNoEntry: false });
     } catch (error) {
-      if (this.absent(error)) return false;
+      if (this.absent(error)) return undefined;
       throw error;
     }
+    refuseLink(path, stat, showKey(id));
+    return stat;
   }
 
   /**
@@ -124,8 +197,11 @@ export class KeyPaths {
     this.layout.checkNew(this.root, files);
   }
 
+  /** Removes `id`'s file (and, in the partd layout, the folders that leaves empty); call stat(id) first, which refuses links. */
   remove(id: KeyId): void {
-    this.layout.remove(this.root, this.of(id));
+    const path = this.of(id);
+    this.layout.remove(this.root, path);
+    for (const dir of this.foldersOf(path)) this.folders.delete(dir);
   }
 
   /** Every key under the directory; symlinks and names the layout does not write are passed over. */

@@ -9,6 +9,7 @@
  * tsx) from ./fixtures and check what it did on disk and on its stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import fsModule from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -869,5 +870,271 @@ describe("file(dir, { layout: 'partd' }): partd's names, tuple keys as nested fo
       expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
       expect((error as Error).message).toContain("layout must be 'escaped' (the default) or 'partd'");
     }
+  });
+});
+
+// ---------------------------------------------------------------- 9. what laminate did not write
+
+/** Every entry under `dir` but the transient lock, links not followed: a folder, where a link points, or a file's bytes. */
+function snapshot(dir: string): Record<string, string> {
+  const entries: Record<string, string> = {};
+  for (const { path, stat } of walkTree(dir)) {
+    const name = relative(dir, path);
+    if (name.split(sep).includes('.laminate.lock')) continue;
+    entries[name] = stat.isSymbolicLink() ? `link → ${fs.readlinkSync(path)}` : stat.isDirectory() ? 'folder' : `file ${fs.readFileSync(path).toString('base64')}`;
+  }
+  return entries;
+}
+
+/** The entries of a snapshot at or under `names`. */
+function under(entries: Record<string, string>, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(entries).filter(([path]) => names.some((name) => path === name || path.startsWith(name + sep))));
+}
+
+async function chunksOf(iterable: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const chunk of iterable) out.push(chunk);
+  return out;
+}
+
+/** What a user keeps beside a store by mistake: a git repository, a dotfile, nested folders, a link to a file outside. */
+function plantCommon(dir: string, outsideFile: string): void {
+  fs.mkdirSync(join(dir, '.git', 'objects', 'ab'), { recursive: true });
+  fs.writeFileSync(join(dir, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  fs.writeFileSync(join(dir, '.git', 'objects', 'ab', 'cdef'), Buffer.from([0, 1, 2, 255]));
+  fs.writeFileSync(join(dir, '.env'), 'TOKEN=secret\n');
+  fs.symlinkSync(outsideFile, join(dir, 'link'));
+}
+
+describe('file(): drop() deletes only what the store wrote', () => {
+  it('refuses, with ERR_FOREIGN_FILES naming them, a directory holding .git, a dotfile, names with spaces, nested folders and a link, and deletes nothing; { foreign: "keep" } deletes the keys and leaves every other byte', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const outsideFile = join(parent, 'outside.txt');
+    fs.writeFileSync(outsideFile, 'outside, keep me');
+    const store = track(file(dir));
+    await store.append([['k', bytes('key')], [['t', 'u'], bytes('tuple')], ['x'.repeat(300), bytes('long')], ['with space', bytes('escaped')]]);
+    await store.iset('meta', bytes('m'));
+    plantCommon(dir, outsideFile);
+    fs.writeFileSync(join(dir, 'my notes.txt'), 'do not lose\n');
+    fs.mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true });
+    fs.writeFileSync(join(dir, 'sub', 'deeper', 'y.txt'), 'nested\n');
+    fs.writeFileSync(join(dir, 't%d', 'my notes.txt'), 'beside a key\n'); // inside a folder the store made
+    const foreign = ['.env', '.git', 'link', 'my notes.txt', 'sub', join('t%d', 'my notes.txt')];
+    const before = snapshot(parent);
+
+    const error = await rejection(store.drop());
+    expect(isLaminateError(error, 'ERR_FOREIGN_FILES')).toBe(true);
+    expect(error.message).toBe(
+      `Refusing to drop ${dir}: it holds 6 entries that file() did not write (.env, .git, link, my notes.txt, sub, and 1 more), and drop deletes only the store's own files. Nothing was deleted. Move them out of the store's directory, or drop with file(dir).drop({ foreign: 'keep' }), which deletes the store's keys and metadata and leaves them.`,
+    );
+    expect(snapshot(parent)).toEqual(before);
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(['k', ['t', 'u'], 'x'.repeat(300), 'with space']));
+    // drop() under an encoding layer is the same call.
+    expect(await rejection(msgpack(file(dir)).drop())).toMatchObject({ code: 'ERR_FOREIGN_FILES' });
+    await expect(store.drop({ foreign: 'delete' as 'keep' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    expect(snapshot(parent)).toEqual(before);
+
+    await store.drop({ foreign: 'keep' });
+    const after = snapshot(parent);
+    expect(under(after, foreign.map((name) => join('store', name)))).toEqual(under(before, foreign.map((name) => join('store', name))));
+    expect(after['outside.txt']).toBe(before['outside.txt']);
+    // Of the store's own entries only its generation file stays, and the folder that holds a foreign file.
+    expect(Object.keys(under(after, ['store'])).filter((path) => !foreign.some((name) => path === join('store', name) || path.startsWith(join('store', name) + sep))).sort()).toEqual(
+      ['store', join('store', '.laminate.gen'), join('store', 't%d')].sort(),
+    );
+    expect(await store.keys()).toEqual([]);
+    expect(text(await store.iget('meta'))).toBe('');
+    await store.append({ k: bytes('again') });
+    expect(text(await store.get('k'))).toBe('again');
+  });
+
+  it("layout 'partd': names partd does not write are foreign, names it does are keys, partd's .lock stays", async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const outsideFile = join(parent, 'outside.txt');
+    fs.writeFileSync(outsideFile, 'outside, keep me');
+    const store = track(file(dir, { layout: 'partd' }));
+    await store.append([['k', bytes('key')], [['t', 'u'], bytes('tuple')], [['sub', 'deeper', 'z'], bytes('deep')]]);
+    await store.iset(['m', 'n'], bytes('meta'));
+    fs.writeFileSync(join(dir, '.lock'), '');
+    // A store of its own and partd's lock: drop() deletes the keys and leaves partd's lock.
+    const plain = join(parent, 'plain');
+    const plainStore = track(file(plain, { layout: 'partd' }));
+    await plainStore.append([[['a', 'b'], bytes('x')]]);
+    fs.writeFileSync(join(plain, '.lock'), 'partd');
+    await plainStore.drop();
+    expect(Object.keys(snapshot(plain)).sort()).toEqual(['.laminate.gen', '.lock']);
+
+    plantCommon(dir, outsideFile);
+    fs.writeFileSync(join(dir, 'my notes, v2.txt'), 'a comma: no partd name\n');
+    fs.writeFileSync(join(dir, 'naïve.txt'), 'not ASCII\n');
+    fs.writeFileSync(join(dir, 'sub', 'deeper', 'y!.txt'), 'beside a key\n');
+    // A name partd could have written is a key of this layout, as partd.File(dir) would read it.
+    fs.writeFileSync(join(dir, 'my notes.txt'), 'a key here\n');
+    const foreign = ['.env', '.git', 'link', 'my notes, v2.txt', 'naïve.txt', join('sub', 'deeper', 'y!.txt')];
+    const before = snapshot(parent);
+
+    const error = await rejection(store.drop());
+    expect(isLaminateError(error, 'ERR_FOREIGN_FILES')).toBe(true);
+    expect(error.message).toContain('it holds 6 entries that file() did not write (.env, .git, link, my notes, v2.txt, naïve.txt, and 1 more)');
+    expect(snapshot(parent)).toEqual(before);
+
+    await store.drop({ foreign: 'keep' });
+    const after = snapshot(parent);
+    const kept = [...foreign, '.lock'].map((name) => join('store', name));
+    expect(under(after, kept)).toEqual(under(before, kept));
+    expect(after['outside.txt']).toBe(before['outside.txt']);
+    expect(Object.keys(under(after, ['store'])).filter((path) => !kept.some((name) => path === name || path.startsWith(name + sep))).sort()).toEqual(
+      ['store', join('store', '.laminate.gen'), join('store', 'sub'), join('store', 'sub', 'deeper')].sort(),
+    );
+    expect(await store.keys()).toEqual([]);
+  });
+});
+
+describe('file(): symbolic links it did not make', () => {
+  /** A store directory and, beside it, an outside directory with a file and a folder a link may point to. */
+  function planted() {
+    const parent = tempDir();
+    const dir = join(parent, 'store');
+    const outside = join(parent, 'outside');
+    fs.mkdirSync(join(outside, 'dir'), { recursive: true });
+    fs.writeFileSync(join(outside, 'target.txt'), 'precious outside bytes');
+    fs.writeFileSync(join(outside, 'dir', 'b'), 'secret b');
+    return { parent, dir, outside };
+  }
+
+  /** Expects ERR_SYMLINK naming the link at `link` (and `key`, when given) from `attempt`. */
+  async function refused(attempt: () => Promise<unknown>, link: string, key?: Key) {
+    const error = await rejection(attempt());
+    expect(isLaminateError(error, 'ERR_SYMLINK'), `${error}`).toBe(true);
+    expect(error.message).toContain(`${link} is a symbolic link, which file() did not make and does not follow`);
+    expect(error.message).toContain('Remove the link');
+    if (key !== undefined) expect(error.key).toBe(JSON.stringify(key));
+  }
+
+  for (const layout of ['escaped', 'partd'] as const) {
+    const folder = (name: string) => (layout === 'partd' ? name : `${name}%d`);
+
+    it(`${layout} layout: a link in a key's place is ERR_SYMLINK for append, get, iter, readRanges and delete, and keys() passes it over; the file it points to is unchanged`, async () => {
+      const { parent, dir, outside } = planted();
+      const store = track(file(dir, { layout }));
+      await store.append({ fine: bytes('ok') });
+      fs.symlinkSync(join(outside, 'target.txt'), join(dir, 'evil'));
+      const before = snapshot(parent);
+      const link = join(dir, 'evil');
+      for (const reopen of [false, true]) {
+        const s = reopen ? track(file(dir, { layout })) : store;
+        await refused(() => s.append([['fine', bytes('more')], ['evil', bytes('written outside?')]]), link, 'evil');
+        await refused(() => s.get('evil'), link, 'evil');
+        await refused(() => s.getMany(['fine', 'evil']), link, 'evil');
+        await refused(() => chunksOf(s.iter('evil')), link, 'evil');
+        await refused(() => s.readRanges([{ key: 'evil', offset: 0, length: 4 }]), link, 'evil');
+        // delete removes only the key's own file: the call is refused before it deletes anything.
+        await refused(() => s.delete(['fine', 'evil']), link, 'evil');
+        expect(await s.keys()).toEqual(['fine']);
+      }
+      const after = snapshot(parent);
+      expect(under(after, ['outside', join('store', 'evil')])).toEqual(under(before, ['outside', join('store', 'evil')]));
+    });
+
+    it(`${layout} layout: a link in place of a tuple key's folder, at any depth, is ERR_SYMLINK before anything is written, read or deleted through it`, async () => {
+      const { parent, dir, outside } = planted();
+      const store = track(file(dir, { layout }));
+      await store.append([[['c', 'real'], bytes('made by the store')]]);
+      fs.symlinkSync(join(outside, 'dir'), join(dir, folder('a')));
+      fs.symlinkSync(join(outside, 'dir'), join(dir, folder('c'), folder('d')));
+      const before = snapshot(parent);
+      const cases: [Key, string][] = [
+        [['a', 'b'], join(dir, folder('a'))],
+        [['a', 'new'], join(dir, folder('a'))],
+        [['a', 'e', 'f'], join(dir, folder('a'))],
+        [['c', 'd', 'b'], join(dir, folder('c'), folder('d'))],
+      ];
+      for (const reopen of [false, true]) {
+        const s = reopen ? track(file(dir, { layout })) : store;
+        for (const [key, link] of cases) {
+          await refused(() => s.append([[key, bytes('written outside?')]]), link, key);
+          await refused(() => s.get(key), link, key);
+          await refused(() => chunksOf(s.iter(key)), link, key);
+          await refused(() => s.readRanges([{ key, offset: 0, length: 4 }]), link, key);
+          await refused(() => s.delete([key]), link, key);
+        }
+        expect(sortedJson(await s.keys())).toEqual(sortedJson([['c', 'real']]));
+      }
+      expect(snapshot(parent)).toEqual(before);
+      expect(text(await store.get(['c', 'real']))).toBe('made by the store');
+    });
+  }
+
+  it('.laminate.gen as a link: file() refuses to open the directory, and a store opened before it was planted neither reads nor writes through it', async () => {
+    const { parent, dir } = planted();
+    fs.mkdirSync(dir);
+    fs.writeFileSync(join(dir, 'precious.txt'), 'precious: these first 8 bytes matter');
+    fs.symlinkSync('precious.txt', join(dir, '.laminate.gen'));
+    const before = snapshot(parent);
+    let error: unknown;
+    try {
+      file(dir);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isLaminateError(error, 'ERR_SYMLINK')).toBe(true);
+    expect((error as Error).message).toContain(`${join(dir, '.laminate.gen')} is a symbolic link`);
+
+    // Opening a directory writes nothing, so the link may come after the store opened.
+    const later = join(parent, 'later');
+    const store = track(file(later));
+    fs.writeFileSync(join(later, 'precious.txt'), 'precious: these first 8 bytes matter');
+    fs.symlinkSync('precious.txt', join(later, '.laminate.gen'));
+    const link = join(later, '.laminate.gen');
+    await refused(() => store.delete(['a']), link);
+    await refused(() => store.append({ a: bytes('x') }), link);
+    await refused(() => store.get('a'), link);
+    // The failed calls let go of the lock: once the link is gone the store works.
+    fs.unlinkSync(link);
+    await store.append({ a: bytes('x') });
+    await store.delete(['a']);
+    expect(fs.readFileSync(join(later, 'precious.txt'), 'utf8')).toBe('precious: these first 8 bytes matter');
+    expect(under(snapshot(parent), ['store', 'outside'])).toEqual(under(before, ['store', 'outside']));
+  });
+
+  it('.iset as a link, or links inside it: iset and iget are ERR_SYMLINK and nothing is written or read outside', async () => {
+    const { parent, dir, outside } = planted();
+    const store = track(file(dir));
+    await store.append({ a: bytes('x') });
+    fs.writeFileSync(join(outside, 'dir', 'meta'), 'outside meta');
+    fs.symlinkSync(join(outside, 'dir'), join(dir, '.iset'));
+    let before = snapshot(parent);
+    await refused(() => store.iset('fresh', bytes('m')), join(dir, '.iset'), 'fresh');
+    await refused(() => store.iset(['m', 'n'], bytes('m')), join(dir, '.iset'), ['m', 'n']);
+    await refused(() => store.iget('meta'), join(dir, '.iset'), 'meta');
+    expect(snapshot(parent)).toEqual(before);
+
+    // A real .iset folder with links planted in it.
+    fs.unlinkSync(join(dir, '.iset'));
+    await store.iset('ok', bytes('fine'));
+    fs.symlinkSync(join(outside, 'dir', 'meta'), join(dir, '.iset', 'meta'));
+    fs.symlinkSync(join(outside, 'dir'), join(dir, '.iset', 'm%d'));
+    before = snapshot(parent);
+    await refused(() => store.iget('meta'), join(dir, '.iset', 'meta'), 'meta');
+    await refused(() => store.iset('meta', bytes('m')), join(dir, '.iset', 'meta'), 'meta');
+    await refused(() => store.iset(['m', 'new'], bytes('m')), join(dir, '.iset', 'm%d'), ['m', 'new']);
+    await refused(() => store.iget(['m', 'b']), join(dir, '.iset', 'm%d'), ['m', 'b']);
+    expect(snapshot(parent)).toEqual(before);
+    expect(text(await store.iget('ok'))).toBe('fine');
+  });
+
+  it("a long key's sidecar planted as a link: the append is ERR_SYMLINK and creates nothing where it points", async () => {
+    const { parent, dir, outside } = planted();
+    const store = track(file(dir));
+    await store.append({ a: bytes('x') });
+    const long = 'k'.repeat(300);
+    const sidecar = join(dir, `.%h${createHash('sha256').update(long).digest('hex')}`);
+    fs.symlinkSync(join(outside, 'new.txt'), sidecar);
+    const before = snapshot(parent);
+    await refused(() => store.append({ [long]: bytes('v') }), sidecar, long);
+    expect(fs.existsSync(join(outside, 'new.txt'))).toBe(false);
+    expect(under(snapshot(parent), ['outside', relative(parent, sidecar)])).toEqual(under(before, ['outside', relative(parent, sidecar)]));
   });
 });

@@ -4,7 +4,7 @@
 export {
   LaminateError, isLaminateError, type ErrorCode, type Key,
   BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange,
-  DictStore, dict, FileStore, file, whyNotAStore, type FileOptions, type LockWait, type LayoutName, BufferStore, buffer, type BufferOptions,
+  DictStore, dict, FileStore, file, whyNotAStore, type FileOptions, type FileDropOptions, type LockWait, type LayoutName, BufferStore, buffer, type BufferOptions,
   LogStore, log, type LogOptions,
   EncodeStore, encode, type Codec, zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore, msgpack, type MsgpackOptions,
   open, parseSpec, formatSpec, layerTypes, type AnyStore,
