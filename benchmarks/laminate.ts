@@ -2,7 +2,7 @@
 // through a Node.js peer (peers.ts): append everything, read every key back
 // with get, check what was read.
 import { rmSync } from 'node:fs';
-import { type BaseStore, brotli, buffer, dict, file, gzip, lz4, zlib, zstd } from '@laminate/core';
+import { type BaseStore, brotli, buffer, dict, file, gzip, log, lz4, zlib, zstd } from '@laminate/core';
 import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
 import { NODE_PEERS } from './peers.js';
@@ -20,6 +20,7 @@ interface Stack {
 export const STACKS: Record<string, Stack> = {
   file: { label: 'file()', make: (dir) => file(dir), onDisk: true },
   'file-exclusive': { label: 'file(dir, { exclusive: true })', make: (dir) => file(dir, { exclusive: true }), onDisk: true },
+  log: { label: 'log()', make: (dir) => log(dir), onDisk: true },
   buffer: { label: 'buffer(dict(), file(), 64 MiB)', make: (dir) => buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }), onDisk: false },
   zlib: { label: 'zlib(file())', make: (dir) => zlib(file(dir)), onDisk: true },
   gzip: { label: 'gzip(file())', make: (dir) => gzip(file(dir)), onDisk: true },

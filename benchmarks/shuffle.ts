@@ -13,7 +13,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lz4 from 'lz4-napi';
 import { Packr } from 'msgpackr';
-import { buffer, dict, file, lz4 as lz4Layer, msgpack } from 'laminate';
+import { buffer, dict, file, log, lz4 as lz4Layer, msgpack } from 'laminate';
 import { BATCH, type Expected, KEYS, type Order, PARTITIONS, partitionBatch, rng, summarize } from '../examples/orders.js';
 import { diskUsage, settle } from './disk.js';
 import { type Measurement, appendThenGet, best } from './measure.js';
@@ -31,11 +31,13 @@ export function shuffleShape(quick: boolean): ShuffleShape {
   return quick ? { records: 200_000, memoryMiB: 12 } : { records: 1_000_000, memoryMiB: 64 };
 }
 
-/** The stores the shuffle runs through: laminate's demo stack, then the Node.js peers. */
-export const SHUFFLE_STORES = ['laminate', ...Object.keys(NODE_PEERS)];
+/** The stores the shuffle runs through: laminate's demo stack, the same over log(), then the Node.js peers. */
+export const SHUFFLE_STORES = ['laminate', 'laminate-log', ...Object.keys(NODE_PEERS)];
 
 export function shuffleLabel(store: string, shape: ShuffleShape): string {
-  return store === 'laminate' ? `msgpack(lz4(buffer(dict(), file(), ${shape.memoryMiB} MiB)))` : `${NODE_PEERS[store].label} + msgpackr + lz4-napi`;
+  if (store === 'laminate') return `msgpack(lz4(buffer(dict(), file(), ${shape.memoryMiB} MiB)))`;
+  if (store === 'laminate-log') return `msgpack(lz4(buffer(dict(), log(), ${shape.memoryMiB} MiB)))`;
+  return `${NODE_PEERS[store].label} + msgpackr + lz4-napi`;
 }
 
 interface RecordStore {
@@ -47,8 +49,8 @@ interface RecordStore {
 }
 
 async function open(store: string, dir: string, shape: ShuffleShape): Promise<RecordStore> {
-  if (store === 'laminate') {
-    const buffered = buffer(dict(), file(dir), { availableMemory: shape.memoryMiB * MiB });
+  if (store === 'laminate' || store === 'laminate-log') {
+    const buffered = buffer(dict(), store === 'laminate' ? file(dir) : log(dir), { availableMemory: shape.memoryMiB * MiB });
     const stack = msgpack<Order>(lz4Layer(buffered));
     return { append: (b) => stack.append(b), get: (k) => stack.get(k), close: () => stack.close(), stored: () => buffered.spilledBytes + buffered.memoryUsage };
   }

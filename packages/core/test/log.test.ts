@@ -201,6 +201,58 @@ describe('log(): tombstones', () => {
   });
 });
 
+describe('log(): compact()', () => {
+  it('gives back the space of deleted values and keeps the rest, in order, through a reopen', async () => {
+    const dir = tempDir();
+    const store = opened(dir, { segmentBytes: 64 << 10 });
+    for (let i = 0; i < 200; i++) await store.append({ [`k${i % 10}`]: Buffer.alloc(1000, i), keep: Buffer.from(`${i};`) });
+    await store.delete(Array.from({ length: 10 }, (_, k) => `k${k}`));
+    await store.iset('meta', Buffer.from('m'));
+    const before = segments(dir).reduce((n, name) => n + fs.statSync(join(dir, name)).size, 0);
+    const result = await store.compact();
+    const after = segments(dir).reduce((n, name) => n + fs.statSync(join(dir, name)).size, 0);
+    expect(result.removed).toBeGreaterThan(0);
+    expect(after).toBeLessThan(before / 10);
+    const expected = Array.from({ length: 200 }, (_, i) => `${i};`).join('');
+    expect(text(await store.get('keep'))).toBe(expected);
+    expect(text(await store.iget('meta'))).toBe('m');
+    await store.close();
+    const again = opened(dir);
+    expect(text(await again.get('keep'))).toBe(expected);
+    expect(await again.keys()).toEqual(['keep']);
+  });
+
+  it('compacts while writer processes append and another process reads', async () => {
+    const dir = tempDir();
+    const count = 300;
+    const writers = [0, 1].map((w) => child('log-writer.ts', [dir, `w${w}`, String(count), '2', String(4 << 10)]));
+    const reader = opened(dir);
+    const compactor = opened(dir);
+    let finished = false;
+    const all = Promise.all(writers.map((w) => w.done)).then((codes) => ((finished = true), codes));
+    let compactions = 0;
+    let previous = '';
+    while (!finished) {
+      await compactor.compact();
+      compactions++;
+      const now = text(await reader.get('k0'));
+      expect(now.startsWith(previous)).toBe(true);
+      previous = now;
+    }
+    expect(await all).toEqual([0, 0]);
+    expect(compactions).toBeGreaterThan(1);
+    await compactor.compact();
+    const late = child('log-reader.ts', [dir]);
+    expect(await late.done).toBe(0);
+    const seen = JSON.parse(late.lines[0]) as Record<string, string>;
+    for (const w of [0, 1]) {
+      const mine = [...tokens(seen.k0), ...tokens(seen.k1)].filter((t) => t.startsWith(`w${w}:`)).map((t) => Number(t.split(':')[1]));
+      expect(mine.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
+    }
+    expect(text(await reader.get('k0'))).toBe(seen.k0);
+  }, 60_000);
+});
+
 describe('log(): several processes', () => {
   it('4 writer processes on shared keys: every value once, each writer in order, one order for every reader', async () => {
     const dir = tempDir();

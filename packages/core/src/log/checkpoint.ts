@@ -13,6 +13,7 @@ import { readU64, writeU64 } from './record.js';
  *
  *   u32 magic, u32 version, u64 position
  *   u32 segments, then (u32 segment, u64 committed end) each
+ *   u32 sealed segments, then u32 each
  *   u32 keys, then (u32 key bytes, key, u32 numbers, f64 × numbers) each — the data
  *   the same for the iset values
  *   u32 CRC-32 of everything before it
@@ -23,7 +24,7 @@ const VERSION = 1;
 
 export function writeCheckpoint(dir: string, index: LogIndex, position: number): number {
   const maps = [index.data, index.meta];
-  let size = 16 + 4 + index.segmentEnds.size * 12 + 4;
+  let size = 16 + 4 + index.segmentEnds.size * 12 + 4 + index.sealed.size * 4 + 4;
   const keys = maps.map((map) => [...map].map(([id, extents]) => [Buffer.from(id, 'utf8'), extents] as const));
   for (const list of keys) {
     size += 4;
@@ -42,6 +43,9 @@ export function writeCheckpoint(dir: string, index: LogIndex, position: number):
     writeU64(out, at + 4, end);
     at += 12;
   }
+  out.writeUInt32LE(index.sealed.size, at);
+  at += 4;
+  for (const segment of index.sealed) at = out.writeUInt32LE(segment, at);
   for (const list of keys) {
     out.writeUInt32LE(list.length, at);
     at += 4;
@@ -77,6 +81,9 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
   const segments = bytes.readUInt32LE(at);
   at += 4;
   for (let i = 0; i < segments; i++, at += 12) index.segmentEnds.set(bytes.readUInt32LE(at), readU64(bytes, at + 4));
+  const sealed = bytes.readUInt32LE(at);
+  at += 4;
+  for (let i = 0; i < sealed; i++, at += 4) index.sealed.add(bytes.readUInt32LE(at));
   for (const map of [index.data, index.meta]) {
     const count = bytes.readUInt32LE(at);
     at += 4;

@@ -71,9 +71,9 @@ export class CommitLog {
       const n = fs.readSync(this.fd, this.scratch, 0, this.scratch.byteLength, this.read * ENTRY);
       const whole = Math.floor(n / ENTRY);
       for (let i = 0; i < whole; i++) {
-        const commit = decode(this.scratch, i * ENTRY, this.read, this.path);
+        // Counted once applied: an entry whose apply fails is read again next time.
+        each(decode(this.scratch, i * ENTRY, this.read, this.path));
         this.read++;
-        each(commit);
       }
       if (n < this.scratch.byteLength) return;
     }

@@ -18,6 +18,7 @@ export interface IndexedRecord {
   valueLength: number;
   valueCrc: number;
   stamp: number;
+  from: number;
 }
 
 /**
@@ -32,6 +33,8 @@ export class LogIndex {
   readonly segmentEnds = new Map<number, number>();
   /** Value bytes the index points to. */
   liveBytes = 0;
+  /** Segments whose writers said they append no more to them. */
+  readonly sealed = new Set<number>();
 
   apply(record: IndexedRecord, segment: number, seq: number): void {
     switch (record.kind) {
@@ -52,6 +55,13 @@ export class LogIndex {
         // The first value committed wins, in every process alike.
         if (!this.meta.has(record.id)) this.meta.set(record.id, [segment, record.valueOffset, record.valueLength, record.valueCrc, seq]);
         return;
+      case Kind.SEAL:
+        this.sealed.add(segment);
+        return;
+      case Kind.MOVE:
+        return moveExtent(this.data.get(record.id), record, segment);
+      case Kind.MOVE_ISET:
+        return moveExtent(this.meta.get(record.id), record, segment);
       default:
         return;
     }
@@ -72,6 +82,13 @@ export class LogIndex {
     }
     if (kept === 0) map.delete(id);
     else extents.length = kept;
+  }
+
+  /** The segments some value of the index is in. */
+  referenced(): Set<number> {
+    const out = new Set<number>();
+    for (const map of [this.data, this.meta]) for (const extents of map.values()) for (let i = 0; i < extents.length; i += FIELDS) out.add(extents[i]);
+    return out;
   }
 
   committed(segment: number, end: number): void {
@@ -97,6 +114,23 @@ export class LogIndex {
     this.data.clear();
     this.meta.clear();
     this.segmentEnds.clear();
+    this.sealed.clear();
     this.liveBytes = 0;
+  }
+}
+
+/**
+ * A value compact() copied: the extent still at its old place (segment
+ * `from`, offset `stamp`) now points at the copy. One that a later delete
+ * removed stays removed, so a move never brings a value back.
+ */
+function moveExtent(extents: Extents | undefined, record: IndexedRecord, segment: number): void {
+  if (extents === undefined) return;
+  for (let i = 0; i < extents.length; i += FIELDS) {
+    if (extents[i] === record.from && extents[i + 1] === record.stamp) {
+      extents[i] = segment;
+      extents[i + 1] = record.valueOffset;
+      return;
+    }
   }
 }

@@ -22,12 +22,17 @@ export interface LogOptions {
   maxDiskBytes?: number;
   /** How long withLock, drop, pop and compact wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
-  /** Checkpoint the index on close when this many commits were read since the last checkpoint. */
+  /** Checkpoint the index on close when this many commits were read since the last checkpoint (default 4096). */
   checkpointEvery?: number;
+  /** A writer starts a new segment once its segment holds this many bytes (default 256 MiB), so that compact() can remove the old one. */
+  segmentBytes?: number;
 }
 
 /** The fields describe() may write besides type and path. */
-const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery'] as const;
+const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes'] as const;
+const SEGMENT_BYTES = 256 << 20;
+/** compact() copies values in commits of about this many bytes. */
+const MOVE_BATCH = 64 << 20;
 const COMMIT_LOG = 'commits.log';
 /** A commit covers at most this many bytes of records (its length field is 32 bits); a call larger is several commits, written at once. */
 const MAX_COMMIT = 1 << 30;
@@ -41,6 +46,18 @@ interface Outgoing {
   key: Buffer;
   value: Uint8Array;
   stamp: number;
+  /** MOVE: the segment the value is copied from (its offset is the stamp). */
+  from?: number;
+}
+
+/** What compact() did. */
+export interface CompactResult {
+  /** Segment bytes before and after. */
+  before: number;
+  after: number;
+  /** Values copied into a new segment, and segments removed. */
+  moved: number;
+  removed: number;
 }
 
 /** A batch this process wrote and committed, waiting to be applied when the commit log reaches its entry. */
@@ -136,7 +153,21 @@ export class LogStore extends BytesStore {
 
   /** Applies what the commit log holds past what this process has read: other processes' appends, and this one's. */
   private refresh(): void {
-    this.commits.readNew((commit) => this.applyCommit(commit));
+    try {
+      this.commits.readNew((commit) => this.applyCommit(commit));
+    } catch (error) {
+      // compact() in another process removed a segment that commits not yet read here point into:
+      // its checkpoint, written before the removal, takes over from past them.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const checkpoint = readCheckpoint(this.path);
+      if (!checkpoint || checkpoint.position <= this.commits.position) throw error;
+      this.index = checkpoint.index;
+      this.commits.seek(checkpoint.position);
+      this.checkpointed = checkpoint.position;
+      const mine = this.active === undefined ? 0 : (this.index.segmentEnds.get(this.active.number) ?? 0);
+      while (this.pending.length > 0 && this.pending[0].start < mine) this.pending.shift();
+      this.refresh();
+    }
   }
 
   private applyCommit(commit: Commit): void {
@@ -154,8 +185,24 @@ export class LogStore extends BytesStore {
 
   /** This process's segment, made on its first write. */
   private segment(): ActiveSegment {
+    // With commits waiting for their group's fsync the segment must stay: they are applied in segment order.
+    if (this.active !== undefined && this.unsynced.length === 0 && this.active.size >= (this.given.segmentBytes ?? SEGMENT_BYTES)) this.seal();
     this.active ??= createSegment(this.path);
     return this.active;
+  }
+
+  /**
+   * Says (in a committed record) that this process appends no more to its
+   * segment, and lets go of it. Called with no commit waiting for an fsync;
+   * the seal itself is not fsynced (lost in a crash, the segment is still
+   * movable once its writer is gone).
+   */
+  private seal(): void {
+    const active = this.active;
+    if (active === undefined) return;
+    void this.write([this.outgoing(Kind.SEAL, '', EMPTY_BYTES)], false, active);
+    fs.closeSync(active.fd);
+    this.active = undefined;
   }
 
   /**
@@ -164,8 +211,7 @@ export class LogStore extends BytesStore {
    * waits for the group's fsync, and the promise returned resolves when the
    * records are durable and visible.
    */
-  private write(records: readonly Outgoing[]): Promise<void> | undefined {
-    const segment = this.segment();
+  private write(records: readonly Outgoing[], durable = this.given.fsync === true, segment = this.segment()): Promise<void> | undefined {
     let size = 0;
     for (const r of records) size += RECORD_HEADER + r.key.byteLength + r.value.byteLength;
     const limit = this.given.maxDiskBytes;
@@ -200,12 +246,12 @@ export class LogStore extends BytesStore {
       const valueCrc = checksum(r.value);
       if (fill + headSize > packed.byteLength) flushPacked();
       if (headSize > packed.byteLength) packed = Buffer.allocUnsafe(headSize);
-      fill = writeRecord(packed, fill, r.kind, r.key, inline, r.stamp, r.value.byteLength, valueCrc);
+      fill = writeRecord(packed, fill, r.kind, r.key, inline, r.stamp, r.value.byteLength, valueCrc, r.from ?? 0);
       if (large) {
         flushPacked();
         pieces.push(r.value);
       }
-      batch.push({ kind: r.kind, id: r.id, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp });
+      batch.push({ kind: r.kind, id: r.id, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
       at += recordSize;
     }
     flushPacked();
@@ -214,7 +260,7 @@ export class LogStore extends BytesStore {
     this.writeAll(segment, pieces, size, records);
     segment.size += size;
     this.pending.push(...pending);
-    if (this.given.fsync) {
+    if (durable) {
       this.unsynced.push(...ranges);
       return this.groupCommit();
     }
@@ -425,14 +471,81 @@ export class LogStore extends BytesStore {
     });
   }
 
+  /**
+   * Copies the live values out of sealed segments and those of writers that
+   * are gone, then removes every such segment no value points into any
+   * more. Other processes read and append meanwhile: a MOVE record points
+   * each value at its copy only if the value is still there, the checkpoint
+   * is written before any segment is removed, and a process that finds a
+   * segment removed resumes from that checkpoint. A crash at any step leaves
+   * either the old places or the copies in use, and segments no value uses,
+   * which the next compact() removes.
+   */
+  compact(): Promise<CompactResult> {
+    return this.withLock(async () => {
+      await this.flushing;
+      this.refresh();
+      this.seal();
+      const before = this.index.segmentBytes();
+      const movable = this.movableSegments();
+      let moved = 0;
+      for (const [kind, map] of [[Kind.MOVE, this.index.data], [Kind.MOVE_ISET, this.index.meta]] as const) {
+        let batch: Outgoing[] = [];
+        let bytes = 0;
+        for (const [id, extents] of [...map]) {
+          for (let i = 0; i < extents.length; i += FIELDS) {
+            if (!movable.has(extents[i])) continue;
+            const value = Buffer.allocUnsafe(extents[i + 2]);
+            this.readExtent(id, extents, i, value, 0);
+            batch.push({ ...this.outgoing(kind, id, value, extents[i + 1]), from: extents[i] });
+            bytes += value.byteLength;
+            moved++;
+            if (bytes >= MOVE_BATCH) {
+              await this.write(batch);
+              [batch, bytes] = [[], 0];
+            }
+          }
+        }
+        if (batch.length > 0) await this.write(batch);
+      }
+      this.refresh();
+      const used = this.index.referenced();
+      const removable = [...movable].filter((n) => !used.has(n));
+      for (const n of removable) {
+        this.index.segmentEnds.delete(n);
+        this.index.sealed.delete(n);
+      }
+      writeCheckpoint(this.path, this.index, this.commits.position);
+      this.checkpointed = this.commits.position;
+      for (const n of removable) {
+        this.reader.forget(n);
+        fs.rmSync(join(this.path, segmentName(n)), { force: true });
+      }
+      return { before, after: this.index.segmentBytes(), moved, removed: removable.length };
+    });
+  }
+
+  /** Segments no writer appends to any more: sealed, or written by a process that is gone. */
+  private movableSegments(): Set<number> {
+    const out = new Set<number>();
+    for (const name of fs.readdirSync(this.path)) {
+      const n = segmentNumber(name);
+      if (n === undefined || n === this.active?.number) continue;
+      if (this.index.sealed.has(n) || writerIsGone(this.reader.writerOf(n))) out.add(n);
+    }
+    return out;
+  }
+
   protected async closeStore(): Promise<void> {
     await this.flushing;
     await this.lock.run(() => {
       try {
         this.refresh();
+        this.seal();
         if (this.commits.position - this.checkpointed >= (this.given.checkpointEvery ?? 4096)) writeCheckpoint(this.path, this.index, this.commits.position);
       } finally {
         if (this.active) fs.closeSync(this.active.fd);
+        this.active = undefined;
         this.reader.close();
         this.commits.close();
         this.directory.close();

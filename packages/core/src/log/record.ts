@@ -6,12 +6,13 @@ import { crc32 } from 'node:zlib';
  *
  *   0  u32  header checksum: CRC-32 of bytes 4..32 and of the key
  *   4  u32  value checksum: CRC-32 of the value
- *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT)
- *   9  3    zero
+ *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT, SEAL, MOVE, MOVE_ISET)
+ *   9  u24  MOVE: the segment the value was moved from (else zero)
  *   12 u32  key length in bytes
  *   16 u64  value length
  *   24 u64  stamp: for DELETE and DROP, how many commits the writer had
- *           applied, so that what was appended after it read is spared
+ *           applied, so that what was appended after it read is spared;
+ *           for MOVE, the offset the value was moved from
  *
  * Two checksums, so that a read checks a value against the index's copy of
  * its checksum without reading the header again.
@@ -25,6 +26,12 @@ export const enum Kind {
   ISET = 4,
   /** The first record of every segment: JSON of who writes it ({ pid, host }), so a dead writer's torn tail can be cut. */
   SEGMENT = 5,
+  /** The writer appends nothing more to this segment: compact() may move its values and remove it. */
+  SEAL = 6,
+  /** compact(): a key's value copied from (segment in the header, offset in the stamp) to here. */
+  MOVE = 7,
+  /** compact(): the same for an iset value. */
+  MOVE_ISET = 8,
 }
 
 export interface RecordHead {
@@ -33,6 +40,8 @@ export interface RecordHead {
   valueLength: number;
   valueCrc: number;
   stamp: number;
+  /** MOVE: the segment the value came from. */
+  from: number;
 }
 
 /** Bytes of a record whose key takes `keyLength` bytes and value `valueLength`. */
@@ -45,10 +54,10 @@ export function recordSize(keyLength: number, valueLength: number): number {
  * returns where it ends. A large value is written apart (writev): then
  * `value` is empty and `valueLength` and `valueCrc` describe the real one.
  */
-export function writeRecord(out: Buffer, at: number, kind: Kind, key: Uint8Array, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value)): number {
+export function writeRecord(out: Buffer, at: number, kind: Kind, key: Uint8Array, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value), from = 0): number {
   out.writeUInt32LE(valueCrc, at + 4);
   out[at + 8] = kind;
-  out[at + 9] = out[at + 10] = out[at + 11] = 0;
+  out.writeUIntLE(from, at + 9, 3);
   out.writeUInt32LE(key.byteLength, at + 12);
   writeU64(out, at + 16, valueLength);
   writeU64(out, at + 24, stamp);
@@ -72,7 +81,7 @@ export function readHead(bytes: Buffer, at: number): RecordHead | undefined {
   const keyLength = bytes.readUInt32LE(at + 12);
   if (at + RECORD_HEADER + keyLength > bytes.byteLength) return undefined;
   if (crc32(bytes.subarray(at + 4, at + RECORD_HEADER + keyLength)) !== bytes.readUInt32LE(at)) return undefined;
-  return { kind: bytes[at + 8] as Kind, keyLength, valueLength: readU64(bytes, at + 16), valueCrc: bytes.readUInt32LE(at + 4), stamp: readU64(bytes, at + 24) };
+  return { kind: bytes[at + 8] as Kind, keyLength, valueLength: readU64(bytes, at + 16), valueCrc: bytes.readUInt32LE(at + 4), stamp: readU64(bytes, at + 24), from: bytes.readUIntLE(at + 9, 3) };
 }
 
 /** How many key bytes the header at `at` announces (before its checksum is checked). */
