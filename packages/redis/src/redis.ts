@@ -69,7 +69,8 @@ export class RedisStore extends BytesStore {
   /** Runs a Redis call, retrying what a moving or failing-over slot answers. */
   private send<T>(call: (redis: Connection) => Promise<T>): Promise<T> {
     const redis = this.redis();
-    const moved = this.settings.cluster ? () => (redis as Cluster).refreshSlotsCache() as unknown as Promise<void> : undefined;
+    // ioredis refreshes its slot map with a callback, and never rejects: the retry itself tells whether it helped.
+    const moved = this.settings.cluster ? () => new Promise<void>((resolve) => (redis as Cluster).refreshSlotsCache(() => resolve())) : undefined;
     return retried(() => call(redis), this.settings.connectTimeoutMs, moved);
   }
 

@@ -1,15 +1,19 @@
 import { LaminateError } from '@laminate/core/layer';
 
 /**
- * Replies a cluster gives while a slot moves or a master fails over. ioredis
- * follows them for a single command, but a command sent in an automatic
- * pipeline gets the error back, so the layer sends it again; every command it
- * retries is safe to repeat (the append script applies a sequence once).
+ * Failures after which a command can be sent again. A cluster answers
+ * MOVED/ASK/TRYAGAIN/CLUSTERDOWN while a slot moves or a master fails over:
+ * ioredis follows them for a single command, but a command sent in an
+ * automatic pipeline gets the error back. A dropped connection aborts the
+ * pipelines in flight instead of resending them. Every command the layer
+ * sends is safe to repeat (the append script applies a sequence once), so it
+ * sends them again.
  */
 const TRANSIENT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN)\b/;
 
 export function isTransient(error: unknown): boolean {
-  return error instanceof Error && TRANSIENT.test(error.message);
+  if (!(error instanceof Error) || error instanceof LaminateError) return false;
+  return error.name !== 'ReplyError' || TRANSIENT.test(error.message);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -26,7 +30,7 @@ export async function retried<T>(send: () => Promise<T>, patienceMs: number, mov
       return await send();
     } catch (error) {
       if (!isTransient(error) || Date.now() > deadline) throw laminateError(error);
-      if (moved && /^(MOVED|ASK)\b/.test((error as Error).message)) await moved().catch(() => undefined);
+      if (moved && /^(MOVED|ASK)\b/.test((error as Error).message)) await moved();
       await sleep(Math.min(5 * 2 ** attempt, 250));
     }
   }
