@@ -4,6 +4,7 @@ import { type Command, parseCommand } from './command.js';
 import { cat } from './commands/cat.js';
 import { drop } from './commands/drop.js';
 import { du } from './commands/du.js';
+import { compact } from './commands/compact.js';
 import { keys } from './commands/keys.js';
 import { serve } from './commands/serve.js';
 import { helpTopic, isUsage, near, usageError } from './errors.js';
@@ -11,7 +12,7 @@ import { commandHelp, mainHelp } from './help.js';
 import { type Io, processIo } from './io.js';
 import { Progress } from './progress.js';
 
-export const COMMANDS: readonly Command[] = [keys, cat, du, drop, serve];
+export const COMMANDS: readonly Command[] = [keys, cat, du, drop, compact, serve];
 
 /** The package's version; package.json is one folder up from both src/ and dist/. */
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;

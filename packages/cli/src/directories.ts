@@ -13,12 +13,12 @@ import type { Io } from './io.js';
  */
 export type DirectoryCheck = 'exists' | 'store';
 
-/** The file() layers of a spec with a path, at any depth (file() without one is a new temporary directory). */
+/** The file() and log() layers of a spec with a path, at any depth (without one, each is a new temporary directory). */
 function fileSpecs(spec: StoreSpec): StoreSpec[] {
   const found: StoreSpec[] = [];
   const visit = (node: unknown): void => {
     if (node === null || typeof node !== 'object') return;
-    if ((node as StoreSpec).type === 'file' && typeof (node as StoreSpec).path === 'string') found.push(node as StoreSpec);
+    if (((node as StoreSpec).type === 'file' || (node as StoreSpec).type === 'log') && typeof (node as StoreSpec).path === 'string') found.push(node as StoreSpec);
     for (const value of Object.values(node)) visit(value);
   };
   visit(spec);
@@ -36,7 +36,8 @@ export function checkDirectories(spec: StoreSpec, check: DirectoryCheck, command
     if (!stat.isDirectory()) {
       throw new LaminateError('ERR_NOT_A_STORE', `${dir} is a file, not a store: file(DIR) names the directory that holds a store's keys. Check the path in the SPEC.`);
     }
-    const why = check === 'store' ? whyNotAStore(dir, { layout: node.layout as FileOptions['layout'] }) : undefined;
+    // drop on log() writes a drop record and deletes no file, so only file() is checked for foreign files.
+    const why = check === 'store' && node.type === 'file' ? whyNotAStore(dir, { layout: node.layout as FileOptions['layout'] }) : undefined;
     if (why !== undefined) {
       throw new LaminateError(
         'ERR_NOT_A_STORE',

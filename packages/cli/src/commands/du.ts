@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { type AnyStore, BaseStore, BufferStore, FileStore, type Key } from '@laminate/core';
+import { type AnyStore, BaseStore, BufferStore, FileStore, type Key, LogStore } from '@laminate/core';
 import { type KeyId, keyFromId, keyId, keyParts } from '@laminate/core/layer';
 import type { Command } from '../command.js';
 import { PROGRESS_OPTIONS, withStore } from '../command.js';
@@ -17,6 +17,9 @@ export const du: Command = {
     'framing: what the data costs, not its decoded size.',
     '',
     "- file(): the size of the key's file on disk (its length, from stat; nothing is read).",
+    "- log(): the bytes of the key's live values in the segments (from the index; nothing is read).",
+    '  Record headers, deleted values and dropped ones are not counted: `laminate compact` gives',
+    '  their space back.',
     "- buffer(fast, slow): the key's bytes in both stores (a fresh dict() is empty).",
     '- client(), dict() and other stores: the length of the stored value, read through the layer.',
     '',
@@ -90,6 +93,7 @@ function sizer(store: AnyStore): (ids: readonly KeyId[]) => Promise<number[]> {
   if (store instanceof FileStore) {
     return async (ids) => ids.map((id) => statSync(store.fileOf(keyFromId(id)), { throwIfNoEntry: false })?.size ?? 0);
   }
+  if (store instanceof LogStore) return (ids) => store.sizeIds(ids);
   if (store instanceof BufferStore) {
     const fast = sizer(store.fast);
     const slow = sizer(store.slow);

@@ -33,15 +33,19 @@ export class LogIndex {
   readonly segmentEnds = new Map<number, number>();
   /** Value bytes the index points to. */
   liveBytes = 0;
+  /** Records applied, for the checkpoint policy. */
+  applied = 0;
   /** Segments whose writers said they append no more to them. */
   readonly sealed = new Set<number>();
 
   apply(record: IndexedRecord, segment: number, seq: number): void {
+    this.applied++;
     switch (record.kind) {
       case Kind.VALUE: {
-        let extents = this.data.get(record.id);
-        if (extents === undefined) this.data.set(record.id, (extents = []));
-        extents.push(segment, record.valueOffset, record.valueLength, record.valueCrc, seq);
+        const extents = this.data.get(record.id);
+        // A new key's array is made at its exact size: most keys of a large store hold one value.
+        if (extents === undefined) this.data.set(record.id, [segment, record.valueOffset, record.valueLength, record.valueCrc, seq]);
+        else extents.push(segment, record.valueOffset, record.valueLength, record.valueCrc, seq);
         this.liveBytes += record.valueLength;
         return;
       }

@@ -22,7 +22,7 @@ export interface LogOptions {
   maxDiskBytes?: number;
   /** How long withLock, drop, pop and compact wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
-  /** Checkpoint the index on close when this many commits were read since the last checkpoint (default 4096). */
+  /** Checkpoint the index on close when this many records were read or written since the last checkpoint (default 4096). */
   checkpointEvery?: number;
   /** A writer starts a new segment once its segment holds this many bytes (default 256 MiB), so that compact() can remove the old one. */
   segmentBytes?: number;
@@ -542,7 +542,7 @@ export class LogStore extends BytesStore {
       try {
         this.refresh();
         this.seal();
-        if (this.commits.position - this.checkpointed >= (this.given.checkpointEvery ?? 4096)) writeCheckpoint(this.path, this.index, this.commits.position);
+        if (this.index.applied >= (this.given.checkpointEvery ?? 4096) && this.commits.position > this.checkpointed) writeCheckpoint(this.path, this.index, this.commits.position);
       } finally {
         if (this.active) fs.closeSync(this.active.fd);
         this.active = undefined;
