@@ -171,6 +171,17 @@ export class BufferStore extends BytesStore {
     });
   }
 
+  /**
+   * The bytes in memory (this buffer counts them) plus the slow store's, when
+   * the slow store can tell; taken without the lock, so a spill under way may
+   * count a key's moving bytes twice, never zero times.
+   */
+  override async sizeIds(ids: readonly KeyId[]): Promise<number[] | undefined> {
+    const inMemory = ids.map((id) => this.sizes.get(id) ?? 0);
+    const spilled = this.slow instanceof BytesStore ? await this.slow.sizeIds(ids) : undefined;
+    return spilled?.map((bytes, i) => bytes + inMemory[i]);
+  }
+
   /** Keys with no bytes in memory are read in part from the slow store; the others whole. */
   override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.lock.run(async () => {

@@ -44,6 +44,11 @@ export class DictStore extends BytesStore {
     return this.data.get(id)?.size ?? 0;
   }
 
+  /** Each key's size is kept beside its bytes: no read, no lock. */
+  override sizeIds(ids: readonly KeyId[]): Promise<number[]> {
+    return Promise.resolve(ids.map((id) => this.sizeOf(id)));
+  }
+
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
     return this.lock.run(() => {
       for (let i = 0; i < ids.length; i++) {

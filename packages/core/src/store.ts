@@ -285,6 +285,19 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
   getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return sliceWhole(this, ranges);
   }
+
+  /**
+   * How many bytes `getIds(ids)` would return for each key (0 for a missing
+   * one), where the store can tell without reading them and without waiting
+   * for its lock; undefined where it cannot. serve() uses it to refuse a
+   * reply too large to send before the bytes are read. The sizes are a
+   * snapshot: an append that lands before the read makes the key longer.
+   * dict() and buffer() (over a slow store that can tell) know; by default a
+   * store cannot tell.
+   */
+  sizeIds(_ids: readonly KeyId[]): Promise<number[] | undefined> {
+    return Promise.resolve(undefined);
+  }
 }
 
 function rangeNumber(value: unknown, name: string): number {

@@ -3,6 +3,7 @@ import { readRangeIds } from '@laminate/core/layer';
 import type { Cursors } from './cursors.js';
 import type { ConnectionLock } from './lock-section.js';
 import { type Header, protocolError } from './protocol.js';
+import { rangesReply, valuesReply } from './reply-size.js';
 import { checkedKeyId, checkedKeyIds, keyString, rangeList, stringList } from './request-fields.js';
 
 /** What a request's work answers: header fields (beside `id` and `ok`) and payloads. */
@@ -10,6 +11,20 @@ export interface Reply {
   header?: Record<string, unknown>;
   payloads?: readonly Uint8Array[];
 }
+
+/** A request, checked: its work, and for a read, the size of its reply as the store can tell it before reading. */
+export interface Request {
+  work: () => Promise<Reply>;
+  /** The bytes of the reply's frame, about; undefined when the store cannot tell. Absent for requests whose replies carry no values. */
+  replySize?: () => Promise<number | undefined>;
+}
+
+/**
+ * An iter batch is cut from chunks no store can size before reading them
+ * (one may be far larger than a batch): its size is unknown, so it is read
+ * when there is room, one such read at a time, and it is never refused.
+ */
+const batchSize = (): Promise<undefined> => Promise.resolve(undefined);
 
 /** What a request acts on: the served store, and its connection's lock and cursors. */
 export interface RequestScope {
@@ -23,7 +38,7 @@ export interface RequestScope {
  * request throws here, before any work, and closes the connection; what the
  * work throws (a bad key id, a store error) is the request's error reply.
  */
-export function dispatch(header: Header, payloads: Buffer[], { store, lock, cursors }: RequestScope): () => Promise<Reply> {
+export function dispatch(header: Header, payloads: Buffer[], { store, lock, cursors }: RequestScope): Request {
   const payloadCount = (n: number) => {
     if (payloads.length !== n) throw protocolError(`"${header.op}" carries ${payloads.length} payloads, expected ${n}`);
   };
@@ -31,53 +46,57 @@ export function dispatch(header: Header, payloads: Buffer[], { store, lock, curs
     case 'append': {
       const keys = stringList(header.keys, 'keys');
       payloadCount(keys.length);
-      return async () => (await store.appendIds(checkedKeyIds(keys), payloads), {});
+      return { work: async () => (await store.appendIds(checkedKeyIds(keys), payloads), {}) };
     }
     case 'get': {
       const keys = stringList(header.keys, 'keys');
-      return async () => ({ payloads: await store.getIds(checkedKeyIds(keys)) });
+      return { work: async () => ({ payloads: await store.getIds(checkedKeyIds(keys)) }), replySize: () => valuesReply(store, keys) };
     }
     case 'ranges': {
       const ranges = rangeList(header.ranges);
-      return async () => ({ payloads: await readRangeIds(store, ranges) });
+      return { work: async () => ({ payloads: await readRangeIds(store, ranges) }), replySize: () => rangesReply(store, ranges) };
     }
     case 'iter': {
       if (header.cursor !== undefined) {
         const cursor = header.cursor;
         if (!Number.isSafeInteger(cursor)) throw protocolError('"cursor" must be an integer');
-        return () => cursors.next(cursor as number, header.cancel === true);
+        if (header.cancel === true) return { work: () => cursors.next(cursor as number, true) };
+        return { work: () => cursors.next(cursor as number, false), replySize: batchSize };
       }
       const key = keyString(header.key);
-      return async () => cursors.start(store.iterId(checkedKeyId(key))[Symbol.asyncIterator]());
+      return { work: async () => cursors.start(store.iterId(checkedKeyId(key))[Symbol.asyncIterator]()), replySize: batchSize };
     }
     case 'iset': {
       const key = keyString(header.key);
       payloadCount(1);
-      return async () => (await store.isetId(checkedKeyId(key), payloads[0]), {});
+      return { work: async () => (await store.isetId(checkedKeyId(key), payloads[0]), {}) };
     }
     case 'iget': {
       const key = keyString(header.key);
-      return async () => {
-        const value = await store.igetId(checkedKeyId(key));
-        return value === undefined ? { header: { found: false } } : { header: { found: true }, payloads: [value] };
+      // Metadata (a dtype, a schema) is small: its reply needs no room of its own.
+      return {
+        work: async () => {
+          const value = await store.igetId(checkedKeyId(key));
+          return value === undefined ? { header: { found: false } } : { header: { found: true }, payloads: [value] };
+        },
       };
     }
     case 'delete': {
       const keys = stringList(header.keys, 'keys');
-      return async () => (await store.deleteIds(checkedKeyIds(keys)), {});
+      return { work: async () => (await store.deleteIds(checkedKeyIds(keys)), {}) };
     }
     case 'pop': {
       const key = keyString(header.key);
-      return async () => ({ payloads: [await store.popId(checkedKeyId(key))] });
+      return { work: async () => ({ payloads: [await store.popId(checkedKeyId(key))] }), replySize: () => valuesReply(store, [key]) };
     }
     case 'keys':
-      return async () => ({ header: { keys: await store.listIds() } });
+      return { work: async () => ({ header: { keys: await store.listIds() } }) };
     case 'drop':
-      return async () => (await store.drop(), {});
+      return { work: async () => (await store.drop(), {}) };
     case 'lock':
-      return async () => (await lock.take(), {});
+      return { work: async () => (await lock.take(), {}) };
     case 'unlock':
-      return async () => (await lock.release(), {});
+      return { work: async () => (await lock.release(), {}) };
     default:
       throw protocolError(`unknown op ${JSON.stringify(header.op)}`);
   }

@@ -61,6 +61,11 @@ export class ConnectionLock {
 
   constructor(private readonly store: BaseStore<Uint8Array>) {}
 
+  /** Whether this connection holds (or is taking) the store's lock. */
+  get held(): boolean {
+    return this.section !== undefined;
+  }
+
   /** `lock`: takes the store's lock for this connection; resolves once it is held. */
   async take(): Promise<void> {
     if (this.section) throw new LaminateError('ERR_LOCKED', 'This connection already holds the lock.');

@@ -71,6 +71,9 @@ export function protocolError(why: string): LaminateError {
 /**
  * Cuts the byte stream of a socket into messages. `push` throws ERR_TOO_LARGE
  * or ERR_PROTOCOL on a frame it cannot accept; the connection must then be closed.
+ * The server takes frames one at a time instead (`feed`, then `next` while it
+ * has room to start a request), so bytes it has not yet acted on stay here,
+ * counted as held.
  *
  * A frame is not gathered into one buffer: each payload is a view of the
  * socket chunk that holds it, and only a payload (or header) that straddles
@@ -81,17 +84,32 @@ export class FrameReader {
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** Every whole frame the stream holds once `chunk` is added. */
   push(chunk: Buffer): Message[] {
-    this.bytes.push(chunk);
+    this.feed(chunk);
     const out: Message[] = [];
-    while (this.bytes.length >= 4) {
-      const length = this.bytes.peekUInt32();
-      if (length + 4 > this.maxMessageBytes) throw tooLarge(length + 4, this.maxMessageBytes);
-      if (this.bytes.length < 4 + length) break;
-      this.bytes.read(4);
-      out.push(decodeBody(this.bytes, length));
-    }
+    for (let message = this.next(); message !== undefined; message = this.next()) out.push(message);
     return out;
+  }
+
+  /** Adds a chunk of the stream without reading any frame. */
+  feed(chunk: Buffer): void {
+    this.bytes.push(chunk);
+  }
+
+  /** The size of the next frame, its 4-byte length field included, once that field has arrived. */
+  nextLength(): number | undefined {
+    return this.bytes.length >= 4 ? this.bytes.peekUInt32() + 4 : undefined;
+  }
+
+  /** The next frame, once all of it has arrived. */
+  next(): Message | undefined {
+    const length = this.nextLength();
+    if (length === undefined) return undefined;
+    if (length > this.maxMessageBytes) throw tooLarge(length, this.maxMessageBytes);
+    if (this.bytes.length < length) return undefined;
+    this.bytes.read(4);
+    return decodeBody(this.bytes, length - 4);
   }
 }
 

@@ -1,5 +1,6 @@
 import { LaminateError } from '@laminate/core';
 import { typeError } from '@laminate/core/layer';
+import { HELLO_MAX_BYTES, MAX_TOKEN_BYTES } from './hello.js';
 import { type Address, DEFAULT_MAX_MESSAGE_BYTES, LIMIT_MAX_MESSAGE_BYTES, formatAddress, isLoopback } from './protocol.js';
 
 export interface ServeOptions {
@@ -17,6 +18,16 @@ export interface ServeOptions {
   maxTotalBytes?: number;
   /** How long the server remembers a disconnected client's appends, so a reconnecting client can resend them safely; default 60 s. */
   sessionTtlMs?: number;
+  /** A connection that has not said hello (with the right token) this long after connecting is closed; default 3000 ms. */
+  helloTimeoutMs?: number;
+  /**
+   * A connection that sends nothing for this long is closed, unless it has a
+   * request running, holds the store's lock or has an iter cursor open;
+   * default 0: never. A client connects again when it next has a request.
+   */
+  idleTimeoutMs?: number;
+  /** iter cursors one connection may have open at once; default 16. */
+  maxCursors?: number;
 }
 
 /** The bounds a server keeps, from its options and their defaults. */
@@ -25,6 +36,9 @@ export interface ServerLimits {
   maxConnectionBytes: number;
   maxTotalBytes: number;
   sessionTtlMs: number;
+  helloTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxCursors: number;
 }
 
 /**
@@ -42,9 +56,12 @@ export function checkServeOptions(address: Address, opts: ServeOptions): ServerL
     maxConnectionBytes: positive(opts.maxConnectionBytes, 32 << 20, 'maxConnectionBytes'),
     maxTotalBytes: positive(opts.maxTotalBytes, 256 << 20, 'maxTotalBytes'),
     sessionTtlMs: positive(opts.sessionTtlMs, 60_000, 'sessionTtlMs'),
+    helloTimeoutMs: positive(opts.helloTimeoutMs, 3000, 'helloTimeoutMs'),
+    idleTimeoutMs: opts.idleTimeoutMs === 0 ? 0 : positive(opts.idleTimeoutMs, 0, 'idleTimeoutMs'),
+    maxCursors: positive(opts.maxCursors, 16, 'maxCursors'),
   };
-  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0)) {
-    throw typeError('ERR_INVALID_OPTION', 'token must be a non-empty string.');
+  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0 || Buffer.byteLength(opts.token) > MAX_TOKEN_BYTES)) {
+    throw typeError('ERR_INVALID_OPTION', `token must be a non-empty string of at most ${MAX_TOKEN_BYTES} bytes (a hello must fit in the ${HELLO_MAX_BYTES} bytes a connection may send before it).`);
   }
   if (address.kind === 'tcp' && !isLoopback(address.host) && opts.token === undefined && opts.insecure !== true) {
     throw new LaminateError(

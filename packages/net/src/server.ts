@@ -13,14 +13,30 @@ export type { ServeOptions } from './server-options.js';
 /** What a server is doing, for monitoring and tests. */
 export interface ServerStats {
   connections: number;
+  /** Connections that have not yet said hello; each is closed after helloTimeoutMs. */
+  awaitingHello: number;
   /** Clients whose recent requests are remembered for deduplication. */
   sessions: number;
-  /** Bytes of requests not yet answered plus replies not yet written to the socket. */
+  /**
+   * Bytes the server holds for its connections: requests received and not
+   * yet answered (partly received frames too, before and after hello), room
+   * reserved for the replies of reads under way, replies not yet taken by
+   * the socket, and what open iter cursors keep (their last batch, and a
+   * chunk read for the next one).
+   */
   bytesInFlight: number;
   /** The most `bytesInFlight` has been since the server started. */
   peakBytesInFlight: number;
+  /** Connections not being read now, until their bytes drain. */
+  pausedConnections: number;
+  /** iter cursors open over all connections. */
+  cursors: number;
   /** Requests answered from memory because a reconnecting client sent them again. */
   duplicates: number;
+  /** Reads refused with ERR_TOO_LARGE before the store read them, the store having told their size. */
+  refusedReads: number;
+  /** Connections closed for saying no hello within helloTimeoutMs, or for being idle for idleTimeoutMs. */
+  timedOut: number;
 }
 
 /** Shares `store` with clients until `close()`; returns once it listens. */
@@ -40,7 +56,14 @@ export class Server {
   readonly sessions: Sessions;
   /** The bytes in flight over every connection (flow control). */
   readonly flow: ServerFlow;
-  duplicates = 0;
+  /** Requests answered from memory because a reconnecting client sent them again (stats().duplicates). */
+  get duplicates(): number {
+    return this.sessions.duplicates;
+  }
+  /** Reads refused before the store read them (stats().refusedReads). */
+  refusedReads = 0;
+  /** Connections closed for a hello or idle timeout (stats().timedOut). */
+  timedOut = 0;
   private readonly net: NetServer;
   private readonly connections = new Set<ServerConnection>();
   private closing?: Promise<void>;
@@ -93,12 +116,23 @@ export class Server {
   }
 
   stats(): ServerStats {
+    let awaitingHello = 0;
+    let cursors = 0;
+    for (const connection of this.connections) {
+      if (!connection.greeted) awaitingHello++;
+      cursors += connection.cursors.size;
+    }
     return {
       connections: this.connections.size,
+      awaitingHello,
       sessions: this.sessions.size,
       bytesInFlight: this.flow.bytesInFlight,
       peakBytesInFlight: this.flow.peakBytesInFlight,
-      duplicates: this.duplicates,
+      pausedConnections: this.flow.pausedConnections,
+      cursors,
+      duplicates: this.sessions.duplicates,
+      refusedReads: this.refusedReads,
+      timedOut: this.timedOut,
     };
   }
 

@@ -8,6 +8,7 @@
  * again.
  */
 import type { Reply } from './dispatch.js';
+import type { Header } from './protocol.js';
 
 export type Outcome = { reply: Reply } | { error: unknown };
 
@@ -31,6 +32,8 @@ const STALE: Promise<Outcome> = Promise.resolve({ reply: { header: { duplicate: 
 
 export class Sessions {
   private readonly byClient = new Map<string, Session>();
+  /** Changes answered from memory because a reconnecting client sent them again. */
+  duplicates = 0;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -60,8 +63,24 @@ export class Sessions {
     session.expiry.unref();
   }
 
+  /**
+   * The outcome of a request: `run()`'s, except for a change a reconnecting
+   * client sent again, which is answered with its first copy's outcome
+   * instead of being applied twice.
+   */
+  settle(session: Session | undefined, header: Header, run: () => Promise<Outcome>): Promise<Outcome> {
+    if (session === undefined) return run();
+    if (typeof header.op !== 'string' || !CHANGES.has(header.op)) {
+      this.acknowledge(session, header.ack);
+      return run();
+    }
+    const seen = this.recall(session, header.id, header.ack);
+    if (seen) this.duplicates++;
+    return seen ?? this.remember(session, header.id, run());
+  }
+
   /** Forgets what the client has acknowledged. */
-  acknowledge(session: Session, ack: unknown): void {
+  private acknowledge(session: Session, ack: unknown): void {
     if (typeof ack !== 'number' || !Number.isSafeInteger(ack) || ack <= session.floor) return;
     session.floor = ack;
     // Ids arrive in increasing order, so the acknowledged ones are at the front.
@@ -72,13 +91,13 @@ export class Sessions {
   }
 
   /** The outcome of an earlier copy of change `id`, or undefined when this is the first. */
-  recall(session: Session, id: number, ack: unknown): Promise<Outcome> | undefined {
+  private recall(session: Session, id: number, ack: unknown): Promise<Outcome> | undefined {
     this.acknowledge(session, ack);
     if (id < session.floor) return STALE;
     return session.outcomes.get(id);
   }
 
-  remember(session: Session, id: number, outcome: Promise<Outcome>): Promise<Outcome> {
+  private remember(session: Session, id: number, outcome: Promise<Outcome>): Promise<Outcome> {
     session.outcomes.set(id, outcome);
     if (session.outcomes.size > MAX_REMEMBERED) session.outcomes.delete(session.outcomes.keys().next().value as number);
     return outcome;

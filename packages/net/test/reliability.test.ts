@@ -4,6 +4,7 @@ import { client, serve } from '@laminate/net';
 import { describe, expect, it } from 'vitest';
 import { checkProducers, harness, sleep } from './fixtures/harness.js';
 import { CuttingProxy } from './fixtures/proxy.js';
+import { GatedDict } from './fixtures/stores.js';
 
 const { tempDir, later, startedServer, producer } = harness();
 
@@ -30,28 +31,6 @@ async function count(store: DictStore, keys: string[]): Promise<number> {
   let n = 0;
   for (const list of await msgpack<Item>(store).getMany(keys)) n += list.length;
   return n;
-}
-
-/** A dict whose appends wait until `open()`: a store slower than its producers. */
-class GatedDict extends DictStore {
-  private gate?: Promise<void>;
-  private release = () => {};
-  appended = 0;
-
-  shut(): void {
-    this.gate = new Promise((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release();
-    this.gate = undefined;
-  }
-
-  override async appendIds(ids: readonly string[], values: readonly Uint8Array[]): Promise<void> {
-    await this.gate;
-    this.appended++;
-    return super.appendIds(ids, values);
-  }
 }
 
 describe('client() across dropped connections', () => {
