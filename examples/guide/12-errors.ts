@@ -23,6 +23,16 @@ const attempts: [string, () => Promise<unknown>][] = [
     await closed.close();
     return closed.keys();
   }],
+  ['directory removed', async () => {
+    const owner = file(); // closing a temporary store removes its directory
+    const other = file(owner.path);
+    await owner.close();
+    try {
+      return await other.keys();
+    } finally {
+      await other.close();
+    }
+  }],
 ];
 for (const [what, attempt] of attempts) {
   try {

@@ -8,8 +8,9 @@ import type { Io } from './io.js';
  * before the store opens (file() makes a directory that does not exist):
  * - 'exists': keys, cat and du read a store, so the directory must be there;
  *   reading creates nothing on disk;
- * - 'store': drop deletes everything in the directory, so the directory must
- *   also hold nothing but what file() writes (whyNotAStore).
+ * - 'store': drop deletes every file in the directory named like a key, so
+ *   the directory must also hold nothing but what file() writes, and have
+ *   been written by it (whyNotAStore).
  */
 export type DirectoryCheck = 'exists' | 'store';
 
@@ -41,7 +42,7 @@ export function checkDirectories(spec: StoreSpec, check: DirectoryCheck, command
     if (why !== undefined) {
       throw new LaminateError(
         'ERR_NOT_A_STORE',
-        `Refusing to drop ${dir}: ${why}, so it may not be a laminate store, and drop deletes everything in it. Nothing was deleted. Check the path; if it is the store you mean, move out what laminate did not write, or delete the directory yourself.`,
+        `Refusing to drop ${dir}: ${why}, so it may not be a laminate store, and drop deletes every file there named like a key. Nothing was deleted. Check the path; if it is the store you mean, move out what laminate did not write, or delete the directory yourself.`,
       );
     }
   }

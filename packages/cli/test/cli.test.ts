@@ -535,7 +535,7 @@ describe('drop', () => {
 
 describe('drop of a directory that is not a laminate store', () => {
   const refusal = (dir: string, why: string) =>
-    `laminate: ERR_NOT_A_STORE: Refusing to drop ${dir}: ${why}, so it may not be a laminate store, and drop deletes everything in it. Nothing was deleted. Check the path; if it is the store you mean, move out what laminate did not write, or delete the directory yourself.\n`;
+    `laminate: ERR_NOT_A_STORE: Refusing to drop ${dir}: ${why}, so it may not be a laminate store, and drop deletes every file there named like a key. Nothing was deleted. Check the path; if it is the store you mean, move out what laminate did not write, or delete the directory yourself.\n`;
 
   async function refused(dir: string, why: string) {
     const before = everything(dir);

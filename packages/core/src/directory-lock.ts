@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LaminateError } from './errors.js';
+import { systemError } from './system-errors.js';
 import type { OuterLock } from './mutex.js';
 import { openOwn } from './symlinks.js';
 
@@ -25,7 +26,12 @@ export interface LockSettings {
   timeoutMs: number;
   /** Single-owner mode: the lock is taken by own() and held until close(). */
   exclusive: boolean;
+  /** The directory is on a read-only filesystem: nothing can change it, and no lock can be made there. */
+  readOnly?: boolean;
 }
+
+/** How often, at most, a call checks that the directory is still there (a stat), besides each time it takes the lock. */
+const PRESENCE_CHECK_MS = 10;
 
 /**
  * The cross-process side of a file() directory: its lock, and its generation
@@ -44,6 +50,11 @@ export class DirectoryLock {
   private generation: number;
   private releaseOwner?: () => void;
   private compromised?: Error;
+  /** The directory the store opened: a folder made anew at its path is another one. */
+  private readonly identity: { dev: number; ino: number };
+  private checkedAt = performance.now();
+  /** Set once the directory is found gone: it stays gone for this store, even if a folder is made at its path again. */
+  private lost?: 'was removed' | 'was replaced by another directory or file';
 
   constructor(
     readonly path: string,
@@ -51,7 +62,36 @@ export class DirectoryLock {
     /** Told when a call starts waiting for the lock; what it returns is called when the wait ends. */
     private readonly onWait: (wait: LockWait) => void | (() => void),
   ) {
-    this.generation = this.readGeneration();
+    this.identity = fs.statSync(path);
+    this.generation = settings.readOnly ? 0 : this.readGeneration();
+  }
+
+  /**
+   * Throws ERR_NOT_FOUND when the directory was removed, moved or replaced
+   * since the store opened: what the store wrote is gone, and a cached
+   * descriptor would take appends into files no one can read. `now` checks at
+   * once; otherwise a call checks when PRESENCE_CHECK_MS have passed since
+   * the last check, so that a run of small calls does not pay a stat each.
+   */
+  assertPresent(now = false): void {
+    const at = performance.now();
+    if (!this.lost && !now && at - this.checkedAt < PRESENCE_CHECK_MS) return;
+    this.checkedAt = at;
+    const error = this.gone();
+    if (error) throw error;
+  }
+
+  /** The error to throw when the directory is no longer the one the store opened; undefined while it is. */
+  gone(): LaminateError | undefined {
+    if (this.lost === undefined) {
+      const stat = fs.statSync(this.path, { throwIfNoEntry: false });
+      if (stat?.isDirectory() && stat.dev === this.identity.dev && stat.ino === this.identity.ino) return undefined;
+      this.lost = stat === undefined ? 'was removed' : 'was replaced by another directory or file';
+    }
+    return new LaminateError(
+      'ERR_NOT_FOUND',
+      `The directory ${this.path} of this file() store ${this.lost} while the store was open (another process closed a temporary store there, or it was deleted): what the store held there is gone, and nothing more was written. Close this store; file() on that path opens a new one.`,
+    );
   }
 
   /** Single-owner mode: takes the lock now, without waiting, until close(). */
@@ -73,6 +113,8 @@ export class DirectoryLock {
         this.compromised = undefined;
         let generation: number;
         try {
+          // The lock was taken in whatever is at the path now: a directory made anew there is not this store's.
+          this.assertPresent(true);
           generation = this.readGeneration();
         } catch (error) {
           // A call that fails here (ERR_SYMLINK) must not keep the lock from the next one.
@@ -128,7 +170,7 @@ export class DirectoryLock {
     };
   }
 
-  private lockError(error: unknown): LaminateError {
+  private lockError(error: unknown): Error {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOCKED' && this.settings.exclusive) {
       return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
@@ -140,12 +182,15 @@ export class DirectoryLock {
         { cause: error },
       );
     }
-    return new LaminateError('ERR_LOCKED', `Could not lock ${this.path}: ${(error as Error).message}`, { cause: error });
+    // The lock is a folder made in the directory: no directory, no room, a read-only filesystem…
+    return this.gone() ?? (systemError(error, this.path) as Error);
   }
 
   /** Throws when the lock was lost (its refresh failed) since it was taken: the call it guarded must not count as done. */
   assertHeld(): void {
     if (this.compromised) {
+      // Removing the directory removes the lock too: say what happened, not that the lock was lost.
+      this.assertPresent(true);
       const error = this.compromised;
       this.compromised = undefined;
       throw new LaminateError('ERR_LOCKED', `The lock on ${this.path} was lost (${error.message}); the last call was not applied. Retry it.`, { cause: error });
@@ -169,7 +214,11 @@ export class DirectoryLock {
   /** Closes the generation file and lets go of a lock held as single owner. */
   close(): void {
     this.closeGeneration();
-    this.releaseOwner?.();
+    try {
+      this.releaseOwner?.();
+    } catch {
+      // Already gone with the directory, or taken over as stale: it is not ours to release.
+    }
   }
 
   /** The generation file's descriptor; `create` makes the file (a write), else undefined while there is none. */

@@ -1,16 +1,17 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DescriptorCache, defaultMaxOpenFiles } from './descriptor-cache.js';
 import { DirectoryLock, type LockWait } from './directory-lock.js';
-import { LaminateError, typeError } from './errors.js';
+import { LaminateError, isLaminateError, typeError } from './errors.js';
 import { fsyncFolders, fsyncPath } from './fsync.js';
 import { KeyPaths, LAYOUTS, type LayoutName, escapedLayout } from './key-paths.js';
 import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 import { ISET_DIR, foreignFilesError, inventory, isetAsideName } from './store-directory.js';
 import { APPEND, READ, openOwn, readOwn } from './symlinks.js';
-import { removedByStore, removeOnExit } from './temporary.js';
+import { isSystemError, systemError } from './system-errors.js';
+import { makeTemporaryDirectory, removedByStore, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
 
@@ -78,18 +79,65 @@ const SPEC_OPTIONS = ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lock
 // maxOpenFiles is recorded whenever it was given: its default depends on the machine.
 const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000, layout: 'escaped' };
 
-/** Writes all of `bytes`; a write the disk cannot finish is undone and reported as ERR_DISK_FULL. */
-function writeWhole(fd: number, bytes: Uint8Array, id: KeyId): void {
+/** Writes all of `bytes`; a write the disk cannot finish is cut back, so that the file ends where it did. */
+function writeWhole(fd: number, bytes: Uint8Array): void {
   let done = 0;
   try {
     while (done < bytes.byteLength) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
     if (done > 0) fs.ftruncateSync(fd, fs.fstatSync(fd).size - done);
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new LaminateError('ERR_DISK_FULL', `The disk is full while appending to key ${showKey(id)}; that value was not stored. Free space and retry.`, { key: showKey(id), cause: error });
-    }
     throw error;
+  }
+}
+
+/** Cuts `bytes` off the end of the file at `path` (never through a link). */
+function cutEnd(path: string, bytes: number): void {
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  try {
+    fs.ftruncateSync(fd, fs.fstatSync(fd).size - bytes);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes the file at `path` if it holds nothing, then each folder above it, up to `root`, that this leaves empty. */
+function removeIfEmpty(root: string, path: string): void {
+  const stat = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (stat !== undefined && (!stat.isFile() || stat.size > 0)) return;
+  if (stat !== undefined) fs.unlinkSync(path);
+  for (let dir = dirname(path); dir.length > root.length; dir = dirname(dir)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      break; // not empty: the folders above are not either
+    }
+  }
+}
+
+/**
+ * Makes the folder `path`, and those above it. Node's recursive mkdir reports
+ * some failures (a read-only filesystem) as ENOENT: then the first missing
+ * folder is made alone, which gives the real error.
+ */
+function makeDirectory(path: string): void {
+  try {
+    fs.mkdirSync(path, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let first = path;
+    while (dirname(first) !== first && !fs.existsSync(dirname(first))) first = dirname(first);
+    fs.mkdirSync(first);
+    throw error;
+  }
+}
+
+/** True when `path` is on a read-only filesystem. */
+function onReadOnlyFilesystem(path: string): boolean {
+  try {
+    fs.accessSync(path, fs.constants.W_OK);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EROFS';
   }
 }
 
@@ -113,6 +161,11 @@ export class FileStore extends BytesStore {
   }
   readonly path: string;
   readonly temporary: boolean;
+  /**
+   * The directory is on a read-only filesystem: reads work, without the lock
+   * (none can be made there, and nothing can write); writes are ERR_READ_ONLY.
+   */
+  readonly readOnly: boolean;
   private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'layout' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
   /** FileOptions.onLockWait; settable, because a spec given to open() cannot hold a function. */
   onLockWait: FileOptions['onLockWait'];
@@ -136,14 +189,25 @@ export class FileStore extends BytesStore {
     const layout = opts.layout ?? 'escaped';
     if (!Object.hasOwn(LAYOUTS, layout)) throw typeError('ERR_INVALID_OPTION', `file(): layout must be 'escaped' (the default) or 'partd', not ${JSON.stringify(layout)}.`);
     this.temporary = path === undefined;
-    this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-')) : resolve(path);
+    try {
+      this.path = path === undefined ? makeTemporaryDirectory() : resolve(path);
+      if (!this.temporary) makeDirectory(this.path);
+    } catch (error) {
+      throw systemError(error, path === undefined ? tmpdir() : resolve(path));
+    }
     if (this.temporary) removeOnExit(this.path);
-    else fs.mkdirSync(this.path, { recursive: true });
+    this.readOnly = onReadOnlyFilesystem(this.path);
     this.fds = new DescriptorCache(this.opts.maxOpenFiles);
     this.data = new KeyPaths(this.path, LAYOUTS[layout]);
     this.meta = new KeyPaths(join(this.path, ISET_DIR), escapedLayout, this.path);
-    const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true };
-    this.directory = new DirectoryLock(this.path, settings, (wait) => this.onLockWait?.(wait));
+    const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true, readOnly: this.readOnly };
+    try {
+      this.directory = new DirectoryLock(this.path, settings, (wait) => this.onLockWait?.(wait));
+    } catch (error) {
+      throw systemError(error, this.path);
+    }
+    // Read-only: the lock of this process alone (Mutex), as no other process can write either.
+    if (this.readOnly) return;
     if (opts.exclusive) this.directory.own();
     // Another process may have deleted keys: descriptors to unlinked files must go.
     else this.lock = new Mutex(this.directory.perCall(() => this.fds.closeAll()));
@@ -179,25 +243,94 @@ export class FileStore extends BytesStore {
     return fd;
   }
 
+  /** Runs `fn` (a call) under the lock: guard(). */
+  private run<T>(fn: () => T, key?: KeyId): Promise<T> {
+    return this.lock.run(() => this.guard(fn, key));
+  }
+
+  /** Runs `fn` once the directory is known to be there; the system's errors become LaminateErrors (explain). */
+  private guard<T>(fn: () => T, key?: KeyId): T {
+    try {
+      this.directory.assertPresent();
+      return fn();
+    } catch (error) {
+      throw this.explain(error, key);
+    }
+  }
+
+  /** `error` as a LaminateError that says what to do: a file missing because the directory is gone is ERR_NOT_FOUND, the rest systemError()'s. */
+  private explain(error: unknown, key?: KeyId): unknown {
+    const code = (error as NodeJS.ErrnoException).code;
+    const gone = isSystemError(error) && (code === 'ENOENT' || code === 'ENOTDIR') ? this.directory.gone() : undefined;
+    return gone ?? systemError(error, this.path, key === undefined ? undefined : showKey(key));
+  }
+
+  /** Refuses a write to a store opened read-only, before anything is tried. */
+  private assertWritable(): void {
+    if (this.readOnly) {
+      throw new LaminateError(
+        'ERR_READ_ONLY',
+        `${this.path} is on a read-only filesystem, so this file() store opened read-only: get, getMany, keys, iter and iget work; append, iset, delete and drop cannot. Remount the filesystem read-write (or copy the store to a writable disk) to change it.`,
+      );
+    }
+  }
+
+  /**
+   * Undoes what a failed append wrote, so that a call is stored whole or not
+   * at all: the values written before value `failed` are cut off their files,
+   * last first (a key written twice is cut twice), then each file the call
+   * opened that now holds nothing (a new key's, made before its write failed)
+   * is removed with the folders that leaves empty. Returns the error to throw,
+   * with `appended`: how many values of the call are still stored, 0 unless
+   * undoing failed too (buffer() must not write those again).
+   */
+  private failedAppend(error: unknown, ids: readonly KeyId[], values: readonly Uint8Array[], failed: number, opened: readonly KeyId[]): unknown {
+    let stored = failed;
+    try {
+      for (; stored > 0; stored--) cutEnd(this.data.of(ids[stored - 1]), values[stored - 1].byteLength);
+      for (const id of opened) {
+        this.fds.close(id);
+        removeIfEmpty(this.path, this.data.of(id));
+      }
+    } catch {
+      // The disk refuses even that: `stored` says how many values are left.
+    }
+    const key = showKey(ids[failed]);
+    const outcome =
+      stored === 0
+        ? 'Nothing of this append call was stored: every key holds what it held before.'
+        : `Undoing the call failed: its first ${stored} values (keys ${[...new Set(ids.slice(0, stored).map(showKey))].join(', ')}) are stored, the others not.`;
+    let explained = this.explain(error, ids[failed]);
+    if (isLaminateError(explained, 'ERR_DISK_FULL')) {
+      explained = new LaminateError('ERR_DISK_FULL', `The disk holding ${this.path} is full (no space, or no free inodes, left): key ${key} did not fit. ${outcome} Free space and retry the call.`, { key, cause: error });
+    } else if (isLaminateError(explained) && explained.code !== 'ERR_NOT_FOUND') {
+      explained.message += ` ${outcome}`;
+    }
+    if (typeof explained === 'object' && explained !== null) Object.assign(explained, { appended: stored });
+    return explained;
+  }
+
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
-    return this.lock.run(() => {
+    return this.run(() => {
+      this.assertWritable();
       this.directory.assertHeld();
       // Keys with no open descriptor may be new; a key the layout refuses fails the call before anything is written.
       this.data.checkNew(ids, (id) => this.fds.has(id));
       this.directory.writing();
       const written = this.opts.fsync ? new Set<number>() : undefined;
       const created: string[] | undefined = this.opts.fsync ? [] : undefined;
+      // The keys whose file this call opens (no descriptor was cached): a failed call removes those it leaves empty.
+      const opened: KeyId[] = [];
       let i = 0;
       try {
         for (; i < ids.length; i++) {
+          if (!this.fds.has(ids[i])) opened.push(ids[i]);
           const fd = this.descriptor(ids[i], created);
-          writeWhole(fd, values[i], ids[i]);
+          writeWhole(fd, values[i]);
           written?.add(fd);
         }
       } catch (error) {
-        // How many values of this call are stored, for a caller that must not write them twice (buffer()).
-        if (typeof error === 'object' && error !== null) Object.assign(error, { appended: i });
-        throw error;
+        throw this.failedAppend(error, ids, values, i, opened);
       }
       if (written) for (const fd of written) fs.fsyncSync(fd);
       if (created && created.length > 0) fsyncFolders(this.path, created);
@@ -205,7 +338,7 @@ export class FileStore extends BytesStore {
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
-    return this.lock.run(() =>
+    return this.run(() =>
       ids.map((id) => {
         const path = this.data.of(id);
         // A key with no append descriptor here may well be missing (buffer() reads
@@ -242,7 +375,7 @@ export class FileStore extends BytesStore {
 
   /** Reads only the bytes asked for: one open per key per call, one positioned read per range. */
   override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
-    return this.lock.run(() => {
+    return this.run(() => {
       const opened = new Map<KeyId, { fd: number; size: number } | undefined>();
       try {
         return ranges.map(({ id, offset, length }) => {
@@ -266,12 +399,17 @@ export class FileStore extends BytesStore {
 
   /** Reads the file in pieces; the lock is held only to learn where the last whole value ends. */
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
-    const opened = await this.lock.run(() => this.openToRead(id));
+    const opened = await this.run(() => this.openToRead(id), id);
     if (!opened) return;
     try {
       for (let offset = 0; offset < opened.size; ) {
         const piece = Buffer.allocUnsafe(Math.min(READ_PIECE, opened.size - offset));
-        const n = fs.readSync(opened.fd, piece, 0, piece.length, offset);
+        let n: number;
+        try {
+          n = fs.readSync(opened.fd, piece, 0, piece.length, offset);
+        } catch (error) {
+          throw this.explain(error, id);
+        }
         if (n === 0) break;
         offset += n;
         yield piece.subarray(0, n);
@@ -282,7 +420,8 @@ export class FileStore extends BytesStore {
   }
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
-    return this.lock.run(() => {
+    return this.run(() => {
+      this.assertWritable();
       // A key the layout refuses, or a link on the way to a key's file, fails the call before anything is deleted.
       for (const id of ids) this.data.stat(id);
       for (const id of ids) {
@@ -294,33 +433,36 @@ export class FileStore extends BytesStore {
   }
 
   listIds(): Promise<KeyId[]> {
-    return this.lock.run(() => this.data.list());
+    return this.run(() => this.data.list());
   }
 
   /** First value wins, across processes: the value is written aside and linked into place. */
   isetId(id: KeyId, value: Uint8Array): Promise<void> {
-    return this.lock.run(() => {
+    return this.run(() => {
+      this.assertWritable();
       // The first value wins; a link at .iset, on the way or in the value's place is ERR_SYMLINK.
       if (this.meta.stat(id) !== undefined) return;
       const target = this.meta.of(id);
       this.directory.writing();
       this.meta.prepare(id, this.opts.fsync === true);
       const aside = join(this.meta.root, isetAsideName());
-      fs.writeFileSync(aside, value, { flag: 'wx' });
-      if (this.opts.fsync) fsyncPath(aside);
       try {
+        fs.writeFileSync(aside, value, { flag: 'wx' });
+        if (this.opts.fsync) fsyncPath(aside);
         fs.linkSync(aside, target);
         if (this.opts.fsync) fsyncFolders(this.path, [target]);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        // Another process linked its value first: the first value wins.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || (error as NodeJS.ErrnoException).syscall !== 'link') throw error;
       } finally {
+        // Also when the value could not be written whole (a full disk): nothing is left aside.
         fs.rmSync(aside, { force: true });
       }
-    });
+    }, id);
   }
 
   igetId(id: KeyId): Promise<Uint8Array | undefined> {
-    return this.lock.run(() => {
+    return this.run(() => {
       try {
         return readOwn(this.meta.reach(id), showKey(id));
       } catch (error) {
@@ -334,14 +476,15 @@ export class FileStore extends BytesStore {
   override async drop(opts: FileDropOptions = {}): Promise<void> {
     const foreign = opts.foreign ?? 'refuse';
     if (foreign !== 'refuse' && foreign !== 'keep') throw typeError('ERR_INVALID_OPTION', `drop(): foreign must be 'refuse' (the default) or 'keep', not ${JSON.stringify(foreign)}.`);
-    await this.withLock(async () => this.dropOwn(foreign));
+    await this.withLock(async () => this.guard(() => this.dropOwn(foreign)));
   }
 
   protected async dropAll(): Promise<void> {
-    this.dropOwn('refuse');
+    this.guard(() => this.dropOwn('refuse'));
   }
 
   private dropOwn(foreign: 'refuse' | 'keep'): void {
+    this.assertWritable();
     const found = inventory(this.path, this.data.layout);
     if (foreign === 'refuse' && found.foreign.length > 0) throw foreignFilesError(this.path, found.foreign);
     this.fds.closeAll();
@@ -361,12 +504,15 @@ export class FileStore extends BytesStore {
   }
 
   protected async closeStore(): Promise<void> {
-    await this.lock.run(() => this.fds.closeAll());
+    // Waits for this process's calls, not for the directory lock: the descriptors are this process's
+    // own, and closing them neither changes the directory nor is seen by another process.
+    await this.lock.run(() => this.fds.closeAll(), { outer: false });
     // Let go of a directory lock kept for a call that might have followed.
     await this.lock.releaseIdle();
     this.directory.close();
     if (this.temporary) {
-      fs.rmSync(this.path, { recursive: true, force: true });
+      // Only the directory this store made: not whatever was made at its path after it was removed.
+      if (this.directory.gone() === undefined) fs.rmSync(this.path, { recursive: true, force: true });
       removedByStore(this.path);
     }
   }

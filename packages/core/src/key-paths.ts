@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { type EncodedName, decodePart, encodePart, folderName, isCanonical, isHashed, isInternal, isSidecar, sidecarName, unfolder } from './filenames.js';
 import { fsyncPath } from './fsync.js';
 import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
+import { type LaminateError, typeError } from './errors.js';
 import { partdLayout } from './partd-layout.js';
 import { readOwn, refuseLink } from './symlinks.js';
 
@@ -55,6 +56,18 @@ export const escapedLayout: KeyLayout = {
 
 export const LAYOUTS: Readonly<Record<LayoutName, KeyLayout>> = { escaped: escapedLayout, partd: partdLayout };
 
+/** The longest path the system opens (PATH_MAX, less its NUL); a longer one is ENAMETOOLONG. */
+const MAX_PATH_BYTES = (process.platform === 'darwin' ? 1024 : 4096) - 1;
+
+function pathTooLong(id: KeyId, path: string): LaminateError {
+  const key = showKey(id);
+  return typeError(
+    'ERR_INVALID_KEY',
+    `Key ${key.length > 100 ? `${key.slice(0, 100)}…` : key} is too long for file(): its file's path would be ${Buffer.byteLength(path)} bytes, and the system opens paths of at most ${MAX_PATH_BYTES}, so no file can hold it; a call that names it changes nothing. Use fewer or shorter key parts, or a store directory with a shorter path.`,
+    { key },
+  );
+}
+
 /**
  * The paths of the keys under one directory (the store's, or its iset folder),
  * cached by key. No folder on the way from `base` (the store's directory) to a
@@ -83,6 +96,8 @@ export class KeyPaths {
     const names = this.layout.encode(keyParts(id), id);
     let path = this.root;
     for (let i = 0; i < names.length; i++) path = join(path, i < names.length - 1 ? this.layout.folder(names[i].name) : names[i].name);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: most paths pass without counting their bytes.
+    if (path.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(path) > MAX_PATH_BYTES) throw pathTooLong(id, path);
     if (this.cache.size >= 100_000) this.cache.clear();
     this.cache.set(id, path);
     return path;
@@ -188,13 +203,12 @@ export class KeyPaths {
    * hold (their paths are made here, so a name it refuses throws) or cannot
    * store beside each other or beside what is on disk. `isOpen` tells the
    * keys whose file is open, which passed already. The escaped layout
-   * refuses nothing, so its appends skip this.
+   * refuses only paths too long for the system.
    */
   checkNew(ids: Iterable<KeyId>, isOpen?: (id: KeyId) => boolean): void {
-    if (!this.layout.checkNew) return;
     const files = new Map<string, KeyId>();
     for (const id of ids) if (!isOpen?.(id)) files.set(this.of(id), id);
-    this.layout.checkNew(this.root, files);
+    this.layout.checkNew?.(this.root, files);
   }
 
   /** Removes `id`'s file (and, in the partd layout, the folders that leaves empty); call stat(id) first, which refuses links. */

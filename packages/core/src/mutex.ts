@@ -51,7 +51,13 @@ export class Mutex {
     return held.getStore()?.has(this) === true;
   }
 
-  async run<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` once no other operation of this process holds the mutex. With
+   * `{ outer: false }`, without taking the outer lock: for work on this
+   * process's own state only (closing its descriptors), which other
+   * processes neither see nor need to be kept from.
+   */
+  async run<T>(fn: () => T | Promise<T>, opts?: { outer?: boolean }): Promise<T> {
     const chain = held.getStore();
     if (chain?.has(this)) return fn();
     // Whether this call picks up an outer lock kept after the last call.
@@ -67,7 +73,7 @@ export class Mutex {
         this.outerHeld = false;
         await this.outer!.release();
       }
-      if (this.outer && !this.outerHeld) {
+      if (this.outer && !this.outerHeld && opts?.outer !== false) {
         await this.outer.acquire();
         this.outerHeld = true;
         this.handoffs = 0;

@@ -1,4 +1,112 @@
-import { rmSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Where file() without a path makes its directory: `$TMPDIR/laminate-<uid>/`,
+ * one folder for all of this user's temporary stores, each in a folder named
+ * after its owner process, `<pid>.<start>.<pidns>-XXXXXX`: the pid, the
+ * process's start time (so that a new process given a dead one's pid is not
+ * taken for it) and its pid namespace (a container sharing /tmp numbers its
+ * processes apart). A process killed with SIGKILL cannot remove its folder;
+ * the next temporary store made by any process of the user sweeps it.
+ */
+export function makeTemporaryDirectory(): string {
+  const parent = temporaryParent();
+  // The parent is not ours (another user made it, or planted a link in a shared /tmp): neither fill it nor sweep it.
+  if (parent === undefined) return fs.mkdtempSync(join(tmpdir(), 'laminate-'));
+  sweep(parent);
+  return fs.mkdtempSync(join(parent, `${process.pid}.${self().start}.${self().namespace}-`));
+}
+
+/** A temporary store's folder: owner pid, its start time, its pid namespace ('0' where /proc cannot tell), mkdtemp's six characters. */
+const FOLDER = /^(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
+
+const uid = process.getuid?.();
+
+let me: { start: string; namespace: string } | undefined;
+
+/** This process, as its folders name it (read once, when the first temporary store is made). */
+function self(): { start: string; namespace: string } {
+  me ??= { start: processStat(process.pid)?.start ?? '0', namespace: pidNamespace() };
+  return me;
+}
+
+function temporaryParent(): string | undefined {
+  const parent = join(tmpdir(), `laminate-${uid ?? userInfo().username}`);
+  try {
+    fs.mkdirSync(parent, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stat = fs.lstatSync(parent);
+  return stat.isDirectory() && (uid === undefined || stat.uid === uid) ? parent : undefined;
+}
+
+/**
+ * Removes the folders in `parent` whose owner process is gone. Only folders
+ * named as makeTemporaryDirectory() names them and owned by this user; a link
+ * is never followed nor removed; an owner that may still live keeps its
+ * folder. Best effort: a folder that cannot be removed now is left for a
+ * later sweep, and never fails the store being made.
+ */
+function sweep(parent: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = FOLDER.exec(name);
+    if (match === null || ownerMayLive(Number(match[1]), match[2], match[3])) continue;
+    const path = join(parent, name);
+    try {
+      const stat = fs.lstatSync(path);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      // rmSync removes the links inside a folder, never what they point to.
+      fs.rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Removed meanwhile by another sweep, or not removable now: a later sweep tries again.
+    }
+  }
+}
+
+function ownerMayLive(pid: number, start: string, namespace: string): boolean {
+  // A pid of another namespace names some other process here: nothing can be told.
+  if (namespace !== self().namespace) return true;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: the process exists (another user's).
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  const now = processStat(pid);
+  // Where /proc cannot tell, a live pid may be the owner.
+  if (now === undefined) return true;
+  // A zombie never runs again; another start time is another process given the owner's pid.
+  return now.state !== 'Z' && (start === '0' || now.start === start);
+}
+
+/** A process's state and start time (clock ticks since boot), from /proc/<pid>/stat; undefined where there is no /proc. */
+function processStat(pid: number): { state: string; start: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2, the command, is in parentheses and may hold spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], start: fields[19] };
+  } catch {
+    return undefined;
+  }
+}
+
+function pidNamespace(): string {
+  try {
+    return /\d+/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[0] ?? '0';
+  } catch {
+    return '0';
+  }
+}
 
 /**
  * Temporary directories of file() stores: removed when their store closes
@@ -15,7 +123,7 @@ const pending = new Set<string>();
 let hooked = false;
 
 function removeAll(): void {
-  for (const dir of pending) rmSync(dir, { recursive: true, force: true });
+  for (const dir of pending) fs.rmSync(dir, { recursive: true, force: true });
   pending.clear();
 }
 
