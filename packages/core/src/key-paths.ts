@@ -162,6 +162,8 @@ export class KeyPaths {
       fs.writeFileSync(path, text, { flag: 'wx' });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+      // Cut short (a full disk), it would name the key wrongly for good: the next call writes it whole.
+      fs.rmSync(path, { force: true });
       throw error;
     }
     // The key's name lives only in its sidecar: it must be as durable as the data.

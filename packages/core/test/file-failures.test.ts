@@ -363,6 +363,22 @@ describe('file() on a full disk: a call is stored whole or not at all', () => {
     await store.close();
   });
 
+  it('a long key whose name does not fit leaves no sidecar cut short, which would name it wrongly once stored', async () => {
+    const mount = mountTmpfs('size=256k');
+    const dir = join(mount, 'store');
+    const store = file(dir);
+    await store.append({ a: bytes('1') });
+    const long = 'x'.repeat(300); // too long for a file name: hashed, its name kept in a sidecar
+    const filler = fillLeaving(mount, 0);
+    expect((await rejection(store.append({ [long]: bytes('v') }))).code).toBe('ERR_DISK_FULL');
+    expect(leftovers(dir)).toEqual([]);
+    fs.rmSync(filler);
+    await store.append({ [long]: bytes('v') });
+    expect(sortedJson(await store.keys())).toEqual(sortedJson(['a', long]));
+    expect(text(await store.get(long))).toBe('v');
+    await store.close();
+  });
+
   it('under buffer(), a spill that does not fit keeps every value in memory, and none is written twice once there is room', async () => {
     const mount = mountTmpfs('size=512k');
     const disk = file(join(mount, 'store'));
