@@ -102,6 +102,8 @@ function cutEnd(path: string, bytes: number): void {
 
 /** Removes the file at `path` if it holds nothing, then each folder above it, up to `root`, that this leaves empty. */
 function removeIfEmpty(root: string, path: string): void {
+  // Never through a link (symlinks.ts): a key refused for a linked folder made nothing there, and what is there is not ours.
+  for (let dir = dirname(path); dir.length > root.length; dir = dirname(dir)) if (!fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
   const stat = fs.lstatSync(path, { throwIfNoEntry: false });
   if (stat !== undefined && (!stat.isFile() || stat.size > 0)) return;
   if (stat !== undefined) fs.unlinkSync(path);

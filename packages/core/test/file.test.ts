@@ -1001,6 +1001,7 @@ describe('file(): symbolic links it did not make', () => {
     fs.mkdirSync(join(outside, 'dir'), { recursive: true });
     fs.writeFileSync(join(outside, 'target.txt'), 'precious outside bytes');
     fs.writeFileSync(join(outside, 'dir', 'b'), 'secret b');
+    fs.writeFileSync(join(outside, 'dir', 'empty'), '');
     return { parent, dir, outside };
   }
 
@@ -1048,6 +1049,7 @@ describe('file(): symbolic links it did not make', () => {
       const cases: [Key, string][] = [
         [['a', 'b'], join(dir, folder('a'))],
         [['a', 'new'], join(dir, folder('a'))],
+        [['a', 'empty'], join(dir, folder('a'))], // an empty file there is no file this call made
         [['a', 'e', 'f'], join(dir, folder('a'))],
         [['c', 'd', 'b'], join(dir, folder('c'), folder('d'))],
       ];
