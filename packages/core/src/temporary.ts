@@ -5,30 +5,32 @@ import { join } from 'node:path';
 /**
  * Where file() without a path makes its directory: `$TMPDIR/laminate-<uid>/`,
  * one folder for all of this user's temporary stores, each in a folder named
- * after its owner process, `<pid>.<start>.<pidns>-XXXXXX`: the pid, the
+ * after its owner process, `<pid>.<start>.<pidns>.<boot>-XXXXXX`: the pid, the
  * process's start time (so that a new process given a dead one's pid is not
- * taken for it) and its pid namespace (a container sharing /tmp numbers its
- * processes apart). A process killed with SIGKILL cannot remove its folder;
- * the next temporary store made by any process of the user sweeps it.
+ * taken for it), and where that pid means this process: its pid namespace (a
+ * container sharing /tmp numbers its processes apart) and the machine's boot
+ * id (hosts sharing a $TMPDIR over the network, as clusters do). A process
+ * killed with SIGKILL cannot remove its folder; the next temporary store made
+ * by any process of the user there sweeps it.
  */
 export function makeTemporaryDirectory(): string {
   const parent = temporaryParent();
   // The parent is not ours (another user made it, or planted a link in a shared /tmp): neither fill it nor sweep it.
   if (parent === undefined) return fs.mkdtempSync(join(tmpdir(), 'laminate-'));
   sweep(parent);
-  return fs.mkdtempSync(join(parent, `${process.pid}.${self().start}.${self().namespace}-`));
+  return fs.mkdtempSync(join(parent, `${process.pid}.${self().start}.${self().place}-`));
 }
 
-/** A temporary store's folder: owner pid, its start time, its pid namespace ('0' where /proc cannot tell), mkdtemp's six characters. */
-const FOLDER = /^(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
+/** A temporary store's folder: owner pid, its start time, its pid namespace and boot id ('0' where /proc cannot tell), mkdtemp's six characters. */
+const FOLDER = /^(\d+)\.(\d+)\.(\d+\.[0-9a-f]+)-[A-Za-z0-9]{6}$/;
 
 const uid = process.getuid?.();
 
-let me: { start: string; namespace: string } | undefined;
+let me: { start: string; place: string } | undefined;
 
 /** This process, as its folders name it (read once, when the first temporary store is made). */
-function self(): { start: string; namespace: string } {
-  me ??= { start: processStat(process.pid)?.start ?? '0', namespace: pidNamespace() };
+function self(): { start: string; place: string } {
+  me ??= { start: processStat(process.pid)?.start ?? '0', place: `${pidNamespace()}.${bootId()}` };
   return me;
 }
 
@@ -72,9 +74,9 @@ function sweep(parent: string): void {
   }
 }
 
-function ownerMayLive(pid: number, start: string, namespace: string): boolean {
-  // A pid of another namespace names some other process here: nothing can be told.
-  if (namespace !== self().namespace) return true;
+function ownerMayLive(pid: number, start: string, place: string): boolean {
+  // A pid of another namespace or machine (or of this one before a reboot) names some other process here: nothing can be told.
+  if (place !== self().place) return true;
   try {
     process.kill(pid, 0);
   } catch (error) {
@@ -103,6 +105,15 @@ function processStat(pid: number): { state: string; start: string } | undefined 
 function pidNamespace(): string {
   try {
     return /\d+/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[0] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** This boot of this machine, as 32 hex digits (Linux's random boot id); '0' where it cannot be read. */
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replaceAll('-', '') || '0';
   } catch {
     return '0';
   }

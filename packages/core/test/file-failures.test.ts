@@ -443,7 +443,8 @@ function startTime(pid: number | 'self'): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
-const pidNamespace = () => /\d+/.exec(fs.readlinkSync('/proc/self/ns/pid'))![0];
+/** Where this process's pid means it, as temporary folders name it: pid namespace, then boot id without dashes. */
+const place = () => `${/\d+/.exec(fs.readlinkSync('/proc/self/ns/pid'))![0]}.${fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replaceAll('-', '')}`;
 
 describe('file() with no path: temporary directories left by dead processes', () => {
   it('lives in $TMPDIR/laminate-<uid>/<pid>.…; a folder left by a process killed with SIGKILL is swept by the next temporary store, a live owner\'s is kept', async () => {
@@ -455,7 +456,7 @@ describe('file() with no path: temporary directories left by dead processes', ()
     const parent = join(tmp, `laminate-${process.getuid!()}`);
     expect(dirname(killedSpec.path)).toBe(parent);
     expect(fs.statSync(parent).mode & 0o777).toBe(0o700);
-    expect(basename(killedSpec.path)).toMatch(new RegExp(`^${killed.pid}\\.${startTime(killed.pid)}\\.${pidNamespace()}-[A-Za-z0-9]{6}$`));
+    expect(basename(killedSpec.path)).toMatch(new RegExp(`^${killed.pid}\\.${startTime(killed.pid)}\\.${place().replace('.', '\\.')}-[A-Za-z0-9]{6}$`));
     expect(basename(liveSpec.path).startsWith(`${live.pid}.`)).toBe(true);
 
     killed.process.kill('SIGKILL');
@@ -474,13 +475,14 @@ describe('file() with no path: temporary directories left by dead processes', ()
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
-  it('sweeps only folders laminate names so, owned by this user, whose owner is gone (pid reuse included); never a link, a file, another user\'s or another pid namespace\'s', async () => {
+  it('sweeps only folders laminate names so, owned by this user, whose owner is gone (pid reuse included); never a link, a file, another user\'s, another pid namespace\'s or another machine\'s', async () => {
     requireRoot('gives a folder to another user (chown)');
     const tmp = tempDir();
     const parent = join(tmp, `laminate-${process.getuid!()}`);
     fs.mkdirSync(parent, { mode: 0o700 });
     const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
-    const ns = pidNamespace();
+    const here = place();
+    const [ns, boot] = here.split('.');
     const folder = (name: string) => {
       fs.mkdirSync(join(parent, name));
       fs.writeFileSync(join(parent, name, 'k'), 'v');
@@ -489,19 +491,20 @@ describe('file() with no path: temporary directories left by dead processes', ()
     const outside = tempDir();
     fs.writeFileSync(join(outside, 'precious'), 'not laminate\'s');
 
-    const swept = [folder(`${dead}.1.${ns}-AAAAAA`), folder(`${process.pid}.1.${ns}-BBBBBB`)]; // dead; this pid, but another process's start time
+    const swept = [folder(`${dead}.1.${here}-AAAAAA`), folder(`${process.pid}.1.${here}-BBBBBB`)]; // dead; this pid, but another process's start time
     const kept = [
-      folder(`${process.pid}.${startTime('self')}.${ns}-CCCCCC`), // this very process
-      folder(`${dead}.1.1-DDDDDD`), // another pid namespace: its pids say nothing here
+      folder(`${process.pid}.${startTime('self')}.${here}-CCCCCC`), // this very process
+      folder(`${dead}.1.1.${boot}-DDDDDD`), // another pid namespace: its pids say nothing here
+      folder(`${dead}.1.${ns}.${'0'.repeat(32)}-IIIIII`), // another machine sharing $TMPDIR (or a boot before)
       folder('not-laminate'),
       folder(`${dead}-EEEEEE`),
-      folder(`${dead}.1.${ns}-FFFFFF`), // given to another user below
-      `${dead}.1.${ns}-GGGGGG`, // a link, to a folder elsewhere
-      `${dead}.1.${ns}-HHHHHH`, // a file
+      folder(`${dead}.1.${here}-FFFFFF`), // given to another user below
+      `${dead}.1.${here}-GGGGGG`, // a link, to a folder elsewhere
+      `${dead}.1.${here}-HHHHHH`, // a file
     ];
-    fs.chownSync(join(parent, kept[4]), 4242, 4242);
-    fs.symlinkSync(outside, join(parent, kept[5]));
-    fs.writeFileSync(join(parent, kept[6]), 'a file');
+    fs.chownSync(join(parent, kept[5]), 4242, 4242);
+    fs.symlinkSync(outside, join(parent, kept[6]));
+    fs.writeFileSync(join(parent, kept[7]), 'a file');
 
     const store = withTmpdir(tmp, () => file());
     for (const name of swept) expect(fs.existsSync(join(parent, name)), name).toBe(false);
