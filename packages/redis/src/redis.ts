@@ -5,7 +5,8 @@ import { BytesStore, type IdRange, type KeyId, concatBytes, registerLayer, typeE
 import { BytesInFlight } from './flow.js';
 import { RedisLock } from './lock.js';
 import { Names, escapeName } from './names.js';
-import { DESCRIBED, type RedisSettings, type RedisStoreOptions, type RedisTarget, connect, redisSettings } from './options.js';
+import { connect } from './connection.js';
+import { DESCRIBED, type RedisSettings, type RedisStoreOptions, type RedisTarget, redisSettings } from './options.js';
 import { laminateError, retried, sleep } from './retry.js';
 import { type Connection, withScripts } from './scripts.js';
 
