@@ -220,6 +220,18 @@ export class FileStore extends BytesStore {
     return this.data.of(keyId(key));
   }
 
+  /**
+   * Each key's size on disk, from lstat and without the directory lock: what
+   * serve() uses to refuse a reply too large before reading it. A key another
+   * process is appending to may have grown by the time it is read.
+   */
+  override async sizeIds(ids: readonly KeyId[]): Promise<number[]> {
+    return ids.map((id) => {
+      const stat = fs.lstatSync(this.data.of(id), { throwIfNoEntry: false });
+      return stat?.isFile() ? stat.size : 0;
+    });
+  }
+
   /** The append descriptor of `id`; the paths of files it creates are added to `created`, when given. */
   private descriptor(id: KeyId, created?: string[]): number {
     const cached = this.fds.use(id);

@@ -1,4 +1,4 @@
-import { type BaseStore, buffer, dict, zstd } from '@laminate/core';
+import { type BaseStore, buffer, dict, file, zstd } from '@laminate/core';
 import { rejection } from '@laminate/core/testing';
 import { client, encodeFrame, serve } from '@laminate/net';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { harness, sleep } from './fixtures/harness.js';
 import { RawPeer, until, wellBehaved } from './fixtures/raw-peer.js';
 import { CountingDict, GatedDict } from './fixtures/stores.js';
 
-const { later, startedServer } = harness();
+const { later, startedServer, tempDir } = harness();
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -115,6 +115,21 @@ describe('reads are bounded by the flow-control limits', () => {
     // The connection goes on: a reply that fits is read and sent.
     peer.send({ id: 4, op: 'ranges', ranges: new Array(60).fill(['big', 10, 100]) });
     expect((await peer.reply(4)).payloads.map((p) => p.byteLength)).toEqual(new Array(60).fill(100));
+    await steady.check();
+  });
+
+  it('over file(), refuses the same get and ranges from the key\'s size on disk, holding nothing', async () => {
+    const store = file(tempDir());
+    await store.append({ big: Buffer.alloc(4 * MiB, 2) });
+    const server = await startedServer(store);
+    const steady = servedThroughout(server.address);
+    const peer = await greeted(server.address);
+    peer.send({ id: 2, op: 'get', keys: new Array(60).fill('big') });
+    expect(await peer.errorCode(2)).toBe('ERR_TOO_LARGE');
+    peer.send({ id: 3, op: 'ranges', ranges: new Array(60).fill(['big', 0, null]) });
+    expect(await peer.errorCode(3)).toBe('ERR_TOO_LARGE');
+    expect(server.stats().refusedReads).toBe(2);
+    expect(server.stats().peakBytesInFlight).toBeLessThan(MiB);
     await steady.check();
   });
 
