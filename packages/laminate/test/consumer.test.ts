@@ -6,15 +6,17 @@
  * the installed `laminate` bin lists what the program wrote.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDirs } from 'laminate/testing';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = fileURLToPath(new URL('./fixtures/consumer/', import.meta.url));
 const INSTALL_TIMEOUT = 15 * 60_000;
+// Each step runs real processes (two full tsc runs, the bin twice): minutes on a loaded machine.
+const STEP_TIMEOUT = 5 * 60_000;
 
 // The consumer's environment: nothing of the workspace's loaders or conditions leaks into it.
 const env = { ...process.env };
@@ -49,9 +51,10 @@ describe('the packed packages in a fresh project, under plain node', () => {
   let work: string;
   let project: string;
   let tarballs: string[];
+  const workDir = tempDirs('laminate-consumer-', afterAll);
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'laminate-consumer-'));
+    work = workDir();
     project = join(work, 'app');
     const packs = join(work, 'packs');
     const packed = await ok(sh(process.execPath, [join(root, 'scripts/pack.mjs'), '--no-clean', '--out', packs], root, 5 * 60_000), 'npm run pack');
@@ -64,10 +67,6 @@ describe('the packed packages in a fresh project, under plain node', () => {
     const args = ['install', '--no-audit', '--no-fund', '--no-package-lock', ...tarballs, `typescript@${typescript}`, '@types/node@20'];
     await ok(sh('npm', args, project, INSTALL_TIMEOUT), 'npm install of the tarballs');
   }, INSTALL_TIMEOUT);
-
-  afterAll(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
 
   it('packs one tarball per package, with dist/ and no tests, fixtures or workspace: ranges', async () => {
     const names = tarballs.map((t) => t.slice(t.lastIndexOf('/') + 1)).sort();
@@ -84,7 +83,7 @@ describe('the packed packages in a fresh project, under plain node', () => {
       // The in-repo "source" condition stays in the repository: installed code resolves to dist/.
       expect(JSON.parse(manifest).exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
     }
-  });
+  }, STEP_TIMEOUT);
 
   it('runs msgpack(lz4(buffer(dict(), file()))) and zstd(file()) round trips with plain node', async () => {
     const run = await sh(process.execPath, ['roundtrip.mjs', join(work, 'stores')], project);
@@ -94,7 +93,7 @@ describe('the packed packages in a fresh project, under plain node', () => {
     // The program resolved laminate inside the project, from the tarball, not from the workspace.
     const resolved = await ok(sh(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('laminate'))"], project), 'resolve');
     expect(resolved.trim()).toBe(`file://${project}/node_modules/laminate/dist/index.js`);
-  });
+  }, STEP_TIMEOUT);
 
   it("passes the consumer's strict NodeNext tsc, and its tsc catches a wrong type", async () => {
     const tsc = join(project, 'node_modules/typescript/bin/tsc');
@@ -105,7 +104,7 @@ describe('the packed packages in a fresh project, under plain node', () => {
     const bad = await sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--skipLibCheck', 'false', '--types', 'node', 'mistyped.ts'], project);
     expect(bad.status).toBe(2);
     expect(bad.stdout).toMatch(/mistyped\.ts\(\d+,\d+\): error TS2322: Type '\w+\[\]' is not assignable to type 'string'/);
-  });
+  }, STEP_TIMEOUT);
 
   it('has a laminate bin that runs without tsx and lists the keys just written', async () => {
     const bin = join(project, 'node_modules/.bin/laminate');
@@ -123,5 +122,5 @@ describe('the packed packages in a fresh project, under plain node', () => {
     const cat = await sh(bin, ['cat', `zstd(file(${bytes}))`, 'alpha'], project);
     expect(cat.status).toBe(0);
     expect(cat.stdout).toBe('hello world');
-  });
+  }, STEP_TIMEOUT);
 });
