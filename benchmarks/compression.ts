@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BaseStore, type Codec, EncodeStore, brotli, dict, gzip, lz4, zlib, zstd } from '@laminate/core';
 import { blosc, bz2, snappy } from '@laminate/codecs';
-import { now, random } from './measure.js';
+import { seededRandom } from '@laminate/core/layer';
+import { now } from './measure.js';
 import { PYTHON } from './python.js';
 
 const SCRIPT = fileURLToPath(new URL('./partd_compression.py', import.meta.url));
@@ -38,7 +39,7 @@ const DATA = ['float64', 'int32', 'text'] as const;
 
 
 export function makeData(name: (typeof DATA)[number], bytes: number): Buffer {
-  const rnd = random(name.length * 7919);
+  const rnd = seededRandom(name.length * 7919);
   if (name === 'float64') {
     // A price-like random walk: steps of a few cents, recorded as float64.
     const out = new Float64Array(bytes / 8);

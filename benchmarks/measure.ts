@@ -41,17 +41,6 @@ export function best(a: Measurement | undefined, b: Measurement): Measurement {
   return { ...a, appendSeconds: Math.min(a.appendSeconds, b.appendSeconds), getSeconds: Math.min(a.getSeconds, b.getSeconds), peakRss };
 }
 
-/** A deterministic generator, so every run (and the Python peer) sees the same numbers. */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /**
  * Runs one benchmark section on its own (`tsx benchmarks/<section>.ts [--quick]
  * [--no-python]`) in a scratch directory, printing its markdown.

@@ -9,9 +9,10 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EpisodePool } from '@laminate/pool';
+import { seededRandom } from '@laminate/core/layer';
 import { Table, Uint32, makeData, makeVector, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { settle } from './disk.js';
-import { now, random, runAlone } from './measure.js';
+import { now, runAlone } from './measure.js';
 
 export interface PoolShape {
   episodes: number;
@@ -61,7 +62,7 @@ const DRIVERS = 20;
 
 /** Episode variant k: column c0 holds k·1000 + step (exact in float32), the other columns seeded noise. */
 function makeVariants(shape: PoolShape): Table[] {
-  const next = random(7);
+  const next = seededRandom(7);
   return Array.from({ length: VARIANTS }, (_, k) => {
     const columns: Record<string, ReturnType<typeof makeVector>> = {};
     for (let c = 0; c < shape.columns; c++) {
@@ -209,7 +210,7 @@ async function runBaseline(shape: PoolShape, variants: Table[], dir: string): Pr
     for (let k = 0; k < shape.samples + 10; k++) {
       const t = now();
       // 64 distinct episodes drawn as the pool draws them (Floyd's algorithm), then read, decode and concatenate.
-      const next = random(k);
+      const next = seededRandom(k);
       const chosen = new Set<number>();
       for (let j = index.length - 64; j < index.length; j++) {
         const r = Math.floor(next() * (j + 1));

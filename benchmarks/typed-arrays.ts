@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { type BaseStore, buffer, dict, file } from '@laminate/core';
 import { typedArrays } from '@laminate/codecs';
+import { seededRandom } from '@laminate/core/layer';
 import { diskUsage, settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
-import { type Measurement, appendThenGet, best, random, runAlone } from './measure.js';
+import { type Measurement, appendThenGet, best, runAlone } from './measure.js';
 import { runPartdMode } from './python.js';
 
 /** The element types measured: the numpy name (partd_bench.py's too) → the array type. */
@@ -48,7 +49,7 @@ export function typedShape(quick: boolean): TypedShape {
  * ids that mostly grow with small steps back (events arriving out of order).
  */
 function makePool(name: DtypeName, elements: number): Values[] {
-  const rnd = random(name === 'float64' ? 64 : 32);
+  const rnd = seededRandom(name === 'float64' ? 64 : 32);
   const all = new DTYPES[name](POOL * elements);
   if (name === 'float64') {
     let x = 100;

@@ -6,7 +6,7 @@
 // peer appends the same bytes in the same order, and both sides check their
 // reads against the same per-key length and CRC-32 computed here.
 import { crc32 } from 'node:zlib';
-import { random } from './measure.js';
+import { seededRandom } from '@laminate/core/layer';
 
 export interface Workload {
   /** a, b or c. */
@@ -97,7 +97,7 @@ const REGIONS = ['eu-west-1', 'us-east-1', 'us-west-2', 'ap-south-1'];
 
 /** `bytes` of CSV event-log lines: timestamps, ids, skewed categories, numbers. */
 export function makeCorpus(bytes = CORPUS_BYTES, seed = 42): Buffer {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;

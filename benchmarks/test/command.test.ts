@@ -4,15 +4,14 @@
  * its charts where --out says.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDirs } from '@laminate/core/testing';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const out = mkdtempSync(join(tmpdir(), 'laminate-bench-report-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+const out = tempDirs('laminate-bench-report-', afterAll)();
 
 describe('the benchmark command', () => {
   it('writes the page, the JSON and the charts from verified runs', () => {

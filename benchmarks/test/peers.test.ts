@@ -4,20 +4,19 @@
  * through every store; and the read check itself fails a row whose store
  * returns anything else — so a benchmark row marked verified means something.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { tempDirs } from '@laminate/core/testing';
 import { appendThenGet } from '../measure.js';
 import { NODE_PEERS } from '../peers.js';
 import { SHUFFLE_STORES, shuffleOnce } from '../shuffle.js';
 import { type Workload, batchOf, expected, keyName, keyNames, makeCorpus, wrongBytes } from '../workloads.js';
 
+const tempDir = tempDirs('laminate-peers-');
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'laminate-peers-'));
+  dir = tempDir();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

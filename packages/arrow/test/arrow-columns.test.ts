@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DictStore, dict, file, open } from '@laminate/core';
 import { type KeyId } from '@laminate/core/layer';
 import { arrowColumns } from '@laminate/arrow';
 import { Dictionary, Field, Schema, Float64, Int32, List, Table, TimestampMillisecond, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow';
 import { view } from './values.js';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs } from '@laminate/core/testing';
 
 /** dict() that counts the bytes its reads hand out. */
 class CountingDict extends DictStore {
@@ -19,15 +16,7 @@ class CountingDict extends DictStore {
   }
 }
 
-const dirs: string[] = [];
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-arrow-columns-'));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('laminate-arrow-columns-');
 
 
 function wide(columns: number, rows: number, seed = 0): Table {

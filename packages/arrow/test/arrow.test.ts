@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LaminateError, dict, file, open, buffer } from '@laminate/core';
 import { arrow } from '@laminate/arrow';
 import {
@@ -9,17 +6,9 @@ import {
   makeData, makeVector, tableFromIPC, vectorFromArray,
 } from 'apache-arrow';
 import { view } from './values.js';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs } from '@laminate/core/testing';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-arrow-'));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('laminate-arrow-');
 
 
 const ab = (a: number[], b: string[]) => new Table({ a: vectorFromArray(a, new Int32()), b: vectorFromArray(b, new Utf8()) });

@@ -5,20 +5,20 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrow } from '@laminate/arrow';
 import { Datetime64Array, typedArrays } from '@laminate/codecs';
 import { file, msgpack, zstd } from '@laminate/core';
+import { tempDirs } from '@laminate/core/testing';
 import { client } from '@laminate/net';
 import { tableFromArrays } from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../laminate/bin/laminate.mjs', import.meta.url));
 const VERSION = '0.1.0';
-const scratch = mkdtempSync(join(tmpdir(), 'laminate-cli-'));
+const scratch = tempDirs('laminate-cli-', afterAll)();
 let dirs = 0;
 const newDir = (name = 'store') => join(scratch, `${name}-${++dirs}`);
 /** A new empty directory: the read-only commands refuse one that does not exist. */
@@ -27,7 +27,6 @@ const madeDir = (name = 'store') => {
   mkdirSync(dir);
   return dir;
 };
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 interface Result {
   code: number | null;

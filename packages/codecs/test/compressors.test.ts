@@ -9,13 +9,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dict, file, formatSpec, isLaminateError, open } from '@laminate/core';
-import { seededRandom } from '@laminate/core/testing';
+import { rejection, seededRandom, tempDirs, thrown } from '@laminate/core/testing';
 import { blosc, bz2 } from '@laminate/codecs';
 
 import { LAYERS, type Layer } from './compressor-layers.js';
@@ -68,14 +67,7 @@ const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('he
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./fixtures/partd_compressors.py', import.meta.url));
 const INSTALL = 'apt-get install -y python3-partd python3-snappy python3-blosc';
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-compressors-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('laminate-compressors-');
 
 function python<T>(...args: string[]): T {
   const run = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -211,12 +203,9 @@ describe('Python partd compatibility', () => {
     pythonWrites('blosc:lz4:2:8', dir, [{ a: randomWalk(10_000, 9) }]);
     const store = blosc(file(dir));
     try {
-      const error = await store.get('a').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await rejection(store.get('a'));
       expect(isLaminateError(error, 'ERR_CORRUPT_FRAME')).toBe(true);
-      expect(String((error as Error).message)).toMatch(/bit shuffle/);
+      expect(String(error.message)).toMatch(/bit shuffle/);
     } finally {
       await store.close();
     }
@@ -242,10 +231,7 @@ describe('damaged frames', () => {
       writeFileSync(path, bytes);
       const reopened = layer(file(dir));
       try {
-        const error = await reopened.get('k').then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+        const error = await rejection(reopened.get('k'));
         expect(isLaminateError(error, 'ERR_CORRUPT_FRAME')).toBe(true);
         expect(error).toMatchObject({ key: '"k"', offset: second });
       } finally {
@@ -260,10 +246,7 @@ describe('damaged frames', () => {
       const junk = Buffer.alloc(8 + 40, 0x41);
       junk.writeBigUInt64LE(40n, 0);
       await inner.append({ k: junk });
-      const error = await layer(inner).get('k').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await rejection(layer(inner).get('k'));
       expect(isLaminateError(error, 'ERR_CORRUPT_FRAME'), name).toBe(true);
     }
   });
@@ -288,12 +271,7 @@ describe('specs and options', () => {
   it('rejects bad options as TypeErrors with ERR_INVALID_OPTION', () => {
     const bad = [() => bz2(dict(), { level: 0 }), () => bz2(dict(), { level: 10 }), () => blosc(dict(), { level: 10 }), () => blosc(dict(), { shuffle: 2 }), () => blosc(dict(), { typesize: 0 }), () => blosc(dict(), { cname: 'blosclz' as never })];
     for (const make of bad) {
-      let error: unknown;
-      try {
-        make();
-      } catch (e) {
-        error = e;
-      }
+      const error = thrown(make);
       expect(error).toBeInstanceOf(TypeError);
       expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
     }

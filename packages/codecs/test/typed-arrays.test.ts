@@ -7,24 +7,15 @@
  * to install; they never skip.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BaseStore, LaminateError, buffer, dict, file, open } from '@laminate/core';
 import { Datetime64Array, type NumericArray, type TypedValue, parseDtype, typedArrays } from '@laminate/codecs';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs, thrown } from '@laminate/core/testing';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-typed-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('laminate-typed-');
 
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
@@ -279,16 +270,11 @@ describe('typedArrays: object arrays and datetime64', () => {
   });
 
   it('refuses a unit numpy does not have with ERR_DTYPE, a TypeError', () => {
-    let thrown: unknown;
-    try {
-      new Datetime64Array([1n], 'fortnight' as never);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(LaminateError);
-    expect(thrown).toBeInstanceOf(TypeError);
-    expect((thrown as LaminateError).code).toBe('ERR_DTYPE');
-    expect((thrown as Error).message).toContain('"fortnight" is not a numpy datetime64 unit');
+    const error = thrown(() => new Datetime64Array([1n], 'fortnight' as never));
+    expect(error).toBeInstanceOf(LaminateError);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe('ERR_DTYPE');
+    expect(error.message).toContain('"fortnight" is not a numpy datetime64 unit');
   });
 });
 

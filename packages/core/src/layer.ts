@@ -8,3 +8,5 @@ export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
 export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { Mutex, type OuterLock } from './mutex.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
+// Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.
+export { seededRandom } from './random.js';

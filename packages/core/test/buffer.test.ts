@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BufferOptions, type BufferStore, DictStore, buffer, dict, file, isLaminateError } from '@laminate/core';
 import { type KeyId } from '@laminate/core/layer';
-import { seededRandom } from '@laminate/core/testing';
+import { rejection, seededRandom, tempDirs } from '@laminate/core/testing';
 
 // ---------------------------------------------------------------- helpers
 
@@ -81,15 +78,7 @@ async function expectNoDrift(store: BufferStore, fast: DictStore): Promise<void>
   expect(store.memoryUsage).toBe(await realBytes(fast));
 }
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-buffer-test-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('laminate-buffer-test-');
 
 // ---------------------------------------------------------------- flush policy
 
@@ -486,9 +475,9 @@ describe('buffer(): maxDiskBytes', () => {
     const memoryBefore = store.memoryUsage;
 
     // 900 held + 1,500 would need about 1,400 more on disk: 2,300 > 2,000.
-    const error = await store.append({ d: value(4, 100), e: value(5, 1400) }).catch((e: unknown) => e);
+    const error = await rejection(store.append({ d: value(4, 100), e: value(5, 1400) }));
     expect(isLaminateError(error, 'ERR_DISK_FULL')).toBe(true);
-    expect((error as Error).message).toMatch(/maxDiskBytes/);
+    expect(error.message).toMatch(/maxDiskBytes/);
     expect(await snapshot(store, keys)).toEqual(before);
     expect(store.memoryUsage).toBe(memoryBefore);
     expect(store.spilledBytes).toBe(900);
@@ -511,7 +500,7 @@ describe('buffer(): maxDiskBytes', () => {
     await store.append({ c: value(3, 850) }); // 950 held
     await store.append({ d: value(4, 40) }); // 990 held
     // 10 bytes over budget, but the spill would move c whole (850 bytes): 1,800 on disk.
-    const error = await store.append({ e: value(5, 20) }).catch((e: unknown) => e);
+    const error = await rejection(store.append({ e: value(5, 20) }));
     expect(isLaminateError(error, 'ERR_DISK_FULL')).toBe(true);
     expect(await slowBytes(slow)).toBeLessThanOrEqual(1000);
     expect(store.spilledBytes).toBeLessThanOrEqual(1000);

@@ -1,24 +1,15 @@
 // readRanges() on the bytes stores, and msgpack({ records: true }) frames that
 // read on their own, in another process.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buffer, dict, file, isLaminateError, msgpack, zstd } from '@laminate/core';
 import { type BytesStore, readRangeIds } from '@laminate/core/layer';
+import { rejection, tempDirs } from '@laminate/core/testing';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-ranges-'));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('laminate-ranges-');
 
 const bytes = (text: string) => Buffer.from(text);
 const text = (values: Uint8Array[]) => values.map((v) => Buffer.from(v).toString());
@@ -70,7 +61,7 @@ describe('readRanges', () => {
   it('refuses offsets and lengths that are not whole numbers', async () => {
     const store = dict();
     for (const bad of [{ key: 'a', offset: -1, length: 1 }, { key: 'a', offset: 0.5, length: 1 }, { key: 'a', offset: 0, length: NaN }]) {
-      const error = await store.readRanges([bad]).catch((e: unknown) => e);
+      const error = await rejection(store.readRanges([bad]));
       expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
     }
     await store.close();

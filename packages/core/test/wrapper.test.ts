@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { type AppendData, type Key, type Store, type StoreSpec, brotli, dict, file, gzip, lz4, msgpack, zlib, zstd, encode } from '@laminate/core';
 import { registerLayer, frame } from '@laminate/core/layer';
-import { bytesValues, conformance, recordValues, rejection } from '@laminate/core/testing';
+import { bytesValues, conformance, recordValues, rejection, thrown } from '@laminate/core/testing';
 
 /** A Store that owes laminate nothing: its own key normalization, its own lock. */
 class HandmadeStore implements Store<Uint8Array> {
@@ -134,15 +134,10 @@ describe('wrapping layers', () => {
     const layers = { zlib, gzip, brotli, lz4, zstd, msgpack, custom: (inner: never) => encode({ encode: (v: Uint8Array) => v, decode: (v) => v, join: (v) => Buffer.concat(v) }, inner) };
     for (const [name, layer] of Object.entries(layers)) {
       for (const bad of [undefined, null, 42, 'file(/tmp/x)', {}, { append() {} }]) {
-        let thrown: unknown;
-        try {
-          layer(bad as never);
-        } catch (error) {
-          thrown = error;
-        }
-        expect(thrown, `${name}(${String(bad)})`).toBeInstanceOf(TypeError);
-        expect((thrown as { code: string }).code).toBe('ERR_INVALID_OPTION');
-        expect((thrown as Error).message).toMatch(new RegExp(`^${name === 'custom' ? 'encode' : name}\\(\\) wraps a store of bytes`));
+        const error = thrown(() => layer(bad as never));
+        expect(error, `${name}(${String(bad)})`).toBeInstanceOf(TypeError);
+        expect(error.code).toBe('ERR_INVALID_OPTION');
+        expect(error.message).toMatch(new RegExp(`^${name === 'custom' ? 'encode' : name}\\(\\) wraps a store of bytes`));
       }
     }
     expect(() => zstd({ append() {} } as never)).toThrow(/lacks getMany, iter, iset, iget, delete, keys, drop, withLock, describe, close/);

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dict, file, isLaminateError, msgpack, parseSpec } from '../src/index.js';
+import { rejection } from '../src/testing.js';
 
 describe('msgpack() and typed arrays', () => {
   it('stores the bytes of any typed array, not each element cut to a byte', async () => {
@@ -51,7 +52,7 @@ describe('msgpack() values it cannot encode', () => {
   ] as const) {
     it(`refuses ${what} with ERR_VALUE_TYPE naming the key, storing nothing of the call`, async () => {
       const store = msgpack(dict());
-      const error = await store.append({ fine: [1], bad: [value] }).catch((e: unknown) => e);
+      const error = await rejection(store.append({ fine: [1], bad: [value] }));
       expect(isLaminateError(error, 'ERR_VALUE_TYPE')).toBe(true);
       expect(error).toBeInstanceOf(TypeError);
       expect((error as { key: string }).key).toBe('"bad"');

@@ -4,20 +4,17 @@
  * layer does not take is refused instead of ignored. The examples cover every
  * registered layer, so a layer added without its inverse fails here.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, log, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
 } from 'laminate';
-import { rejection } from 'laminate/testing';
+import { rejection, tempDirs } from 'laminate/testing';
 
-const dir = mkdtempSync(join(tmpdir(), 'laminate-registry-'));
+const dir = tempDirs('laminate-registry-', afterAll)(); // before the afterAll below: the stores close, then the directory goes
 const stores: AnyStore[] = [];
 afterAll(async () => {
   for (const store of stores) await store.close().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Each layer with options away from their defaults, and the fields its describe() must then record. */

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { arrow } from '@laminate/arrow';
 import { dict, file, isLaminateError, msgpack, zstd } from '@laminate/core';
+import { rejection, tempDirs } from '@laminate/core/testing';
 import { serve } from '@laminate/net';
 import { Field, FixedSizeList, Float32, Table, makeData, makeVector, tableFromArrays } from 'apache-arrow';
 import { EpisodePool, type EpisodeMeta } from '@laminate/pool';
@@ -13,15 +13,8 @@ import { DAY, SCHEMA, T0, episode, metaOf } from './fixtures/episodes.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE = join(HERE, '..');
-const dirs: string[] = [];
-const poolDir = () => {
-  const root = mkdtempSync(join(tmpdir(), 'laminate-pool-'));
-  dirs.push(root);
-  return join(root, 'pool');
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('laminate-pool-');
+const poolDir = () => join(tempDir(), 'pool');
 
 async function fill(pool: EpisodePool, tags: number[], steps = (tag: number) => 5 + (tag % 4)): Promise<number[]> {
   return Promise.all(tags.map((tag) => pool.store(episode(tag, steps(tag)), metaOf(tag))));
@@ -95,7 +88,7 @@ describe('EpisodePool: store, find, get', () => {
   it('refuses a query naming no field of the pool, or a range on text', async () => {
     const pool = await EpisodePool.open(poolDir(), { schema: SCHEMA });
     for (const query of [{ colour: 'red' }, { vehicle: { from: 'a' } }, { start: { after: 3 } }]) {
-      const error = await pool.find(query as never).catch((e: unknown) => e);
+      const error = await rejection(pool.find(query as never));
       expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
     }
     await pool.close();
@@ -136,15 +129,15 @@ describe('EpisodePool: schema', () => {
       [good, { ...metaOf(1), colour: 'red' }, /metadata field "colour" is not in the pool's schema/],
     ];
     for (const [ep, m, message] of bad.slice(1)) {
-      const error = await pool.store(ep, m).catch((e: unknown) => e);
+      const error = await rejection(pool.store(ep, m));
       expect(isLaminateError(error, 'ERR_SCHEMA'), String(error)).toBe(true);
-      expect((error as Error).message).toMatch(message);
-      expect((error as Error).message).toMatch(/Nothing was stored/);
+      expect(error.message).toMatch(message);
+      expect(error.message).toMatch(/Nothing was stored/);
     }
     const wrongTable = tableFromArrays({ obs: new Float32Array(5), action: new Float64Array(5), reward: new Float32Array(5) });
-    const error = await pool.store(wrongTable, metaOf(1)).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/column "action" is Float64 but the pool stores Int32/);
-    const empty = await pool.store(episode(1, 0), metaOf(1)).catch((e: unknown) => e);
+    const error = await rejection(pool.store(wrongTable, metaOf(1)));
+    expect(error.message).toMatch(/column "action" is Float64 but the pool stores Int32/);
+    const empty = await rejection(pool.store(episode(1, 0), metaOf(1)));
     expect(isLaminateError(empty, 'ERR_VALUE_TYPE')).toBe(true);
     expect(pool.size).toBe(1);
     expect(segmentBytes()).toBe(before);
@@ -154,9 +147,9 @@ describe('EpisodePool: schema', () => {
 
   it('names the problems of the episode and of its metadata in one ERR_SCHEMA', async () => {
     const pool = await EpisodePool.open(poolDir(), { schema: SCHEMA });
-    const error = await pool.store({ ...episode(1, 3), brake: new Float32Array(3) }, { ...metaOf(1), driver: 4 }).catch((e: unknown) => e);
+    const error = await rejection(pool.store({ ...episode(1, 3), brake: new Float32Array(3) }, { ...metaOf(1), driver: 4 }));
     expect(isLaminateError(error, 'ERR_SCHEMA')).toBe(true);
-    expect((error as Error).message).toMatch(/column "brake" is not in the pool's schema; metadata field "driver" should be a string, got 4/);
+    expect(error.message).toMatch(/column "brake" is not in the pool's schema; metadata field "driver" should be a string, got 4/);
     await pool.close();
   });
 
@@ -167,12 +160,12 @@ describe('EpisodePool: schema', () => {
     expect((await again.schema()).columns.map((c) => `${c.name}:${c.type}:${c.role}`)).toEqual(['obs:FixedSizeList[3]<Float32>:state', 'action:Int32:action', 'reward:Float32:reward']);
     expect(await again.columns('action')).toEqual(['action']);
     await again.close();
-    const other = await EpisodePool.open(dir, { schema: { ...SCHEMA, columns: { ...SCHEMA.columns, reward: 'float64' } } }).catch((e: unknown) => e);
+    const other = await rejection(EpisodePool.open(dir, { schema: { ...SCHEMA, columns: { ...SCHEMA.columns, reward: 'float64' } } }));
     expect(isLaminateError(other, 'ERR_SCHEMA')).toBe(true);
-    expect((other as Error).message).toMatch(/column "reward" is Float64, role state here but Float32, role reward in the pool/);
-    const none = await EpisodePool.open(poolDir()).catch((e: unknown) => e);
+    expect(other.message).toMatch(/column "reward" is Float64, role state here but Float32, role reward in the pool/);
+    const none = await rejection(EpisodePool.open(poolDir()));
     expect(isLaminateError(none, 'ERR_SCHEMA')).toBe(true);
-    const reserved = await EpisodePool.open(poolDir(), { schema: { columns: { step: 'int32' }, metadata: { start: 'timestamp' }, time: 'start' } }).catch((e: unknown) => e);
+    const reserved = await rejection(EpisodePool.open(poolDir(), { schema: { columns: { step: 'int32' }, metadata: { start: 'timestamp' }, time: 'start' } }));
     expect(isLaminateError(reserved, 'ERR_INVALID_OPTION')).toBe(true);
   });
 
@@ -234,14 +227,14 @@ describe('EpisodePool: metadata is the schema\'s declaration', () => {
 
   it('refuses fields the schema does not declare: ERR_SCHEMA on store, ERR_INVALID_OPTION in a query', async () => {
     const pool = await EpisodePool.open(poolDir(), { schema: ROBOTS });
-    const stored = await pool.store(episode(1, 3), { ...run(1), vehicle: 'v1' }).catch((e: unknown) => e);
+    const stored = await rejection(pool.store(episode(1, 3), { ...run(1), vehicle: 'v1' }));
     expect(isLaminateError(stored, 'ERR_SCHEMA')).toBe(true);
-    expect((stored as Error).message).toMatch(/metadata field "vehicle" is not in the pool's schema \(declare it under schema.metadata\)/);
+    expect(stored.message).toMatch(/metadata field "vehicle" is not in the pool's schema \(declare it under schema.metadata\)/);
     for (const query of [{ vehicle: 'v1' }, { driver: ['d0'] }, { start: { from: T0 } }]) {
-      const error = await pool.find(query).catch((e: unknown) => e);
+      const error = await rejection(pool.find(query));
       expect(isLaminateError(error, 'ERR_INVALID_OPTION'), JSON.stringify(query)).toBe(true);
-      expect((error as Error).message).toMatch(/its fields are id, robot, task, recorded, success, attempt/);
-      expect(isLaminateError(await pool.sample(1, query).catch((e: unknown) => e), 'ERR_INVALID_OPTION')).toBe(true);
+      expect(error.message).toMatch(/its fields are id, robot, task, recorded, success, attempt/);
+      expect(isLaminateError(await rejection(pool.sample(1, query)), 'ERR_INVALID_OPTION')).toBe(true);
     }
     expect(pool.size).toBe(0);
     await pool.close();
@@ -255,15 +248,15 @@ describe('EpisodePool: metadata is the schema\'s declaration', () => {
       { columns: ROBOTS.columns, metadata: ROBOTS.metadata }, // none
     ];
     for (const schema of badTimes) {
-      const error = await EpisodePool.open(poolDir(), { schema: schema as never }).catch((e: unknown) => e);
+      const error = await rejection(EpisodePool.open(poolDir(), { schema: schema as never }));
       expect(isLaminateError(error, 'ERR_INVALID_OPTION'), JSON.stringify(schema)).toBe(true);
-      expect((error as Error).message).toMatch(/time names the metadata field that time-range queries use/);
+      expect(error.message).toMatch(/time names the metadata field that time-range queries use/);
     }
     const dir = poolDir();
     await (await EpisodePool.open(dir, { schema: { ...ROBOTS, metadata: { ...ROBOTS.metadata, finished: 'timestamp' } } })).close();
-    const other = await EpisodePool.open(dir, { schema: { ...ROBOTS, metadata: { ...ROBOTS.metadata, finished: 'timestamp' }, time: 'finished' } }).catch((e: unknown) => e);
+    const other = await rejection(EpisodePool.open(dir, { schema: { ...ROBOTS, metadata: { ...ROBOTS.metadata, finished: 'timestamp' }, time: 'finished' } }));
     expect(isLaminateError(other, 'ERR_SCHEMA')).toBe(true);
-    expect((other as Error).message).toMatch(/the time field is "finished" here but "recorded" in the pool/);
+    expect(other.message).toMatch(/the time field is "finished" here but "recorded" in the pool/);
   });
 
   it('reads a pool written when vehicle, driver and start were built in, and goes on with it', async () => {
@@ -337,7 +330,7 @@ describe('EpisodePool: sample', () => {
     expect(none.numRows).toBe(0);
     expect(none.schema.fields.map((f) => f.name)).toEqual(['episode', 'step', 'vehicle', 'driver', 'start', 'weather', 'distance', 'obs', 'action', 'reward']);
     expect((await pool.sample(0)).numRows).toBe(0);
-    const error = await pool.sample(-1).catch((e: unknown) => e);
+    const error = await rejection(pool.sample(-1));
     expect(isLaminateError(error, 'ERR_INVALID_OPTION')).toBe(true);
     await pool.close();
   });

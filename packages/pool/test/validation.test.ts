@@ -3,25 +3,19 @@
  * kind in a column, times a Date cannot hold, a seed that is no number.
  * Each refusal stores nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodePool } from '@laminate/pool';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs } from '@laminate/core/testing';
 import { SCHEMA, episode, metaOf } from './fixtures/episodes.js';
 
-const dirs: string[] = [];
+const tempDir = tempDirs('laminate-pool-validation-'); // before the afterEach below: the pools close, then their directories go
 const pools: EpisodePool[] = [];
 afterEach(async () => {
   for (const pool of pools.splice(0)) await pool.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 async function open(): Promise<EpisodePool> {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-pool-validation-'));
-  dirs.push(dir);
-  const pool = await EpisodePool.open(dir, { schema: SCHEMA });
+  const pool = await EpisodePool.open(tempDir(), { schema: SCHEMA });
   pools.push(pool);
   return pool;
 }

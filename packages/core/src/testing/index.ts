@@ -15,6 +15,8 @@ import type { Key } from '../keys.js';
 import { open } from '../index.js';
 import type { BaseStore, Store, Supports } from '../store.js';
 
+export { seededRandom } from '../random.js';
+
 /** How the suite makes values for a layer, and what `get` should return for them. */
 export interface Values<V> {
   /** A value distinct for each (n, variant). */
@@ -75,17 +77,6 @@ function expectSame(actual: unknown, expected: unknown): void {
   }
 }
 
-/** A seeded pseudo-random generator in [0, 1) (mulberry32), so a failing test replays exactly. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** The error a call rejects with; fails the test when it resolves instead. */
 export async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
   try {
@@ -96,19 +87,47 @@ export async function rejection(promise: Promise<unknown>): Promise<LaminateErro
   throw new Error('expected the call to reject, but it resolved');
 }
 
-/** What a stack promises, read from a store it builds (then closed and removed). */
-function supportsOf<V>(stack: StackUnderTest<V>): { supports: Supports; done: () => Promise<void> } {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-conformance-'));
-  const probe = stack.make(dir);
-  return { supports: probe.supports, done: async () => {
-    await probe.close();
-    rmSync(dir, { recursive: true, force: true });
-  } };
+/** The error a synchronous call throws; fails the test when it returns instead. */
+export function thrown(call: () => unknown): LaminateError {
+  try {
+    call();
+  } catch (error) {
+    return error as LaminateError;
+  }
+  throw new Error('expected the call to throw, but it returned');
+}
+
+/**
+ * A maker of temporary directories (`prefix` then random characters, in the
+ * system's temporary folder), each removed by the hook given: afterEach, or
+ * afterAll for directories a whole file or describe block shares.
+ *
+ * Call it before registering the hooks that close what lives in its
+ * directories: vitest runs after-hooks in reverse order of registration
+ * (sequence.hooks "stack", the default), so those close first and the
+ * directories go last.
+ */
+export function tempDirs(prefix: string, removeAfter: (cleanup: () => void) => void = afterEach): () => string {
+  const dirs: string[] = [];
+  removeAfter(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** What a stack promises, read from a store it builds (closed after the file's tests, then removed). */
+function supportsOf<V>(stack: StackUnderTest<V>): Supports {
+  const probe = stack.make(tempDirs('laminate-conformance-', afterAll)());
+  afterAll(() => probe.close());
+  return probe.supports;
 }
 
 export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
-  const { supports, done } = supportsOf(stack);
-  afterAll(done);
+  const supports = supportsOf(stack);
   const { values } = stack;
   const v = (n: number, variant?: number) => values.make(n, variant);
   const view = (value: V): unknown => (values.comparable ? values.comparable(value) : value);
@@ -116,12 +135,10 @@ export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
   const sameEach = (actual: V[], expected: V[]) => expect(actual.map(view)).toEqual(expected.map(view));
 
   describe(`conformance: ${name}`, () => {
-    const dirs: string[] = [];
+    const tempDir = tempDirs('laminate-conformance-'); // before the afterEach below: stores close, then their directories go
     const stores: Store<V>[] = [];
     const fresh = (): BaseStore<V> => {
-      const dir = mkdtempSync(join(tmpdir(), 'laminate-conformance-'));
-      dirs.push(dir);
-      const store = stack.make(dir);
+      const store = stack.make(tempDir());
       stores.push(store);
       return store;
     };
@@ -135,7 +152,6 @@ export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
 
     afterEach(async () => {
       for (const store of stores.splice(0)) await store.close();
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     });
 
     it('returns the empty value for a key never written', async () => {
