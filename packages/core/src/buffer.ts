@@ -183,7 +183,7 @@ export class BufferStore extends BytesStore {
   }
 
   /** Keys with no bytes in memory are read in part from the slow store; the others whole. */
-  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.lock.run(async () => {
       const out: Uint8Array[] = new Array(ranges.length);
       const slow: number[] = [];

@@ -388,7 +388,7 @@ export class FileStore extends BytesStore {
   }
 
   /** Reads only the bytes asked for: one open per key per call, one positioned read per range. */
-  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.run(() => {
       const opened = new Map<KeyId, { fd: number; size: number } | undefined>();
       try {

@@ -278,11 +278,11 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
   async readRanges(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
     this.assertOpen();
     if (!Array.isArray(ranges)) throw typeError('ERR_INVALID_OPTION', 'readRanges() takes an array of { key, offset, length }.');
-    return this.getRangeIds(ranges.map((range) => ({ id: keyId(range?.key), offset: rangeNumber(range?.offset, 'offset'), length: rangeNumber(range?.length, 'length') })));
+    return this.readRangeIds(ranges.map((range) => ({ id: keyId(range?.key), offset: rangeNumber(range?.offset, 'offset'), length: rangeNumber(range?.length, 'length') })));
   }
 
   /** readRanges after the checks; layers that can read part of a key override it. */
-  getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return sliceWhole(this, ranges);
   }
 
@@ -315,7 +315,7 @@ async function sliceWhole(store: BaseStore<Uint8Array>, ranges: readonly IdRange
   return ranges.map(({ id, offset, length }) => byId.get(id)!.subarray(offset, offset + length));
 }
 
-/** Byte ranges from any bytes store: its own getRangeIds where it has one, slices of whole keys otherwise. */
+/** Byte ranges from any bytes store: its own readRangeIds where it has one, slices of whole keys otherwise. */
 export function readRangeIds(store: BaseStore<Uint8Array>, ranges: readonly IdRange[]): Promise<Uint8Array[]> {
-  return store instanceof BytesStore ? store.getRangeIds(ranges) : sliceWhole(store, ranges);
+  return store instanceof BytesStore ? store.readRangeIds(ranges) : sliceWhole(store, ranges);
 }

@@ -80,7 +80,7 @@ export class ClientStore extends BytesStore {
   }
 
   /** Reads only the bytes asked for, where the served store can (file() and buffer() can). */
-  override async getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  override async readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     const wire = ranges.map(({ id, offset, length }) => [id, offset, length === Infinity ? null : length]);
     const { payloads } = await this.call({ op: 'ranges', ranges: wire });
     if (payloads.length !== ranges.length) throw badReply('ranges');

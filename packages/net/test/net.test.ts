@@ -56,9 +56,9 @@ describe('serve() and client()', () => {
     const served = file(dir);
     const asked: unknown[] = [];
     const spy = Object.assign(Object.create(served), {
-      getRangeIds(ranges: unknown[]) {
+      readRangeIds(ranges: unknown[]) {
         asked.push(ranges);
-        return served.getRangeIds(ranges as never);
+        return served.readRangeIds(ranges as never);
       },
     });
     const server = await startedServer(spy);

@@ -157,7 +157,7 @@ export class RedisStore extends BytesStore {
   }
 
   /** Reads only the bytes asked for (GETRANGE on the segments that hold them). */
-  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.queued(() =>
       Promise.all(
         ranges.map(({ id, offset, length }) => {

@@ -343,7 +343,7 @@ export class LogStore extends BytesStore {
   }
 
   /** Reads only the values that overlap each range. */
-  override getRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+  override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.lock.run(() => {
       this.refresh();
       return ranges.map(({ id, offset, length }) => {
