@@ -8,6 +8,7 @@
  * On a machine without it these tests fail, saying what to install; they never skip.
  */
 import { spawnSync } from 'node:child_process';
+import { pythonFixture } from '../../core/test/fixtures/python.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,30 +65,9 @@ const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('he
 
 // ---------------------------------------------------------------- the Python side
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./fixtures/partd_compressors.py', import.meta.url));
-const INSTALL = 'apt-get install -y python3-partd python3-snappy python3-blosc';
+const python = pythonFixture(SCRIPT, { what: 'partd, python-snappy and python-blosc', install: 'apt-get install -y python3-partd python3-snappy python3-blosc' });
 const tempDir = tempDirs('laminate-compressors-');
-
-function python<T>(...args: string[]): T {
-  const run = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  let report: { error?: string } = {};
-  try {
-    report = JSON.parse(run.stdout);
-  } catch {
-    // reported below
-  }
-  if (run.error || run.status !== 0 || report.error) {
-    throw new Error(
-      [
-        `${PYTHON} ${SCRIPT} ${args.join(' ')} failed (${run.error?.message ?? report.error ?? `exit ${run.status}`}).`,
-        run.stderr.trim(),
-        `These tests need Debian's Python with partd, python-snappy and python-blosc. Install them (as root): ${INSTALL}`,
-      ].join('\n'),
-    );
-  }
-  return report as T;
-}
 
 /** Python partd appends the plan's calls through `layer` into `dir`. */
 function pythonWrites(layer: string, dir: string, calls: Record<string, Buffer>[]): void {

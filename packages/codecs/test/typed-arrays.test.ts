@@ -7,6 +7,7 @@
  * to install; they never skip.
  */
 import { spawnSync } from 'node:child_process';
+import { DEBIAN_PYTHON, pythonFixture } from '../../core/test/fixtures/python.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -314,24 +315,9 @@ describe('typedArrays: describe and open', () => {
 
 // ---------------------------------------------------------------- Python partd
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./fixtures/partd_numpy.py', import.meta.url));
 const INSTALL = 'apt-get install -y python3-partd python3-numpy python3-msgpack';
-
-function python<T>(...args: string[]): T {
-  const run = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  let report: { error?: string } | undefined;
-  try {
-    report = JSON.parse(run.stdout);
-  } catch {
-    // reported below
-  }
-  if (run.error || run.status !== 0 || report === undefined || report.error) {
-    const why = run.error?.message ?? report?.error ?? `exit ${run.status}: ${run.stderr.trim() || run.stdout.trim()}`;
-    throw new Error(`${PYTHON} ${SCRIPT} ${args.join(' ')} failed: ${why}\nThese tests need Debian's Python with partd, numpy and msgpack (as root: ${INSTALL}); they never skip.`);
-  }
-  return report as T;
-}
+const python = pythonFixture(SCRIPT, { what: 'partd, numpy and msgpack', install: INSTALL });
 
 type View = unknown;
 
@@ -472,8 +458,8 @@ describe('typedArrays: compatibility with Python partd.Numpy(partd.File)', () =>
   });
 
   it('fails, not skips, when the Python reference is missing', () => {
-    const run = spawnSync(PYTHON, ['-c', 'import partd, numpy, msgpack'], { encoding: 'utf8' });
-    expect(run.status, `Debian's ${PYTHON} lacks partd/numpy/msgpack (${run.stderr.trim()}); install them as root: ${INSTALL}`).toBe(0);
+    const run = spawnSync(DEBIAN_PYTHON, ['-c', 'import partd, numpy, msgpack'], { encoding: 'utf8' });
+    expect(run.status, `Debian's ${DEBIAN_PYTHON} lacks partd/numpy/msgpack (${run.stderr.trim()}); install them as root: ${INSTALL}`).toBe(0);
     const check = python<{ partd: string; numpy: string; msgpack: string }>('check');
     expect(check.partd).toMatch(/^\d/);
     expect(check.numpy).toMatch(/^\d/);

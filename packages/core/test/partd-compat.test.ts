@@ -8,7 +8,7 @@
  * The Python side is fixtures/partd_compat.py, run with Debian's Python. On a
  * machine without it these tests fail, saying what to install; they never skip.
  */
-import { spawnSync } from 'node:child_process';
+import { DEBIAN_PYTHON, pythonFixture, runPython } from './fixtures/python.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
 import { rejection } from '@laminate/core/testing';
 import { splitFrames } from '@laminate/core/layer';
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = DEBIAN_PYTHON;
 const SCRIPT = fileURLToPath(new URL('./fixtures/partd_compat.py', import.meta.url));
 const INSTALL = 'apt-get install -y python3-partd python3-msgpack';
 
@@ -33,13 +33,9 @@ interface Check {
   error?: string;
 }
 
-function runPython(args: string[], python = PYTHON, pythonArgs: string[] = []) {
-  return spawnSync(python, [...pythonArgs, SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-}
-
 /** Why Python partd cannot serve as the reference here, with what to install; undefined when it can. */
 function partdProblem(python = PYTHON, pythonArgs: string[] = []): string | undefined {
-  const run = runPython(['check'], python, pythonArgs);
+  const run = runPython(SCRIPT, ['check'], pythonArgs, python);
   let detail: string | undefined;
   if (run.error) {
     detail = `${python} cannot be run (${run.error.message})`;
@@ -69,13 +65,7 @@ function needPartd(): void {
   if (problem) throw new Error(problem);
 }
 
-function python<T>(...args: string[]): T {
-  const run = runPython(args);
-  if (run.error || run.status !== 0) {
-    throw new Error(`${PYTHON} ${SCRIPT} ${args.join(' ')} failed (${run.error?.message ?? `exit ${run.status}`}):\n${run.stderr}\n${run.stdout.slice(0, 2000)}`);
-  }
-  return JSON.parse(run.stdout) as T;
-}
+const python = pythonFixture(SCRIPT, { what: 'partd and msgpack', install: INSTALL });
 
 // ---------------------------------------------------------------- views (see partd_compat.py)
 
