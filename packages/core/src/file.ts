@@ -241,7 +241,7 @@ export class FileStore extends BytesStore {
     let fd: number;
     try {
       if (keyParts(id).length > 1 || path.includes('%h')) this.data.prepare(id, this.opts.fsync === true);
-      fd = openOwn(path, APPEND, 0o666, showKey(id));
+      fd = openOwn(path, APPEND, 0o666, id);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // A key of the other kind (partd layout) appeared since appendIds checked: say so with a code.
@@ -251,7 +251,7 @@ export class FileStore extends BytesStore {
       this.fds.closeAll();
       this.data.forgetFolders();
       this.data.prepare(id, this.opts.fsync === true);
-      fd = openOwn(path, APPEND, 0o666, showKey(id));
+      fd = openOwn(path, APPEND, 0o666, id);
     }
     this.fds.add(id, fd);
     return fd;
@@ -360,7 +360,7 @@ export class FileStore extends BytesStore {
         // less than an open that throws.
         if (!this.fds.has(id) && this.data.stat(id) === undefined) return EMPTY_BYTES;
         try {
-          return readOwn(path, showKey(id));
+          return readOwn(path, id);
         } catch (error) {
           if (this.data.absent(error)) return EMPTY_BYTES;
           throw error;
@@ -373,7 +373,7 @@ export class FileStore extends BytesStore {
   private openToRead(id: KeyId): { fd: number; size: number } | undefined {
     let fd: number;
     try {
-      fd = openOwn(this.data.reach(id), READ, undefined, showKey(id));
+      fd = openOwn(this.data.reach(id), READ, undefined, id);
     } catch (error) {
       if (this.data.absent(error)) return undefined;
       throw error;
@@ -478,7 +478,7 @@ export class FileStore extends BytesStore {
   igetId(id: KeyId): Promise<Uint8Array | undefined> {
     return this.run(() => {
       try {
-        return readOwn(this.meta.reach(id), showKey(id));
+        return readOwn(this.meta.reach(id), id);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;

@@ -121,7 +121,7 @@ export class KeyPaths {
     for (const dir of this.foldersOf(path)) {
       if (this.folders.has(dir)) continue;
       const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
-      refuseLink(dir, stat, showKey(id));
+      refuseLink(dir, stat, id);
       if (!stat?.isDirectory()) break;
       this.folders.add(dir);
     }
@@ -138,7 +138,7 @@ export class KeyPaths {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const stat = fs.lstatSync(dir);
-        refuseLink(dir, stat, showKey(id));
+        refuseLink(dir, stat, id);
         if (!stat.isDirectory()) throw error;
       }
       this.folders.add(dir);
@@ -155,7 +155,7 @@ export class KeyPaths {
 
   private writeSidecar(path: string, text: string, durable: boolean, id: KeyId): void {
     const stat = fs.lstatSync(path, { throwIfNoEntry: false });
-    refuseLink(path, stat, showKey(id));
+    refuseLink(path, stat, id);
     if (stat !== undefined) return;
     try {
       // 'wx' (O_EXCL) creates the file or fails; it never writes through a link, even one planted since the lstat.
@@ -196,7 +196,7 @@ export class KeyPaths {
       if (this.absent(error)) return undefined;
       throw error;
     }
-    refuseLink(path, stat, showKey(id));
+    refuseLink(path, stat, id);
     return stat;
   }
 

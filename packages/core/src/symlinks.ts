@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { LaminateError } from './errors.js';
+import { type KeyId, showKey } from './keys.js';
 
 /**
  * file() never follows a symbolic link: it makes none, so a link in a store's
@@ -16,21 +17,24 @@ const NO_FOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 export const APPEND = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT;
 export const READ = fs.constants.O_RDONLY;
 
-/** Opens `path` with `flags` unless it is a link: that is ERR_SYMLINK, naming `key` when given. */
-export function openOwn(path: string, flags: number, mode?: number, key?: string): number {
+/**
+ * Opens `path` with `flags` unless it is a link: that is ERR_SYMLINK, naming
+ * the key `id` when given (named only then: showKey() costs on every read).
+ */
+export function openOwn(path: string, flags: number, mode?: number, id?: KeyId): number {
   try {
     return fs.openSync(path, flags | NO_FOLLOW, mode);
   } catch (error) {
     // O_NOFOLLOW's refusal is ELOOP (EMLINK on FreeBSD); ELOOP also means a loop of links above the store, which is the caller's own path.
     const code = (error as NodeJS.ErrnoException).code;
-    if ((code === 'ELOOP' || code === 'EMLINK') && fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) throw symlinkError(path, key);
+    if ((code === 'ELOOP' || code === 'EMLINK') && fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) throw symlinkError(path, id);
     throw error;
   }
 }
 
 /** The whole file at `path`, unless it is a link (ERR_SYMLINK). */
-export function readOwn(path: string, key?: string): Buffer {
-  const fd = openOwn(path, READ, undefined, key);
+export function readOwn(path: string, id?: KeyId): Buffer {
+  const fd = openOwn(path, READ, undefined, id);
   try {
     return fs.readFileSync(fd);
   } finally {
@@ -39,14 +43,14 @@ export function readOwn(path: string, key?: string): Buffer {
 }
 
 /** Throws ERR_SYMLINK when `stat` (an lstat of `path`) is a link. */
-export function refuseLink(path: string, stat: fs.Stats | undefined, key?: string): void {
-  if (stat?.isSymbolicLink()) throw symlinkError(path, key);
+export function refuseLink(path: string, stat: fs.Stats | undefined, id?: KeyId): void {
+  if (stat?.isSymbolicLink()) throw symlinkError(path, id);
 }
 
-export function symlinkError(path: string, key?: string): LaminateError {
+export function symlinkError(path: string, id?: KeyId): LaminateError {
   return new LaminateError(
     'ERR_SYMLINK',
     `${path} is a symbolic link, which file() did not make and does not follow: a link in a store's directory could send its reads and writes anywhere. Nothing was read, written or deleted through it. Remove the link (rm removes the link, not what it points to); to keep keys elsewhere, open file() on that directory itself.`,
-    key === undefined ? {} : { key },
+    id === undefined ? {} : { key: showKey(id) },
   );
 }
