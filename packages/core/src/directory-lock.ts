@@ -4,7 +4,7 @@ import lockfile from 'proper-lockfile';
 import { LaminateError } from './errors.js';
 import { systemError } from './system-errors.js';
 import type { OuterLock } from './mutex.js';
-import { openOwn } from './symlinks.js';
+import { openOwn, symlinkError } from './symlinks.js';
 
 /** The lock every process sharing a file() directory takes (a folder, made and removed by proper-lockfile). */
 export const LOCK_NAME = '.laminate.lock';
@@ -146,7 +146,8 @@ export class DirectoryLock {
         try {
           return await lockfile.lock(this.path, this.lockOptions());
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ELOCKED' || Date.now() > deadline) throw this.lockError(error);
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'ELOCKED' || Date.now() > deadline || (!waiting && this.linkedLock() !== undefined)) throw this.lockError(error);
           if (!waiting) {
             waiting = true;
             endWait = this.onWait({ path: this.path, timeoutMs: this.settings.timeoutMs });
@@ -170,7 +171,15 @@ export class DirectoryLock {
     };
   }
 
+  /** The lock's path when a symbolic link stands there: someone else's, which no wait frees, and which proper-lockfile would stat through. */
+  private linkedLock(): string | undefined {
+    const path = join(this.path, LOCK_NAME);
+    return fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ? path : undefined;
+  }
+
   private lockError(error: unknown): Error {
+    const link = this.linkedLock();
+    if (link !== undefined) return symlinkError(link);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOCKED' && this.settings.exclusive) {
       return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });

@@ -1101,6 +1101,35 @@ describe('file(): symbolic links it did not make', () => {
     expect(under(snapshot(parent), ['store', 'outside'])).toEqual(under(before, ['store', 'outside']));
   });
 
+  it('.laminate.lock as a link: calls and an exclusive open are ERR_SYMLINK at once, not a wait for a lock no one holds; nothing behind it changes', async () => {
+    const { parent, dir, outside } = planted();
+    const store = track(file(dir, { lockTimeoutMs: 3000 }));
+    await store.append({ a: bytes('x') });
+    await store.close();
+    fs.symlinkSync(join(outside, 'dir'), join(dir, '.laminate.lock'));
+    const before = snapshot(parent);
+    const link = join(dir, '.laminate.lock');
+    const shared = track(file(dir, { lockTimeoutMs: 3000 }));
+    const started = Date.now();
+    await refused(() => shared.get('a'), link);
+    await refused(() => shared.append({ a: bytes('y') }), link);
+    expect(Date.now() - started).toBeLessThan(2000);
+    let error: unknown;
+    try {
+      file(dir, { exclusive: true });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isLaminateError(error, 'ERR_SYMLINK')).toBe(true);
+    // A link to something old enough to pass for a stale lock: still refused, and what it points to stays.
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(join(outside, 'dir'), old, old);
+    const mtime = fs.statSync(join(outside, 'dir')).mtimeMs;
+    await refused(() => shared.get('a'), link);
+    expect(snapshot(parent)).toEqual(before);
+    expect(fs.statSync(join(outside, 'dir')).mtimeMs).toBe(mtime);
+  });
+
   it('.iset as a link, or links inside it: iset and iget are ERR_SYMLINK and nothing is written or read outside', async () => {
     const { parent, dir, outside } = planted();
     const store = track(file(dir));
