@@ -46,6 +46,16 @@ export class BufferStore extends BytesStore {
     if (!(typeof opts?.availableMemory === 'number' && opts.availableMemory >= 0)) {
       throw typeError('ERR_INVALID_OPTION', 'buffer(fast, slow, { availableMemory }) needs availableMemory: the bytes to hold in memory, such as 64 * 2 ** 20.');
     }
+    const { maxDiskBytes, spillFraction, maxSpillKeys } = opts;
+    if (maxDiskBytes !== undefined && !(typeof maxDiskBytes === 'number' && maxDiskBytes >= 0)) {
+      throw typeError('ERR_INVALID_OPTION', `buffer(): maxDiskBytes must be a number of bytes, 0 or more (leave it out for no limit); got ${String(maxDiskBytes)}.`);
+    }
+    if (spillFraction !== undefined && !(typeof spillFraction === 'number' && spillFraction > 0 && spillFraction <= 1)) {
+      throw typeError('ERR_INVALID_OPTION', `buffer(): spillFraction must be a share of memory above 0 and at most 1, such as 0.1; got ${String(spillFraction)}.`);
+    }
+    if (maxSpillKeys !== undefined && !(Number.isInteger(maxSpillKeys) && maxSpillKeys >= 1)) {
+      throw typeError('ERR_INVALID_OPTION', `buffer(): maxSpillKeys must be a whole number, 1 or more; got ${String(maxSpillKeys)}.`);
+    }
     this.opts = { spillFraction: 0.1, maxSpillKeys: 128, ...opts };
   }
 
@@ -160,7 +170,18 @@ export class BufferStore extends BytesStore {
   }
 
   private async flushAll(): Promise<void> {
+    this.refuseFlushPastLimit('flush()');
     if (this.sizes.size > 0) await this.spill([...this.sizes.keys()]);
+  }
+
+  /** ERR_DISK_FULL, before anything moves, when spilling all of memory would pass maxDiskBytes. */
+  private refuseFlushPastLimit(what: string): void {
+    const max = this.opts.maxDiskBytes;
+    if (max === undefined || this.spilled + this.held <= max) return;
+    throw new LaminateError(
+      'ERR_DISK_FULL',
+      `buffer(): ${what} would spill the ${this.held} bytes in memory, past maxDiskBytes (${max} bytes; ${this.spilled} already spilled). Nothing was moved and the store stays open: delete keys or raise maxDiskBytes, then call ${what} again.`,
+    );
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
@@ -265,6 +286,18 @@ export class BufferStore extends BytesStore {
     this.onDisk.clear();
     this.held = 0;
     this.spilled = 0;
+  }
+
+  /** Refuses, leaving the store open, when the spill that close() makes would pass maxDiskBytes: closing would lose what memory holds. */
+  override close(): Promise<void> {
+    if (!this.closed && (this.slow as { temporary?: unknown }).temporary !== true) {
+      try {
+        this.refuseFlushPastLimit('close()');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return super.close();
   }
 
   /** Spills what memory holds, so that reopening the slow store finds every value. */
