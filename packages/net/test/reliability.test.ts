@@ -79,6 +79,35 @@ describe('client() across dropped connections', () => {
     expect(seen[0].size).toBe(5000);
   });
 
+  it('applies a change once when the ack moved up to it while it was still unanswered, then the connection was cut', async () => {
+    // The ack a client sends is its oldest unanswered id: "everything below has been answered". The
+    // server must keep the outcome of that oldest change itself, or a resent copy is applied again.
+    const served = new GatedDict();
+    const server = await startedServer(served);
+    const proxy = await proxied(server.address);
+    const store = client(proxy.address);
+    later(() => store.close());
+    await store.append({ 'steady-warm': Buffer.from('w') });
+
+    served.shut();
+    // Sent together: the late change goes out with ack = the first one's id, below its own.
+    const first = store.append({ 'steady-first': Buffer.from('f') });
+    // The store holds this change: the server has it, the client has no answer.
+    const late = store.append({ late: Buffer.from('x') });
+    await first;
+    // Sent with ack = the late change's id (the oldest unanswered); answered at once (steady- keys pass the gate).
+    await store.append({ 'steady-next': Buffer.from('n') });
+    proxy.cut();
+    // The client resends the late change on a new connection while the first copy is still at the gate.
+    while (proxy.connections < 2) await sleep(5);
+    await sleep(50);
+    served.open();
+    await late;
+
+    expect(Buffer.from(await served.get('late')).toString()).toBe('x');
+    expect(server.stats().duplicates).toBe(1);
+  });
+
   it('retries reads whose replies were lost', async () => {
     const server = await startedServer(dict());
     const proxy = await proxied(server.address);
