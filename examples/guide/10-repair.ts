@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { file, isLaminateError, msgpack } from 'laminate';
 
@@ -6,16 +6,18 @@ const disk = file();
 const store = msgpack(disk);
 await store.append({ jobs: ['first'] });
 await store.append({ jobs: ['second'] });
+const path = join(disk.path, 'jobs');
+const whole = readFileSync(path);
 
 // A writer killed mid-append leaves a torn frame: a header announcing 100 bytes, then only 3.
-appendFileSync(join(disk.path, 'jobs'), Buffer.from([100, 0, 0, 0, 0, 0, 0, 0, 0x91, 0xa5, 0x74]));
+appendFileSync(path, Buffer.from([100, 0, 0, 0, 0, 0, 0, 0, 0x91, 0xa5, 0x74]));
 
 // Reading the key is an error with a code, the key and the offset; never garbage.
 try {
   await store.get('jobs');
 } catch (error) {
   if (!isLaminateError(error, 'ERR_CORRUPT_FRAME')) throw error;
-  console.log(error.code, 'key', error.key, 'offset', error.offset);
+  console.log(error.code, 'key', error.key, 'offset', error.offset, 'repairable', error.repairable);
   console.log(error.message);
 }
 
@@ -26,17 +28,29 @@ try {
   console.log('then', (error as { code: string }).code);
 }
 
-// repair(key) cuts the key back to its last whole frame and says how many bytes went.
+// repair(key) cuts the torn tail, and only it, and says how many bytes went.
 console.log('cut', await store.repair('jobs'), 'bytes');
 console.log(await store.get('jobs'));
 console.log('cut', await store.repair('jobs'), 'bytes'); // a whole key is left alone
 
-// A frame that is whole but does not decode (another encoding, damaged bytes) is
-// ERR_CORRUPT_FRAME too, with its offset; repair() cannot guess what it meant.
-writeFileSync(join(disk.path, 'other'), Buffer.from([2, 0, 0, 0, 0, 0, 0, 0, 0xc1, 0xc1]));
+// Damage inside the key is not a torn tail: here the second frame's header lost 4 from its length.
+const damaged = Buffer.from(whole);
+damaged[15] -= 4; // byte 15: the low byte of the second frame's length
+writeFileSync(path, damaged);
+for (const attempt of [() => store.get('jobs'), () => store.repair('jobs')]) {
+  try {
+    await attempt();
+  } catch (error) {
+    console.log((error as { repairable: boolean }).repairable, (error as Error).message);
+  }
+}
+console.log('bytes unchanged:', readFileSync(path).equals(damaged));
+
+// Bytes that are not frames at all (raw bytes appended through file()) say so, without repair advice.
+await disk.append({ notes: Buffer.from('plain text, appended as raw bytes') });
 try {
-  await store.get('other');
+  await store.get('notes');
 } catch (error) {
-  console.log((error as { code: string }).code, 'at offset', (error as { offset: number }).offset);
+  console.log((error as Error).message);
 }
 await store.close();

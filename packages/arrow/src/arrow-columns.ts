@@ -15,12 +15,13 @@
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
 import { type Store, type AppendData, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
-import { WrapperStore, type KeyId, keyId, keyParts, showKey, registerLayer, splitFrames } from '@laminate/core/layer';
+import { WrapperStore, type FrameReader, type KeyId, keyId, keyParts, showKey, registerLayer, readFrames, splitFrames } from '@laminate/core/layer';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project } from './arrow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
 
 const SCHEMA = '.schema';
+const NO_REPAIR = 'delete the key and write it again (arrowColumns() has no repair())';
 
 function subId(id: KeyId, part: string): KeyId {
   return keyId([...keyParts(id), part]);
@@ -134,15 +135,13 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
     });
   }
 
+  /** How a column's frames read: each an Arrow IPC stream, checked as arrow() checks its frames. */
+  private frames(what: string): FrameReader<Table> {
+    return { layer: what, decode: fromStream, tearable: !(this.inner instanceof WrapperStore), noRepair: NO_REPAIR };
+  }
+
   private decodeColumn(bytes: Uint8Array, id: KeyId, name: string): Table[] {
-    const where = subId(id, columnPart(name));
-    return splitFrames(bytes, where, true).payloads.map((payload) => {
-      try {
-        return fromStream(payload);
-      } catch (error) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Column "${name}" of key ${showKey(id)} holds a frame that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showKey(id), cause: error });
-      }
-    });
+    return readFrames(bytes, subId(id, columnPart(name)), this.frames(`arrowColumns() column "${name}"`));
   }
 
   /** Each append is a frame per column, so iter() yields one Table per append over any store. */
@@ -185,7 +184,7 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
   async igetId(id: KeyId): Promise<Table | undefined> {
     const bytes = await this.inner.igetId(id);
     if (bytes === undefined) return undefined;
-    return joinTables(splitFrames(bytes, id, true).payloads.map(fromStream));
+    return joinTables(readFrames(bytes, id, this.frames('arrowColumns()')));
   }
 
   protected override async dropAll(): Promise<void> {

@@ -19,7 +19,7 @@
  * small next to any batch worth appending on its own.
  */
 import { EncodeStore, type Store, type Codec, type AppendData, type OpOptions, type StoreSpec, LaminateError } from '@laminate/core';
-import { type KeyId, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES } from '@laminate/core/layer';
+import { type KeyId, registerLayer, readFrames, splitFrames, wrongValue, showKey } from '@laminate/core/layer';
 import type { Schema, Table } from 'apache-arrow';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, toFrame, toStream, type TableLike } from './tables.js';
 
@@ -98,7 +98,8 @@ export class ArrowStore extends EncodeStore<Table> {
         return schema;
       }
     }
-    if (head.byteLength > 0) splitFrames(head, id, true);
+    // No whole frame: readFrames says what the bytes are (a torn first append, damage, another stack's bytes).
+    if (head.byteLength > 0) readFrames(head, id, this.reader);
     return undefined;
   }
 
@@ -109,17 +110,10 @@ export class ArrowStore extends EncodeStore<Table> {
 
   private decodeKey(bytes: Uint8Array, id: KeyId): Table {
     if (bytes.byteLength === 0) return emptyTable();
-    const { payloads } = splitFrames(bytes, id, true);
-    const tables = payloads.map((payload) => {
-      try {
-        return fromStream(payload);
-      } catch (error) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds a frame at byte ${payload.byteOffset - bytes.byteOffset - FRAME_HEADER_BYTES} that is not an Arrow IPC stream (${(error as Error)?.message ?? error}).`, { key: showKey(id), offset: payload.byteOffset - bytes.byteOffset - FRAME_HEADER_BYTES, cause: error });
-      }
-    });
+    const tables = readFrames(bytes, id, this.reader);
     const schema = tables[0].schema;
     if (!this.schemas.has(id)) this.schemas.set(id, schema);
-    for (const table of tables) {
+    for (const table of tables.slice(1)) {
       const diff = schemaDiff(schema, table.schema);
       if (diff.length > 0) throw schemaError('arrow', showKey(id), diff, 'a frame stored by another writer');
     }

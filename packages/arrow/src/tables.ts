@@ -5,6 +5,7 @@
 import { LaminateError } from '@laminate/core';
 import { type KeyId, wrongValue } from '@laminate/core/layer';
 import { AsyncByteQueue, DataType, Field, RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Schema, Table, tableFromIPC } from 'apache-arrow';
+import { checkColumns, checkStream } from './validate.js';
 
 /** A Table or a RecordBatch (of this or another copy of apache-arrow). */
 export type TableLike = Table | RecordBatch;
@@ -120,8 +121,12 @@ export function toStream(table: Table): Uint8Array {
   return toFrame(table).subarray(8);
 }
 
+/** The table in one IPC stream; throws, saying what is wrong, when the stream is damaged where the format can tell (validate.ts). */
 export function fromStream(payload: Uint8Array): Table {
-  return tableFromIPC(payload);
+  checkStream(payload);
+  const table = tableFromIPC(payload);
+  checkColumns(table);
+  return table;
 }
 
 /** Only the schema message at the start of an IPC stream. */

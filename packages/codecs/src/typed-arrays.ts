@@ -11,7 +11,7 @@
  *   append holding a MessagePack array of its items.
  */
 import { type Store, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
-import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, wrongValue, showKey, FRAME_HEADER_BYTES, type KeyId } from '@laminate/core/layer';
+import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, readFrames, wholeFramesEnd, wrongValue, showKey, type FrameReader, type KeyId } from '@laminate/core/layer';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -206,29 +206,34 @@ function encodeValue(value: TypedValue, dtype: Dtype, id: KeyId): Uint8Array {
   return dtype.big !== !LITTLE && dtype.size > 1 ? swapInPlace(Buffer.from(bytes), dtype.size) : bytes;
 }
 
+/**
+ * How object arrays (`|O`) read: a frame per append, each a MessagePack array.
+ * Decoding checks each frame, so a damaged one is told from a torn tail.
+ */
+const objectFrames: FrameReader<unknown[]> = {
+  layer: 'typedArrays() object array',
+  decode(payload) {
+    let items: unknown;
+    try {
+      items = unpackr.unpack(payload);
+    } catch (error) {
+      throw new Error(`not MessagePack (${(error as Error).message}); partd writes object arrays as MessagePack, or as pickle when MessagePack fails, and pickle is not readable here`);
+    }
+    if (!Array.isArray(items)) throw new Error('a MessagePack value that is not an array');
+    return items;
+  },
+};
+
 /** `fresh`: the bytes are memory nothing else holds (see BaseStore.freshGets), so an array may be made over them. */
 function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, fresh = false): TypedValue {
   if (dtype.code === 'O') {
     const out: unknown[] = [];
-    let offset = 0;
-    for (const payload of splitFrames(bytes, id, true).payloads) {
-      let items: unknown;
-      try {
-        items = unpackr.unpack(payload);
-      } catch (error) {
-        items = error;
-      }
-      if (!Array.isArray(items)) {
-        throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds a frame at byte ${offset} that is not a MessagePack array (partd writes object arrays as MessagePack, or as pickle when MessagePack fails; pickle is not readable here).`, { key: showKey(id), offset });
-      }
-      for (const item of items) out.push(item);
-      offset += FRAME_HEADER_BYTES + payload.byteLength;
-    }
+    for (const items of readFrames(bytes, id, objectFrames)) for (const item of items) out.push(item);
     return out;
   }
   const whole = bytes.byteLength - (bytes.byteLength % dtype.size);
   if (whole !== bytes.byteLength) {
-    throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${showKey(id)}) to cut the key back to its last whole item.`, { key: showKey(id), offset: whole });
+    throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${showKey(id)}) to cut the key back to its last whole item.`, { key: showKey(id), offset: whole, repairable: true });
   }
   const swap = dtype.big !== !LITTLE && dtype.size > 1;
   if (fresh && !swap && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
@@ -366,14 +371,15 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
 
   /**
    * repair() cuts a key back to its last whole item (numeric dtypes) or frame
-   * (object arrays); a key with no dtype sidecar holds nothing to cut.
+   * (object arrays; damage before a torn tail is refused, as for any frames);
+   * a key with no dtype sidecar holds nothing to cut.
    */
   protected override async wholeEnd(id: KeyId, bytes: Uint8Array): Promise<number> {
     checkUserKey(id);
     const [sidecar] = await this.inner.getIds([sidecarOf(id)]);
     if (sidecar.byteLength === 0) return bytes.byteLength;
     const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
-    return dtype.code === 'O' ? splitFrames(bytes, id, false).rest : bytes.byteLength - (bytes.byteLength % dtype.size);
+    return dtype.code === 'O' ? wholeFramesEnd(bytes, id, objectFrames) : bytes.byteLength - (bytes.byteLength % dtype.size);
   }
 }
 

@@ -1,6 +1,7 @@
 import { isLaminateError, typeError } from './errors.js';
-import { HEADER, frame, splitFrames, undecodable } from './framing.js';
-import { type Key, type KeyId, showKey } from './keys.js';
+import { frame } from './framing.js';
+import { type FrameReader, readFrames, streamFrames, wholeFramesEnd } from './frames.js';
+import { type KeyId, showKey } from './keys.js';
 import type { OpOptions, Store, Supports } from './store.js';
 import { WrapperStore } from './wrapper.js';
 
@@ -25,11 +26,16 @@ export interface Codec<V> {
  * the bytes store below; `get` decodes the frames and joins them.
  */
 export class EncodeStore<V> extends WrapperStore<V> {
+  /** How this layer reads its frames, for readFrames() and repair(). */
+  protected readonly reader: FrameReader<V>;
+
   constructor(
     readonly codec: Codec<V>,
     inner: Store<Uint8Array>,
   ) {
     super(codec.name, inner);
+    // Below another layer of this kind (msgpack over lz4), the bytes read are decoded values: no writer tears those.
+    this.reader = { layer: `${codec.name}()`, decode: (payload) => codec.decode(payload), tearable: !(this.inner instanceof WrapperStore) };
   }
 
   /** Each value is a frame of its own, so iter() yields them one by one over any store. */
@@ -77,31 +83,18 @@ export class EncodeStore<V> extends WrapperStore<V> {
 
   private decodeAll(bytes: Uint8Array, id: KeyId): V {
     if (bytes.byteLength === 0) return this.codec.empty();
-    const { payloads } = splitFrames(bytes, id, true);
-    const values = payloads.map((payload) => this.decodeOne(payload, bytes, id, 0));
+    const values = readFrames(bytes, id, this.reader);
     return values.length === 1 ? values[0] : this.codec.join(values);
   }
 
-  private decodeOne(payload: Uint8Array, whole: Uint8Array, id: KeyId, base: number): V {
-    try {
-      return this.codec.decode(payload);
-    } catch (error) {
-      throw undecodable(id, base + payload.byteOffset - whole.byteOffset - HEADER, error);
-    }
+  /** One decoded value per appended value, reading the key in pieces. */
+  override iterId(id: KeyId): AsyncIterable<V> {
+    return streamFrames(this.inner.iterId(id), id, this.reader);
   }
 
-  /** One decoded value per appended value, reading the key in pieces. */
-  override async *iterId(id: KeyId): AsyncIterable<V> {
-    let carry: Uint8Array = Buffer.alloc(0);
-    let consumed = 0;
-    for await (const chunk of this.inner.iterId(id)) {
-      const bytes = carry.byteLength === 0 ? chunk : Buffer.concat([carry, chunk]);
-      const { payloads, rest } = splitFrames(bytes, id, false, consumed);
-      for (const payload of payloads) yield this.decodeOne(payload, bytes, id, consumed);
-      carry = bytes.subarray(rest);
-      consumed += rest;
-    }
-    if (carry.byteLength > 0) splitFrames(carry, id, true, consumed);
+  /** repair() cuts only a torn tail after frames that decode (frames.ts). */
+  protected override wholeEnd(id: KeyId, bytes: Uint8Array): number {
+    return wholeFramesEnd(bytes, id, this.reader);
   }
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
@@ -119,16 +112,6 @@ export class EncodeStore<V> extends WrapperStore<V> {
   async igetId(id: KeyId): Promise<V | undefined> {
     const bytes = await this.inner.igetId(id);
     return bytes === undefined ? undefined : this.decodeAll(bytes, id);
-  }
-
-  /**
-   * Cuts `key` back to its last whole frame, as after a writer died
-   * mid-append. Returns how many bytes were cut (0 when the key was whole).
-   * Under stacked encodings the frames that can tear are the lowest one's.
-   */
-  override repair(key: Key): Promise<number> {
-    this.assertOpen();
-    return this.inner instanceof EncodeStore ? this.inner.repair(key) : super.repair(key);
   }
 }
 

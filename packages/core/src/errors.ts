@@ -35,11 +35,17 @@ export interface LaminateError extends Error {
   readonly code: ErrorCode;
   readonly key?: string;
   readonly offset?: number;
+  /**
+   * On ERR_CORRUPT_FRAME: true when the key ends in a torn tail that
+   * repair(key) cuts, false when it is damaged elsewhere and repair() refuses.
+   */
+  readonly repairable?: boolean;
 }
 
 export interface ErrorDetails {
   key?: string;
   offset?: number;
+  repairable?: boolean;
   cause?: unknown;
 }
 
@@ -48,6 +54,7 @@ function decorate<E extends Error>(error: E, code: ErrorCode, details: ErrorDeta
   Object.assign(error, { code });
   if (details.key !== undefined) Object.assign(error, { key: details.key });
   if (details.offset !== undefined) Object.assign(error, { offset: details.offset });
+  if (details.repairable !== undefined) Object.assign(error, { repairable: details.repairable });
   return error as E & LaminateError;
 }
 

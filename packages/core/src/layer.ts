@@ -5,7 +5,8 @@ export { EncodeStore, type Codec } from './encode.js';
 export { compressLayer, wholeOption, asBuffer, type CompressStore } from './compress.js';
 export { registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.js';
 export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
-export { frame, splitFrames, HEADER as FRAME_HEADER_BYTES } from './framing.js';
+export { frame, HEADER as FRAME_HEADER_BYTES } from './framing.js';
+export { splitFrames, readFrames, streamFrames, wholeFramesEnd, type FrameReader } from './frames.js';
 export { Mutex, type OuterLock } from './mutex.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.

@@ -1,5 +1,5 @@
 import { typeError } from './errors.js';
-import { wholeFramesEnd } from './framing.js';
+import { wholeFramesEnd } from './frames.js';
 import { type Key, type KeyId, keyFromId, keyId } from './keys.js';
 import { BaseStore, BytesStore, type OpOptions, type Store, type StoreSpec, type Supports } from './store.js';
 
@@ -9,7 +9,7 @@ import { BaseStore, BytesStore, type OpOptions, type Store, type StoreSpec, type
  * forwards the lock, drop and close to it, describes itself as
  * `{ type, ...options, inner }`, and owns repair(). A layer supplies its
  * operations, its `options()` for describe(), and, where its units are not
- * frames, where the last whole unit of a key ends (`wholeEnd`).
+ * plain frames, where the last whole unit before a torn tail ends (`wholeEnd`).
  */
 export abstract class WrapperStore<V> extends BaseStore<V> {
   readonly inner: BaseStore<Uint8Array>;
@@ -53,10 +53,14 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
   /**
    * Cuts `key` back to its last whole value, as after a writer died
    * mid-append, under the inner store's lock. Returns how many bytes were cut
-   * (0 when the key was whole).
+   * (0 when the key was whole). Only a torn tail is cut: damage elsewhere is
+   * an ERR_CORRUPT_FRAME and nothing changes. Under stacked layers (msgpack
+   * over lz4) the bytes a writer can tear are the lowest layer's, so that one
+   * repairs.
    */
   async repair(key: Key): Promise<number> {
     this.assertOpen();
+    if (this.inner instanceof WrapperStore) return this.inner.repair(key);
     const id = keyId(key);
     return this.inner.withLock(async () => {
       const [bytes] = await this.inner.getIds([id]);
@@ -64,9 +68,14 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
     });
   }
 
-  /** Where the last whole unit of `id`'s stored bytes ends: by default, its last whole frame. */
-  protected wholeEnd(_id: KeyId, bytes: Uint8Array): number | Promise<number> {
-    return wholeFramesEnd(bytes);
+  /**
+   * Where repair() may cut `id`'s stored bytes: the end of the last whole
+   * unit before a torn tail (the bytes' length when there is none). Throws
+   * ERR_CORRUPT_FRAME for damage that is not a torn tail. By default the units
+   * are frames, not decoded.
+   */
+  protected wholeEnd(id: KeyId, bytes: Uint8Array): number | Promise<number> {
+    return wholeFramesEnd(bytes, id, { layer: `${this.layer}()` });
   }
 }
 

@@ -6,7 +6,7 @@ export {
   BaseStore, type Store, type StoreSpec, type Supports, type OpOptions, type AppendData, type ByteRange,
   DictStore, dict, FileStore, file, whyNotAStore, type FileOptions, type FileDropOptions, type LockWait, type LayoutName, BufferStore, buffer, type BufferOptions,
   LogStore, log, type LogOptions,
-  EncodeStore, encode, type Codec, zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore, msgpack, type MsgpackOptions,
+  EncodeStore, encode, type Codec, zlib, gzip, brotli, lz4, zstd, checksum, type LevelOptions, type CompressStore, msgpack, type MsgpackOptions,
   open, parseSpec, formatSpec, layerTypes, type AnyStore,
 } from '@laminate/core';
 export {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, client, dict, file, formatSpec, gzip, layerTypes, log, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
+  type AnyStore, type StoreSpec, arrow, arrowColumns, blosc, brotli, buffer, bz2, checksum, client, dict, file, formatSpec, gzip, layerTypes, log, lz4, msgpack, open, parseSpec, snappy, typedArrays, redis, zlib, zstd,
 } from 'laminate';
 import { rejection, tempDirs } from 'laminate/testing';
 
@@ -28,6 +28,7 @@ const examples: Record<string, [() => AnyStore, Record<string, unknown>]> = {
   brotli: [() => brotli(dict(), { level: 5 }), { level: 5 }],
   zstd: [() => zstd(dict(), { level: 11 }), { level: 11 }],
   lz4: [() => lz4(dict()), {}],
+  checksum: [() => checksum(dict()), {}],
   msgpack: [() => msgpack(dict(), { records: true }), { records: true }],
   snappy: [() => snappy(dict()), {}],
   bz2: [() => bz2(dict(), { level: 3 }), { level: 3 }],
