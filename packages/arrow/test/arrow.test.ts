@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LaminateError, dict, file, open, buffer } from '@laminate/core';
 import { arrow } from '@laminate/arrow';
 import {
-  Dictionary, Field, FixedSizeList, Float32, Float64, Int32, Int64, List, RecordBatchReader, Struct, Table, TimestampMillisecond, TimestampNanosecond, Utf8,
+  Dictionary, Field, FixedSizeList, Float32, Float64, Int32, Int64, List, RecordBatch, RecordBatchReader, Schema, Struct, Table, TimestampMillisecond, TimestampNanosecond, Utf8,
   makeData, makeVector, tableFromIPC, vectorFromArray,
 } from 'apache-arrow';
 import { view } from './values.js';
@@ -71,6 +71,22 @@ describe('arrow(): schemas', () => {
     await store.append({ k: ab([1], ['x']) });
     const swapped = new Table({ b: vectorFromArray(['x'], new Utf8()), a: vectorFromArray([1], new Int32()) });
     expect((await rejection(store.append({ k: swapped }))).message).toContain('another order');
+
+    // The same columns, in the same order, with "a" declared not nullable: another schema too.
+    const strict = new Schema([new Field('a', new Int32(), false), new Field('b', new Utf8(), true)]);
+    const notNull = new Table(strict, ab([2], ['y']).batches.map((batch) => new RecordBatch(strict, batch.data)));
+    expect(notNull.schema.fields[0].nullable).toBe(false);
+    const error = await rejection(store.append({ k: notNull }));
+    expect(error.code).toBe('ERR_SCHEMA');
+    expect(error.message).toContain('"a" is Int32 not null here but Int32 in the key');
+    // And the other way round: a key whose first table said not null refuses a nullable column.
+    await store.append({ strict: notNull });
+    const loose = await rejection(store.append({ strict: ab([3], ['z']) }));
+    expect(loose.code).toBe('ERR_SCHEMA');
+    expect(loose.message).toContain('"a" is Int32 here but Int32 not null in the key');
+    // Neither refused table was stored.
+    expect(view(await store.get('k'))).toBe(view(ab([1], ['x'])));
+    expect((await store.get('strict')).numRows).toBe(1);
   });
 
   it('knows a key\'s schema after reopening (read from its first frame) and forgets it on delete', async () => {
