@@ -57,9 +57,9 @@ export interface Problem {
 }
 
 /**
- * Larger than any value a process holds in memory (2^48 bytes, 256 TiB, is
- * the whole address space of today's 64-bit processors): a header announcing
- * this much was not written by a writer, whatever it died of.
+ * Larger than any value a process holds in memory (2^48 bytes, 256 TiB, is the
+ * whole address space of the 48-bit virtual addresses x86-64 and arm64 use): a
+ * header announcing this much was not written by a writer, whatever it died of.
  */
 const MOST = 2 ** 48;
 

@@ -270,6 +270,10 @@ describe('a damaged frame header: no repair advice, and repair() refuses and cut
           expect(error.repairable, where).toBe(false);
           expect(error.message, where).not.toMatch(REPAIR_ADVICE);
           expect(error.message, where).toContain('repair() does not apply');
+          const iterError = await rejection((async () => {
+            for await (const _ of store.iter('k'));
+          })());
+          expect(iterError.repairable, `iter, ${where}`).toBe(false);
 
           const refused = await rejection(store.repair('k'));
           expect(refused.code, where).toBe('ERR_CORRUPT_FRAME');
