@@ -280,8 +280,9 @@ export class BufferStore extends BytesStore {
   }
 
   protected async dropAll(): Promise<void> {
-    await this.fast.drop();
+    // The slow store first: when it refuses (file() holding files it did not write), memory keeps its keys.
     await this.slow.drop();
+    await this.fast.drop();
     this.sizes.clear();
     this.onDisk.clear();
     this.held = 0;

@@ -3,7 +3,8 @@
  * (append's spills, flush(), close()), and options that are not numbers are
  * refused instead of read as "no limit".
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buffer, dict, file } from '@laminate/core';
 import { rejection, tempDirs, thrown } from '@laminate/core/testing';
@@ -50,5 +51,20 @@ describe('buffer(): maxDiskBytes', () => {
       expect(error.message).toContain(Object.keys(opts)[0]);
     }
     expect(buffer(dict(), dict(), { availableMemory: 1000, maxDiskBytes: Number.POSITIVE_INFINITY }).describe().maxDiskBytes).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('buffer(): drop', () => {
+  it('keeps what memory holds when the slow store refuses to drop', async () => {
+    const dir = tempDir();
+    const store = buffer(dict(), file(dir), { availableMemory: 10_000 });
+    await store.append({ spilled: Buffer.from('on disk') });
+    await store.flush();
+    await store.append({ held: Buffer.from('in memory') });
+    writeFileSync(join(dir, 'notes.txt.bak~'), 'not the store\'s');
+    expect((await rejection(store.drop())).code).toBe('ERR_FOREIGN_FILES');
+    expect(Buffer.from(await store.get('held')).toString()).toBe('in memory');
+    expect(Buffer.from(await store.get('spilled')).toString()).toBe('on disk');
+    await store.close();
   });
 });
