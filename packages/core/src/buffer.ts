@@ -1,7 +1,7 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
 import { registerLayer } from './spec.js';
-import { type BaseStore, BytesStore, type IdRange, type StoreSpec, type Supports, concatBytes, readRangeIds } from './store.js';
+import { type BaseStore, BytesStore, type IdRange, type OpOptions, type StoreSpec, type Supports, EMPTY_BYTES, concatBytes, readRangeIds } from './store.js';
 
 export interface BufferOptions {
   /** Bytes to hold in the fast store before spilling to the slow one. */
@@ -27,6 +27,11 @@ export interface BufferOptions {
  * If a spill itself fails (the slow store's disk is full), the append rejects
  * with that error marked `stored: true`: its values are held in memory and
  * nothing is lost; retrying it would store them twice.
+ *
+ * Ownership: an append's `{ transfer: true }` goes down to the fast store
+ * (dict() then keeps the caller's buffers instead of copying them); a spill
+ * hands the fast store's bytes to the slow one with `transfer`, since the fast
+ * store lets go of them at once.
  */
 export class BufferStore extends BytesStore {
   protected readonly layer = 'buffer';
@@ -79,7 +84,7 @@ export class BufferStore extends BytesStore {
     return this.spilled;
   }
 
-  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[], opts?: OpOptions): Promise<void> {
     return this.lock.run(async () => {
       let incoming = 0;
       for (const value of values) incoming += value.byteLength;
@@ -96,7 +101,7 @@ export class BufferStore extends BytesStore {
           );
         }
       }
-      await this.fast.appendIds(ids, values);
+      await this.fast.appendIds(ids, values, opts);
       for (let i = 0; i < ids.length; i++) this.sizes.set(ids[i], (this.sizes.get(ids[i]) ?? 0) + values[i].byteLength);
       this.held += incoming;
       while (this.held > this.opts.availableMemory && this.sizes.size > 0) await this.spill(this.largestKeys(this.sizes, this.held));
@@ -138,7 +143,7 @@ export class BufferStore extends BytesStore {
   private async spill(ids: KeyId[]): Promise<void> {
     const values = await this.fast.getIds(ids);
     try {
-      await this.slow.appendIds(ids, values);
+      await this.slow.appendIds(ids, values, { transfer: true });
     } catch (error) {
       // The slow store wrote the first `appended` values before failing: they have left memory.
       const appended = (error as { appended?: number }).appended ?? 0;
@@ -186,10 +191,28 @@ export class BufferStore extends BytesStore {
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
     return this.lock.run(async () => {
-      const spilled = await this.slow.getIds(ids);
+      const spilled = await this.spilledParts(ids);
       const inMemory = await this.fast.getIds(ids);
       return ids.map((_, i) => (spilled[i].byteLength === 0 ? inMemory[i] : inMemory[i].byteLength === 0 ? spilled[i] : concatBytes([spilled[i], inMemory[i]])));
     });
+  }
+
+  /**
+   * Each key's bytes in the slow store. Reading file() takes its directory
+   * lock (hundreds of µs) even for a key it does not hold, and most keys a
+   * buffer serves were never spilled; so where the slow store can tell sizes
+   * without its lock (file(): an lstat), only keys it holds bytes of are
+   * read. Sizes come from the slow store itself, not from what this buffer
+   * spilled, so keys found there on reopening, or appended there by another
+   * process, are read too.
+   */
+  private async spilledParts(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    const sizes = this.slow instanceof BytesStore ? await this.slow.sizeIds(ids) : undefined;
+    if (sizes === undefined) return this.slow.getIds(ids);
+    const held = ids.filter((_, i) => sizes[i] > 0);
+    const read = held.length === 0 ? [] : await this.slow.getIds(held);
+    let next = 0;
+    return sizes.map((size) => (size > 0 ? read[next++] : EMPTY_BYTES));
   }
 
   /**

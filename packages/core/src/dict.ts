@@ -1,5 +1,5 @@
 import type { KeyId } from './keys.js';
-import { BytesStore, EMPTY_BYTES, type StoreSpec, type Supports } from './store.js';
+import { BytesStore, EMPTY_BYTES, type OpOptions, type StoreSpec, type Supports } from './store.js';
 
 import { registerLayer } from './spec.js';
 /**
@@ -32,7 +32,10 @@ function seal(entry: Entry): void {
 
 /**
  * dict(): bytes in memory. Appended values are copied, so the caller may reuse
- * its buffers; `get` returns a view the store owns (copy it before changing it).
+ * its buffers, unless the append says `{ transfer: true }`: then each value is
+ * kept by reference, as partd keeps Python bytes (layers above transfer the
+ * frames they build; a caller that does promises never to change the buffer
+ * again). `get` returns a view the store owns (copy it before changing it).
  */
 export class DictStore extends BytesStore {
   protected readonly layer = 'dict';
@@ -49,14 +52,18 @@ export class DictStore extends BytesStore {
     return Promise.resolve(ids.map((id) => this.sizeOf(id)));
   }
 
-  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
+  appendIds(ids: readonly KeyId[], values: readonly Uint8Array[], opts?: OpOptions): Promise<void> {
+    const transfer = opts?.transfer === true;
     return this.lock.run(() => {
       for (let i = 0; i < ids.length; i++) {
         const value = values[i];
         const length = value.byteLength;
         let entry = this.data.get(ids[i]);
         if (!entry) this.data.set(ids[i], (entry = { chunks: [], block: undefined, fill: 0, lengths: [], size: 0 }));
-        if (length <= PACK_LIMIT) {
+        if (transfer) {
+          seal(entry);
+          entry.chunks.push(value);
+        } else if (length <= PACK_LIMIT) {
           let block = entry.block;
           if (block === undefined || entry.fill + length > block.length) {
             seal(entry);

@@ -57,7 +57,7 @@ export class EncodeStore<V> extends WrapperStore<V> {
 
   appendIds(ids: readonly KeyId[], values: readonly V[], opts?: OpOptions): Promise<void> {
     const frames = values.map((value, i) => frame(this.encodeOne(value, ids[i])));
-    return this.inner.appendIds(ids, frames, opts);
+    return this.inner.appendIds(ids, frames, { ...opts, transfer: true }); // fresh frames: the store below may keep them
   }
 
   /**
