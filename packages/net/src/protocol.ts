@@ -246,5 +246,6 @@ export function errorFromWire(wire: unknown): Error {
     const details = typeof w.key === 'string' ? { key: w.key } : {};
     return w.type === true ? typeError(w.code as ErrorCode, message, details) : new LaminateError(w.code as ErrorCode, message, details);
   }
-  return new Error(`The server failed: ${message}`);
+  // Anything else failed inside the server's store (a disk error it did not code, a bug): still coded here.
+  return new LaminateError('ERR_SERVER', `The server failed: ${message}. The server's store raised it; its log may say more, and the call may succeed once the store works again.`);
 }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
-import { type BaseStore, DictStore, dict, file, msgpack, open } from '@laminate/core';
+import { type BaseStore, DictStore, LaminateError, dict, file, msgpack, open } from '@laminate/core';
 import { bytesValues, conformance, recordValues, rejection } from '@laminate/core/testing';
 import { client, encodeFrame, serve } from '@laminate/net';
 import { describe, expect, it } from 'vitest';
@@ -245,4 +245,23 @@ describe('serve() and client()', () => {
     const seen = checkProducers(await reader.getMany(Array.from({ length: keys }, (_, k) => `k${k}`)), producers);
     for (const set of seen) expect(set.size).toBe(count);
   }, 60_000);
+});
+
+describe('a failure inside the served store', () => {
+  it('reaches the client as ERR_SERVER, a LaminateError with the server\'s message', async () => {
+    class FailingDict extends DictStore {
+      override getIds(): Promise<Uint8Array[]> {
+        return Promise.reject(new Error('the disk is on fire'));
+      }
+    }
+    const store = client(servedOnSocket(new FailingDict()));
+    later(() => store.close());
+    const error = await rejection(store.get('k'));
+    expect(error).toBeInstanceOf(LaminateError);
+    expect(error.code).toBe('ERR_SERVER');
+    expect(error.message).toContain('The server failed: the disk is on fire');
+    // The connection goes on: calls the store can answer still work.
+    await store.append({ k: Buffer.from('x') });
+    expect(await store.keys()).toEqual(['k']);
+  });
 });
