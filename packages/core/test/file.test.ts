@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type EncodeStore, type Key, file, isLaminateError, msgpack, open, whyNotAStore, zlib } from '@laminate/core';
 import { SHARED_KEYS, checkRecords, msgpackRow, parseMsgpack, parseRaw, recordsInCall, zlibValue } from './fixtures/records.js';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs } from '@laminate/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
@@ -27,7 +27,8 @@ const ROOT = join(here, '..', '..', '..');
 
 // ---------------------------------------------------------------- helpers
 
-const scratch: string[] = [];
+// Before the hook below: directories go after the stores in them are closed.
+const tempDir = tempDirs('laminate-file-test-', afterAll);
 const openStores: { close(): Promise<void> }[] = [];
 const children: ChildProcess[] = [];
 
@@ -35,15 +36,7 @@ const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const store of openStores.splice(0)) await store.close().catch(() => undefined);
-  for (const dir of scratch.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** A fresh directory removed after the test. */
-function tempDir(): string {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'laminate-file-test-'));
-  scratch.push(dir);
-  return dir;
-}
 
 function track<S extends { close(): Promise<void> }>(store: S): S {
   openStores.push(store);

@@ -1,17 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { type Key, type Store, file } from '@laminate/core';
 import { tempDirs } from '@laminate/core/testing';
 import { MAX_NAME, decodePart, encodePart, isCanonical } from '../src/filenames.js';
 
 const tempDir = tempDirs('laminate-names-');
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 it('escapes every byte outside [A-Za-z0-9._-] and a leading dot, and decodes back', () => {
   expect(encodePart('plain-name_1.txt').name).toBe('plain-name_1.txt');
@@ -23,8 +17,7 @@ it('escapes every byte outside [A-Za-z0-9._-] and a leading dot, and decodes bac
 });
 
 it('lists only names the map makes: files another tool named otherwise are not keys', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-names-'));
-  dirs.push(dir);
+  const dir = tempDir();
   // partd keeps spaces and parentheses in its file names; no key of ours maps to these.
   writeFileSync(join(dir, 'x y'), 'stray');
   writeFileSync(join(dir, 'a(1)'), 'stray');

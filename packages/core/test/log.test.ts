@@ -6,30 +6,23 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LaminateError, type LogStore, log, open } from '@laminate/core';
-import { rejection, seededRandom } from '@laminate/core/testing';
+import { rejection, seededRandom, tempDirs } from '@laminate/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(here, '..', '..', '..');
-const scratch: string[] = [];
+// Before the hook below: directories go after the stores in them are closed.
+const tempDir = tempDirs('laminate-log-test-', afterAll);
 const stores: LogStore[] = [];
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const store of stores) await store.close().catch(() => undefined);
-  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'laminate-log-test-'));
-  scratch.push(dir);
-  return dir;
-}
 
 function opened(dir: string, opts?: Parameters<typeof log>[1]): LogStore {
   const store = log(dir, opts);

@@ -10,13 +10,12 @@
  */
 import { DEBIAN_PYTHON, pythonFixture, runPython } from './fixtures/python.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Key, file, isLaminateError, msgpack, zlib } from '@laminate/core';
-import { rejection } from '@laminate/core/testing';
+import { rejection, tempDirs } from '@laminate/core/testing';
 import { splitFrames } from '@laminate/core/layer';
 
 const PYTHON = DEBIAN_PYTHON;
@@ -130,15 +129,7 @@ function pyExpected(x: unknown): View {
 
 // ---------------------------------------------------------------- directories
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'laminate-partd-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('laminate-partd-', afterAll);
 
 interface Written {
   file: Record<string, View[]>;
