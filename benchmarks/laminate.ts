@@ -22,12 +22,20 @@ export const STACKS: Record<string, Stack> = {
   'file-exclusive': { label: 'file(dir, { exclusive: true })', make: (dir) => file(dir, { exclusive: true }), onDisk: true },
   log: { label: 'log()', make: (dir) => log(dir), onDisk: true },
   buffer: { label: 'buffer(dict(), file(), 64 MiB)', make: (dir) => buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }), onDisk: false },
+  'buffer-transfer': { label: 'buffer(dict(), file(), 64 MiB), transfer', make: (dir) => transferring(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY })), onDisk: false },
   zlib: { label: 'zlib(file())', make: (dir) => zlib(file(dir)), onDisk: true },
   gzip: { label: 'gzip(file())', make: (dir) => gzip(file(dir)), onDisk: true },
   brotli: { label: 'brotli(file())', make: (dir) => brotli(file(dir)), onDisk: true },
   lz4: { label: 'lz4(file())', make: (dir) => lz4(file(dir)), onDisk: true },
   zstd: { label: 'zstd(file())', make: (dir) => zstd(file(dir)), onDisk: true },
 };
+
+/** `store` with every append made with `{ transfer: true }`: the corpus the batches view is never changed. */
+function transferring<S extends BaseStore<Uint8Array>>(store: S): S {
+  const append = store.append.bind(store);
+  store.append = (data, opts) => append(data, { ...opts, transfer: true });
+  return store;
+}
 
 /** Runs workload `w` through the laminate stack or Node.js peer called `name` (a key of STACKS or NODE_PEERS). */
 export async function runStore(name: string, w: Workload, corpus: Buffer, want: Expected, dir: string): Promise<Measurement> {

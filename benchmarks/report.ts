@@ -60,6 +60,7 @@ export const PEER_OF: Record<string, PartdStack> = {
   file: 'File',
   'file-exclusive': 'File',
   buffer: 'Buffer',
+  'buffer-transfer': 'Buffer',
   zlib: 'ZLib',
   gzip: 'ZLib',
   brotli: 'ZLib',
