@@ -92,14 +92,12 @@ describe('reads are bounded by the flow-control limits', () => {
     expect(store.bigReads).toBe(90);
   });
 
-  it('refuses a get or ranges whose reply would be too large before the store reads a byte', async () => {
-    const store = new CountingDict();
+  /** One 330-byte request naming a 4 MiB key 60 times (240 MiB of reply), as get and as ranges: refused from the key's size. */
+  async function refusesOversizedReads(store: BaseStore<Uint8Array>) {
     await store.append({ big: Buffer.alloc(4 * MiB, 2) });
     const server = await startedServer(store);
     const steady = servedThroughout(server.address);
     const peer = await greeted(server.address);
-
-    // One 330-byte request naming the 4 MiB key 60 times: 240 MiB of reply.
     peer.send({ id: 2, op: 'get', keys: new Array(60).fill('big') });
     expect(await peer.errorCode(2)).toBe('ERR_TOO_LARGE');
     peer.send({ id: 3, op: 'ranges', ranges: new Array(60).fill(['big', 0, null]) });
@@ -107,29 +105,24 @@ describe('reads are bounded by the flow-control limits', () => {
     const message = ((await peer.reply(3)).header.error as { message: string }).message;
     expect(message).toContain('maxMessageBytes');
     expect(message).toContain('iter()');
-    // Before: the store read the key 60 times, then the reply was found too large.
-    expect(store.bigReads).toBe(0);
     expect(server.stats().refusedReads).toBe(2);
     expect(server.stats().peakBytesInFlight).toBeLessThan(MiB);
+    return { server, steady, peer };
+  }
 
+  it('refuses a get or ranges whose reply would be too large before the store reads a byte', async () => {
+    const store = new CountingDict();
+    const { steady, peer } = await refusesOversizedReads(store);
+    // Before: the store read the key 60 times, then the reply was found too large.
+    expect(store.bigReads).toBe(0);
     // The connection goes on: a reply that fits is read and sent.
     peer.send({ id: 4, op: 'ranges', ranges: new Array(60).fill(['big', 10, 100]) });
     expect((await peer.reply(4)).payloads.map((p) => p.byteLength)).toEqual(new Array(60).fill(100));
     await steady.check();
   });
 
-  it('over file(), refuses the same get and ranges from the key\'s size on disk, holding nothing', async () => {
-    const store = file(tempDir());
-    await store.append({ big: Buffer.alloc(4 * MiB, 2) });
-    const server = await startedServer(store);
-    const steady = servedThroughout(server.address);
-    const peer = await greeted(server.address);
-    peer.send({ id: 2, op: 'get', keys: new Array(60).fill('big') });
-    expect(await peer.errorCode(2)).toBe('ERR_TOO_LARGE');
-    peer.send({ id: 3, op: 'ranges', ranges: new Array(60).fill(['big', 0, null]) });
-    expect(await peer.errorCode(3)).toBe('ERR_TOO_LARGE');
-    expect(server.stats().refusedReads).toBe(2);
-    expect(server.stats().peakBytesInFlight).toBeLessThan(MiB);
+  it("over file(), refuses the same get and ranges from the key's size on disk, holding nothing", async () => {
+    const { steady } = await refusesOversizedReads(file(tempDir()));
     await steady.check();
   });
 
