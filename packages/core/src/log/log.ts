@@ -38,6 +38,10 @@ const COMMIT_LOG = 'commits.log';
 const MAX_COMMIT = 1 << 30;
 /** Values at least this large are written from the caller's buffer (writev), not copied into the batch. */
 const COPY_LIMIT = 64 << 10;
+/** A get reads a key's values in one segment with one read when at most this many bytes lie between two of them… */
+const READ_GAP = 4 << 10;
+/** …and the read spans at most this many bytes (the scratch buffer it goes into is kept for the next get). */
+const READ_SPAN = 1 << 20;
 
 /** One record about to be written: its kind, key, value and stamp. */
 interface Outgoing {
@@ -95,6 +99,8 @@ export class LogStore extends BytesStore {
   /** Group commit (fsync mode): batches written but not yet committed, and the flush that will commit them. */
   private unsynced: { segment: number; start: number; length: number }[] = [];
   private flushing?: Promise<void>;
+  /** Where a get's coalesced reads land before their values are copied out. */
+  private scratch = Buffer.allocUnsafe(0);
 
   constructor(path?: string, opts: LogOptions = {}) {
     super();
@@ -322,22 +328,54 @@ export class LogStore extends BytesStore {
     });
   }
 
-  /** The values of `extents` joined, each checked against its checksum. */
+  /**
+   * The values of `extents` joined, each checked against its checksum. The
+   * result's size is known from the index, so values are read straight into
+   * it; values of the key that lie in one segment close to each other (gaps
+   * of at most READ_GAP, a span of at most READ_SPAN) are read with one
+   * positioned read into a scratch buffer, from which only the values
+   * themselves are copied out: the bytes between them (headers, other keys)
+   * are never returned.
+   */
   private read(id: KeyId, extents: Extents | undefined): Uint8Array {
     if (extents === undefined) return EMPTY_BYTES;
     let total = 0;
     for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
     const out = Buffer.allocUnsafe(total);
     let at = 0;
-    for (let i = 0; i < extents.length; i += FIELDS) {
-      this.readExtent(id, extents, i, out, at);
-      at += extents[i + 2];
+    for (let i = 0; i < extents.length; ) {
+      const segment = extents[i];
+      const start = extents[i + 1];
+      let end = start + extents[i + 2];
+      let j = i + FIELDS;
+      while (j < extents.length && extents[j] === segment && extents[j + 1] >= end && extents[j + 1] - end <= READ_GAP && extents[j + 1] + extents[j + 2] - start <= READ_SPAN) {
+        end = extents[j + 1] + extents[j + 2];
+        j += FIELDS;
+      }
+      if (j === i + FIELDS) {
+        this.readExtent(id, extents, i, out, at);
+        at += extents[i + 2];
+      } else {
+        if (this.scratch.byteLength < end - start) this.scratch = Buffer.allocUnsafe(Math.max(end - start, this.scratch.byteLength * 2));
+        if (!this.reader.readInto(segment, start, this.scratch, 0, end - start)) throw damaged(this.path, segment, start, 'the segment ends before the value does', showKey(id));
+        for (let k = i; k < j; k += FIELDS) {
+          const length = extents[k + 2];
+          const from = extents[k + 1] - start;
+          this.scratch.copy(out, at, from, from + length);
+          if (length > 0 && crc32(out.subarray(at, at + length)) !== extents[k + 3]) throw damaged(this.path, segment, extents[k + 1], 'its checksum does not match', showKey(id));
+          at += length;
+        }
+      }
+      i = j;
     }
     return out;
   }
 
   private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number): void {
-    const [segment, offset, length, crc] = [extents[i], extents[i + 1], extents[i + 2], extents[i + 3]];
+    const segment = extents[i];
+    const offset = extents[i + 1];
+    const length = extents[i + 2];
+    const crc = extents[i + 3];
     if (!this.reader.readInto(segment, offset, out, at, length)) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
     if (length > 0 && crc32(out.subarray(at, at + length)) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
   }
