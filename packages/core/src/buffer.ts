@@ -1,6 +1,7 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
 import { registerLayer } from './spec.js';
+import { DictStore } from './dict.js';
 import { type BaseStore, BytesStore, type IdRange, type OpOptions, type StoreSpec, type Supports, EMPTY_BYTES, concatBytes, readRangeIds } from './store.js';
 
 export interface BufferOptions {
@@ -35,7 +36,13 @@ export interface BufferOptions {
  */
 export class BufferStore extends BytesStore {
   protected readonly layer = 'buffer';
+  /**
+   * Bytes per key in memory, when the fast store does not count them itself:
+   * over dict(), its own per-key sizes are read instead, so an append does
+   * one Map operation a value, not three.
+   */
   private readonly sizes = new Map<KeyId, number>();
+  private readonly dictFast: DictStore | undefined;
   /** Bytes spilled per key, so that deleting a key gives its share of maxDiskBytes back. */
   private readonly onDisk = new Map<KeyId, number>();
   private held = 0;
@@ -62,6 +69,25 @@ export class BufferStore extends BytesStore {
       throw typeError('ERR_INVALID_OPTION', `buffer(): maxSpillKeys must be a whole number, 1 or more; got ${String(maxSpillKeys)}.`);
     }
     this.opts = { spillFraction: 0.1, maxSpillKeys: 128, ...opts };
+    this.dictFast = fast instanceof DictStore ? fast : undefined;
+  }
+
+  /** Bytes of `id` in memory. */
+  private memorySize(id: KeyId): number {
+    return this.dictFast ? this.dictFast.sizeOf(id) : (this.sizes.get(id) ?? 0);
+  }
+
+  private inMemory(id: KeyId): boolean {
+    return this.dictFast ? this.dictFast.hasId(id) : this.sizes.has(id);
+  }
+
+  private memoryKeyCount(): number {
+    return this.dictFast ? this.dictFast.keyCount : this.sizes.size;
+  }
+
+  /** Each key in memory with its size. */
+  private memorySizes(): Iterable<[KeyId, number]> {
+    return this.dictFast ? this.dictFast.sizeEntries() : this.sizes;
   }
 
   /**
@@ -85,6 +111,7 @@ export class BufferStore extends BytesStore {
   }
 
   appendIds(ids: readonly KeyId[], values: readonly Uint8Array[], opts?: OpOptions): Promise<void> {
+    // The section calls only the fast and slow stores, never this buffer again: no re-entrancy context.
     return this.lock.run(async () => {
       let incoming = 0;
       for (const value of values) incoming += value.byteLength;
@@ -102,14 +129,14 @@ export class BufferStore extends BytesStore {
         }
       }
       await this.fast.appendIds(ids, values, opts);
-      for (let i = 0; i < ids.length; i++) this.sizes.set(ids[i], (this.sizes.get(ids[i]) ?? 0) + values[i].byteLength);
+      if (!this.dictFast) for (let i = 0; i < ids.length; i++) this.sizes.set(ids[i], (this.sizes.get(ids[i]) ?? 0) + values[i].byteLength);
       this.held += incoming;
-      while (this.held > this.opts.availableMemory && this.sizes.size > 0) await this.spill(this.largestKeys(this.sizes, this.held));
-    });
+      while (this.held > this.opts.availableMemory && this.memoryKeyCount() > 0) await this.spill(this.largestKeys(this.memorySizes(), this.held));
+    }, { reentrant: false });
   }
 
   /** partd's choice: the largest keys, until about spillFraction of memory, at most maxSpillKeys. */
-  private largestKeys(sizes: ReadonlyMap<KeyId, number>, held: number): KeyId[] {
+  private largestKeys(sizes: Iterable<[KeyId, number]>, held: number): KeyId[] {
     const bySize = [...sizes].sort((a, b) => b[1] - a[1]);
     const goal = held * this.opts.spillFraction;
     const chosen: KeyId[] = [];
@@ -124,7 +151,7 @@ export class BufferStore extends BytesStore {
 
   /** The bytes the spills after appending `values` would move: the loop of appendIds, on a copy. */
   private plannedSpill(ids: readonly KeyId[], values: readonly Uint8Array[], incoming: number): number {
-    const sizes = new Map(this.sizes);
+    const sizes = new Map(this.memorySizes());
     for (let i = 0; i < ids.length; i++) sizes.set(ids[i], (sizes.get(ids[i]) ?? 0) + values[i].byteLength);
     let held = this.held + incoming;
     let moved = 0;
@@ -158,9 +185,10 @@ export class BufferStore extends BytesStore {
 
   /** `ids` are in the slow store now: drop them from memory and count their bytes as spilled. */
   private async leftMemory(ids: KeyId[]): Promise<void> {
+    const sizes = ids.map((id) => this.memorySize(id));
     await this.fast.deleteIds(ids);
-    for (const id of ids) {
-      const size = this.sizes.get(id) ?? 0;
+    for (const [i, id] of ids.entries()) {
+      const size = sizes[i];
       this.held -= size;
       this.spilled += size;
       this.onDisk.set(id, (this.onDisk.get(id) ?? 0) + size);
@@ -176,7 +204,7 @@ export class BufferStore extends BytesStore {
 
   private async flushAll(): Promise<void> {
     this.refuseFlushPastLimit('flush()');
-    if (this.sizes.size > 0) await this.spill([...this.sizes.keys()]);
+    if (this.memoryKeyCount() > 0) await this.spill([...this.memorySizes()].map(([id]) => id));
   }
 
   /** ERR_DISK_FULL, before anything moves, when spilling all of memory would pass maxDiskBytes. */
@@ -190,11 +218,12 @@ export class BufferStore extends BytesStore {
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    // Like appendIds, it calls only the two stores (readRangeIds, which calls it, already holds the lock).
     return this.lock.run(async () => {
       const spilled = await this.spilledParts(ids);
       const inMemory = await this.fast.getIds(ids);
       return ids.map((_, i) => (spilled[i].byteLength === 0 ? inMemory[i] : inMemory[i].byteLength === 0 ? spilled[i] : concatBytes([spilled[i], inMemory[i]])));
-    });
+    }, { reentrant: false });
   }
 
   /**
@@ -221,7 +250,7 @@ export class BufferStore extends BytesStore {
    * count a key's moving bytes twice, never zero times.
    */
   override async sizeIds(ids: readonly KeyId[]): Promise<number[] | undefined> {
-    const inMemory = ids.map((id) => this.sizes.get(id) ?? 0);
+    const inMemory = ids.map((id) => this.memorySize(id));
     const spilled = this.slow instanceof BytesStore ? await this.slow.sizeIds(ids) : undefined;
     return spilled?.map((bytes, i) => bytes + inMemory[i]);
   }
@@ -232,7 +261,7 @@ export class BufferStore extends BytesStore {
       const out: Uint8Array[] = new Array(ranges.length);
       const slow: number[] = [];
       const whole: number[] = [];
-      ranges.forEach((range, i) => (this.sizes.has(range.id) ? whole : slow).push(i));
+      ranges.forEach((range, i) => (this.inMemory(range.id) ? whole : slow).push(i));
       if (slow.length > 0) {
         const parts = await readRangeIds(
           this.slow,
@@ -271,9 +300,10 @@ export class BufferStore extends BytesStore {
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(async () => {
+      const sizes = ids.map((id) => this.memorySize(id));
       await this.fast.deleteIds(ids);
-      for (const id of ids) {
-        this.held -= this.sizes.get(id) ?? 0;
+      for (const [i, id] of ids.entries()) {
+        this.held -= sizes[i];
         this.sizes.delete(id);
       }
       await this.slow.deleteIds(ids);
@@ -288,7 +318,7 @@ export class BufferStore extends BytesStore {
   listIds(): Promise<KeyId[]> {
     return this.lock.run(async () => {
       const ids = new Set(await this.slow.listIds());
-      for (const id of this.sizes.keys()) ids.add(id);
+      for (const [id] of this.memorySizes()) ids.add(id);
       return [...ids];
     });
   }

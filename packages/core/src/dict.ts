@@ -16,6 +16,9 @@ interface Entry {
   size: number;
 }
 
+/** dict()'s sections never call back into the store, so they need no re-entrancy context. */
+const OWN = { reentrant: false } as const;
+
 /** Values up to this size are packed into their key's block. */
 const PACK_LIMIT = 1024;
 /** A new block holds a quarter of what the key holds (so at most about that is spare), within these bounds. */
@@ -45,6 +48,21 @@ export class DictStore extends BytesStore {
   /** Bytes held under `id` (0 for a missing key). */
   sizeOf(id: KeyId): number {
     return this.data.get(id)?.size ?? 0;
+  }
+
+  /** True when `id` was appended to (even with no bytes) and not deleted since. */
+  hasId(id: KeyId): boolean {
+    return this.data.has(id);
+  }
+
+  /** How many keys are held. */
+  get keyCount(): number {
+    return this.data.size;
+  }
+
+  /** Each key held with its size in bytes (buffer() spills by these, keeping no sizes of its own). */
+  *sizeEntries(): IterableIterator<[KeyId, number]> {
+    for (const [id, entry] of this.data) yield [id, entry.size];
   }
 
   /** Each key's size is kept beside its bytes: no read, no lock. */
@@ -80,11 +98,11 @@ export class DictStore extends BytesStore {
         entry.lengths.push(length);
         entry.size += length;
       }
-    });
+    }, OWN);
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
-    return this.lock.run(() => ids.map((id) => this.joined(id)));
+    return this.lock.run(() => ids.map((id) => this.joined(id)), OWN);
   }
 
   private joined(id: KeyId): Uint8Array {
@@ -112,7 +130,7 @@ export class DictStore extends BytesStore {
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
       for (const id of ids) this.data.delete(id);
-    });
+    }, OWN);
   }
 
   listIds(): Promise<KeyId[]> {
