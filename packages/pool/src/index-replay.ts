@@ -120,7 +120,7 @@ export class PoolIndex {
         }
       } else if (record.op === 'next') this.nextId = Math.max(this.nextId, record.id);
     }
-    if (removed.length > 0) this.forget(removed);
+    if (removed.length > 0) this.unindex(removed);
   }
 
   private add(record: Entry): void {
@@ -148,7 +148,8 @@ export class PoolIndex {
     this.stats(entry.segment).live++;
   }
 
-  private forget(removed: Entry[]): void {
+  /** Takes removed episodes out of every lookup and counts their bytes as dead in their segments. */
+  private unindex(removed: Entry[]): void {
     const gone = new Set(removed);
     for (const entry of removed) {
       this.entries.delete(entry.id);
