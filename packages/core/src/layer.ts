@@ -7,7 +7,7 @@ export { registerLayer, isLayer, type LayerEntry, type AnyStore } from './spec.j
 export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
 export { frame, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { splitFrames, readFrames, streamFrames, wholeFramesEnd, type FrameReader } from './frames.js';
-export { Mutex, type OuterLock } from './mutex.js';
+export { Mutex, SectionGate, type OuterLock } from './mutex.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.
 export { seededRandom } from './random.js';

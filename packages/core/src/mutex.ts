@@ -141,3 +141,41 @@ export class Mutex {
     return this.handoffs < this.maxHandoffs && performance.now() - this.heldSince < this.maxHoldMs;
   }
 }
+
+/**
+ * For a store whose calls need no local serializing (a server or Redis
+ * orders them) but must wait for its own withLock sections: a call runs at
+ * once unless a section runs or waits, and a section takes the local mutex
+ * and a lock on the other side (`acquire` returns its release).
+ */
+export class SectionGate {
+  /** Sections running or waiting: calls queue behind them. */
+  private sections = 0;
+
+  constructor(private readonly lock: Mutex) {}
+
+  /** Runs `fn` now, or after the sections ahead of it when the caller is not inside one. */
+  call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.sections > 0 && !this.lock.holds() ? this.lock.run(fn) : fn();
+  }
+
+  /** An exclusive section, re-entrant for its holder; a release that fails is reported only when `fn` succeeded. */
+  section<T>(acquire: () => Promise<() => Promise<void>>, fn: () => Promise<T>): Promise<T> {
+    if (this.lock.holds()) return fn();
+    this.sections++;
+    return this.lock
+      .run(async () => {
+        const release = await acquire();
+        let result: T;
+        try {
+          result = await fn();
+        } catch (error) {
+          await release().catch(() => undefined);
+          throw error;
+        }
+        await release();
+        return result;
+      })
+      .finally(() => this.sections--);
+  }
+}

@@ -1,5 +1,5 @@
 import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
-import { BytesStore, type IdRange, type KeyId, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesStore, type IdRange, type KeyId, SectionGate, registerLayer, typeError } from '@laminate/core/layer';
 import type { ClientConnection } from './client-connection.js';
 import { type ClientOptions, clientSettings } from './client-options.js';
 import { type Header, type Message, parseAddress } from './protocol.js';
@@ -19,8 +19,8 @@ export type { ClientOptions } from './client-options.js';
 export class ClientStore extends BytesStore {
   protected readonly layer = 'client';
   private readonly pipeline: RequestPipeline;
-  /** withLock sections running or waiting: other calls queue behind them. */
-  private sections = 0;
+  /** Calls go straight to the pipeline, but wait for this client's withLock sections. */
+  private readonly gate = new SectionGate(this.lock);
   /** The connection the current withLock section holds the server's lock on. */
   private sectionConnection?: ClientConnection;
 
@@ -45,28 +45,22 @@ export class ClientStore extends BytesStore {
   /** Sends a request, in order with this client's withLock sections. */
   private call(header: Omit<Header, 'id'>, payloads?: readonly Uint8Array[]): Promise<Message> {
     if (this.lock.holds() && this.sectionConnection) return this.pipeline.submit({ ...header, locked: true }, payloads, this.sectionConnection);
-    if (this.sections > 0 && !this.lock.holds()) return this.lock.run(() => this.pipeline.submit(header, payloads));
-    return this.pipeline.submit(header, payloads);
+    return this.gate.call(() => this.pipeline.submit(header, payloads));
   }
 
   override withLock<T>(fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
-    if (this.lock.holds()) return fn();
-    this.sections++;
-    return this.lock
-      .run(async () => {
-        const connection = await this.pipeline.connected();
-        await this.pipeline.submit({ op: 'lock' }, [], connection);
-        this.sectionConnection = connection;
-        try {
-          return await fn();
-        } finally {
-          this.sectionConnection = undefined;
-          // A closed connection released the lock on the server already.
-          if (connection.alive) await this.pipeline.submit({ op: 'unlock' }, [], connection).catch(() => undefined);
-        }
-      })
-      .finally(() => this.sections--);
+    const acquire = async () => {
+      const connection = await this.pipeline.connected();
+      await this.pipeline.submit({ op: 'lock' }, [], connection);
+      this.sectionConnection = connection;
+      return async () => {
+        this.sectionConnection = undefined;
+        // A closed connection released the lock on the server already.
+        if (connection.alive) await this.pipeline.submit({ op: 'unlock' }, [], connection).catch(() => undefined);
+      };
+    };
+    return this.gate.section(acquire, fn);
   }
 
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
-import { BytesStore, type IdRange, type KeyId, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesStore, type IdRange, type KeyId, SectionGate, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
 import { BytesInFlight } from './flow.js';
 import { RedisLock } from './lock.js';
 import { Names, escapeName } from './names.js';
@@ -42,8 +42,8 @@ export class RedisStore extends BytesStore {
   private readonly inFlight: BytesInFlight;
   private readonly redisLock: RedisLock;
   private connection?: Connection;
-  /** withLock sections running or waiting: this store's other calls queue behind them. */
-  private sections = 0;
+  /** Calls go straight to Redis, but wait for this store's withLock sections. */
+  private readonly gate = new SectionGate(this.lock);
 
   constructor(
     readonly target: RedisTarget,
@@ -77,7 +77,7 @@ export class RedisStore extends BytesStore {
 
   /** In order with this store's withLock sections: a call waits for a section that runs. */
   private queued<T>(fn: () => Promise<T>): Promise<T> {
-    return this.sections > 0 && !this.lock.holds() ? this.lock.run(fn) : fn();
+    return this.gate.call(fn);
   }
 
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
@@ -209,22 +209,7 @@ export class RedisStore extends BytesStore {
 
   override withLock<T>(fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
-    if (this.lock.holds()) return fn();
-    this.sections++;
-    return this.lock
-      .run(async () => {
-        const release = await this.redisLock.acquire();
-        let result: T;
-        try {
-          result = await fn();
-        } catch (error) {
-          await release().catch(() => undefined);
-          throw error;
-        }
-        await release();
-        return result;
-      })
-      .finally(() => this.sections--);
+    return this.gate.section(() => this.redisLock.acquire(), fn);
   }
 
   /** Every name of the namespace but the lock (drop runs under it), on every master. */
