@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_INVALID_SPEC'
   | 'ERR_CORRUPT_FRAME'
+  | 'ERR_CORRUPT'
   | 'ERR_DTYPE'
   | 'ERR_SCHEMA'
   | 'ERR_LOCKED'
