@@ -14,16 +14,23 @@ export class RedisLock {
   constructor(
     private readonly connection: () => Connection,
     private readonly name: string,
+    private readonly counter: string,
     private readonly ttlMs: number,
     private readonly patienceMs: number,
   ) {}
+
+  /** The fencing token of the section this process holds the lock for (undefined outside one). */
+  fence?: number;
 
   /** Waits for the lock; resolves to its release, which reports a lock lost while held. */
   async acquire(): Promise<() => Promise<void>> {
     const token = randomUUID();
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-      const reply = await retried(() => this.connection().set(this.name, token, 'PX', this.ttlMs, 'NX'), this.patienceMs);
-      if (reply === 'OK') break;
+      const fence = await retried(() => this.connection().laminateAcquire(this.name, this.counter, token, this.ttlMs), this.patienceMs);
+      if (fence > 0) {
+        this.fence = fence;
+        break;
+      }
       await sleep(pause);
     }
     let lost: unknown;
@@ -38,6 +45,7 @@ export class RedisLock {
     timer.unref();
     return async () => {
       clearInterval(timer);
+      this.fence = undefined;
       await retried(() => this.connection().laminateRelease(this.name, token), this.patienceMs);
       if (lost !== undefined) {
         throw new LaminateError('ERR_LOCKED', `The redis() lock was lost while the withLock section ran (${String(lost)}), so another process may have run a section at the same time; raise lockTtlMs or keep Redis reachable.`);

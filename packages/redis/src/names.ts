@@ -11,7 +11,8 @@ import type { KeyId } from '@laminate/core/layer';
  *   lam:<ns>:{k<key>}:d:<i> further segments of a key longer than segmentBytes
  *   lam:<ns>:{k<key>}:m     hash: segment count, segment size, each producer's last sequence
  *   lam:<ns>:{k<key>}:i     the iset value
- *   lam:<ns>:lock           withLock's lock
+ *   lam:<ns>:{lock}         withLock's lock
+ *   lam:<ns>:{lock}:fence   its fencing counter (same slot as the lock; kept by drop)
  *
  * Both the namespace and the key are escaped to [A-Za-z0-9._~-] and %XX, so a
  * name holds no `{`, `}`, `:` or glob character of its own: the tag is exactly
@@ -36,12 +37,14 @@ export class Names {
   /** SCAN pattern for the first segment of each key (keys()). */
   readonly dataPattern: string;
   readonly lock: string;
+  readonly fence: string;
 
   constructor(namespace: string) {
     this.prefix = `lam:${escapeName(namespace)}:`;
     this.all = `${this.prefix}*`;
     this.dataPattern = `${this.prefix}{k*}:d`;
-    this.lock = `${this.prefix}lock`;
+    this.lock = `${this.prefix}{lock}`;
+    this.fence = `${this.prefix}{lock}:fence`;
   }
 
   of(id: KeyId): KeyNames {

@@ -39,6 +39,8 @@ export class RedisStore extends BytesStore {
   private sequence = 0;
   /** Per key, the sequence of this store's last append sent to it, which the next must follow. */
   private readonly lastSent = new Map<KeyId, number>();
+  /** Sequences that failed or were fenced out: the append sent after one of them must not wait for it. */
+  private readonly abandoned = new Set<number>();
   private readonly inFlight: BytesInFlight;
   private readonly redisLock: RedisLock;
   private connection?: Connection;
@@ -53,7 +55,7 @@ export class RedisStore extends BytesStore {
     this.settings = redisSettings(target, opts);
     this.names = new Names(this.settings.namespace);
     this.inFlight = new BytesInFlight(this.settings.maxBytesInFlight);
-    this.redisLock = new RedisLock(() => this.redis(), this.names.lock, this.settings.lockTtlMs, this.settings.connectTimeoutMs);
+    this.redisLock = new RedisLock(() => this.redis(), this.names.lock, this.names.fence, this.settings.lockTtlMs, this.settings.connectTimeoutMs);
   }
 
   /** The data lives in Redis, so a store opened again finds it; a key keeps its bytes, not the appended values apart. */
@@ -63,7 +65,7 @@ export class RedisStore extends BytesStore {
 
   /** The connection, made on first use (a store that is only described never connects). */
   private redis(): Connection {
-    this.connection ??= withScripts(connect(this.settings));
+    this.connection ??= withScripts(connect(this.settings), !this.settings.cluster);
     return this.connection;
   }
 
@@ -90,11 +92,13 @@ export class RedisStore extends BytesStore {
       bytes += values[i].byteLength;
     }
     await this.queued(async () => {
+      // Inside this store's withLock section (a call made by its fn), appends carry the section's fencing token.
+      const fence = this.lock.holds() ? this.redisLock.fence : undefined;
       await this.inFlight.take(bytes);
       try {
         // Every script is sent before the first await: each key's appends leave in call order.
         const applied: Promise<void>[] = [];
-        for (const [id, chunks] of byKey) for (const pieces of scriptBatches(chunks, this.settings.segmentBytes)) applied.push(this.applyOnce(id, pieces));
+        for (const [id, chunks] of byKey) for (const pieces of scriptBatches(chunks, this.settings.segmentBytes)) applied.push(this.applyOnce(id, pieces, fence));
         const results = await Promise.allSettled(applied);
         const failed = results.find((result) => result.status === 'rejected');
         if (failed) throw laminateError((failed as PromiseRejectedResult).reason);
@@ -111,25 +115,32 @@ export class RedisStore extends BytesStore {
    * is being retried) waits for it; after a drop, or a failover that lost
    * Redis's record of this store, nothing is coming, and the append goes ahead.
    */
-  private applyOnce(id: KeyId, pieces: Buffer[]): Promise<void> {
+  private applyOnce(id: KeyId, pieces: Buffer[], fence: number | undefined): Promise<void> {
     const sequence = ++this.sequence;
     const previous = this.lastSent.get(id);
     this.lastSent.set(id, sequence);
     const { meta, data } = this.names.of(id);
+    // A single server's script also reads the fencing counter; a cluster's reaches only the key's slot.
+    const names = this.settings.cluster ? [meta, data] : [meta, data, this.names.fence];
     const started = Date.now();
     let after = previous === undefined ? '' : String(previous);
     const attempt = async (): Promise<void> => {
       for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-        const reply = await this.send((redis) => redis.laminateAppend(meta, data, this.producer, sequence, after, this.settings.segmentBytes, ...pieces));
+        const reply = await this.send((redis) => redis.laminateAppend(names[0], names[1], ...names.slice(2), this.producer, sequence, after, this.settings.segmentBytes, fence ?? '', ...pieces));
         if (reply >= 0) return;
+        if (reply === -3) {
+          throw new LaminateError('ERR_LOCKED', `The append to ${JSON.stringify(id)} ran in a withLock section whose lock has since been taken by another holder (this process was paused or cut off from Redis past lockTtlMs), so it was refused and nothing was stored. Take the lock again and redo the section's work; raise lockTtlMs if sections stall that long.`, { key: id });
+        }
+        if (previous !== undefined && this.abandoned.delete(previous)) after = '';
         const patience = reply === -2 ? UNKNOWN_PRODUCER_WAIT_MS : this.settings.connectTimeoutMs;
         if (Date.now() - started > patience) after = '';
         await sleep(pause);
       }
     };
     return attempt().catch((error) => {
-      // Whether it landed is unknown: the next append to the key must not wait for it.
+      // Refused, or whether it landed is unknown: the next append to the key must not wait for it.
       if (this.lastSent.get(id) === sequence) this.lastSent.delete(id);
+      else this.abandoned.add(sequence);
       throw error;
     });
   }
@@ -212,9 +223,10 @@ export class RedisStore extends BytesStore {
     return this.gate.section(() => this.redisLock.acquire(), fn);
   }
 
-  /** Every name of the namespace but the lock (drop runs under it), on every master. */
+  /** Every name of the namespace but the lock (drop runs under it) and its fencing counter, on every master. */
   protected async dropAll(): Promise<void> {
-    const names = (await this.scan(this.names.all)).filter((name) => name !== this.names.lock);
+    // The fencing counter stays too: a token handed out before the drop must stay older than every later one.
+    const names = (await this.scan(this.names.all)).filter((name) => name !== this.names.lock && name !== this.names.fence);
     // One name per UNLINK: a cluster refuses a command whose names span slots.
     await Promise.all(names.map((name) => this.send((redis) => redis.unlink(name))));
     this.lastSent.clear();

@@ -15,22 +15,37 @@ local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
 /**
  * One producer's append to one key, applied once and in the producer's order.
  * ARGV: producer id, sequence, the sequence of the producer's previous append
- * to this key ('' when there is none to wait for), segment size, then the
- * bytes to append. The meta hash keeps the last sequence applied per producer:
+ * to this key ('' when there is none to wait for), segment size, the fencing
+ * token of the withLock section the append runs in ('' outside one), then the
+ * bytes to append. KEYS[3], given on a single server only (a cluster refuses
+ * names of other slots), is the namespace's fencing counter. The meta hash keeps the last sequence applied per producer:
  * a resent command (ioredis resends what was in flight when a connection
  * dropped; the layer retries MOVED/ASK) finds its sequence there and does
  * nothing. A command that overtook an earlier one of the same producer (a
  * retry after a redirection) is refused until the earlier one lands, so the
- * order is the producer's. Returns 1 applied, 0 applied before, -1 an earlier
- * append has not landed, -2 this key has no record of the producer although
- * an earlier append was sent (not landed yet, or the store was dropped).
+ * order is the producer's.
+ *
+ * Fencing: the meta hash keeps the highest token of a section that wrote the
+ * key ('f'). An append whose section's token is lower than that, or (single
+ * server) lower than the counter, runs in a section whose lock has since been
+ * taken by another holder, and is refused: its holder was paused or cut off
+ * past the lock's ttl and must not write over the newer holder's work.
+ *
+ * Returns 1 applied, 0 applied before, -1 an earlier append has not landed,
+ * -2 this key has no record of the producer although an earlier append was
+ * sent (not landed yet, or the store was dropped), -3 fenced out.
  */
 const APPEND = `local field = 'p:' .. ARGV[1]
 local seq = tonumber(ARGV[2])
-local last = redis.call('HGET', KEYS[1], field)
+local last = tonumber(redis.call('HGET', KEYS[1], field) or '')
+if last and last >= seq then return 0 end
+local fence = tonumber(ARGV[5])
+if fence then
+  local newest = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+  if KEYS[3] then newest = math.max(newest, tonumber(redis.call('GET', KEYS[3]) or '0')) end
+  if fence < newest then return -3 end
+end
 if last then
-  last = tonumber(last)
-  if last >= seq then return 0 end
   if ARGV[3] ~= '' and last < tonumber(ARGV[3]) then return -1 end
 elseif ARGV[3] ~= '' then
   return -2
@@ -38,7 +53,7 @@ end
 ${SEGMENT}
 local limit = tonumber(ARGV[4])
 local size = redis.call('STRLEN', segment(n - 1))
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local piece = ARGV[i]
   if #piece == 0 then size = redis.call('APPEND', segment(n - 1), '') end
   while #piece > 0 do
@@ -54,6 +69,7 @@ for i = 5, #ARGV do
   end
 end
 if n > 1 then redis.call('HSET', KEYS[1], 'n', n) end
+if fence then redis.call('HSET', KEYS[1], 'f', fence) end
 redis.call('HSET', KEYS[1], field, seq)
 return 1`;
 
@@ -98,6 +114,16 @@ for i = 0, n - 1 do
 end
 return out`;
 
+/**
+ * Takes the lock (KEYS[1]) for token ARGV[1] for ARGV[2] ms, if free, and
+ * returns the next fencing token from the counter (KEYS[2], same slot), which
+ * only grows; 0 when the lock is held by another. A resent acquisition that
+ * already took the lock gets its token again.
+ */
+const ACQUIRE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return tonumber(redis.call('GET', KEYS[2])) end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end
+return 0`;
+
 /** Lock scripts: only the holder (its token) extends or releases the lock. */
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -108,20 +134,25 @@ type Arg = string | number | Buffer | Uint8Array;
 
 /** The scripts as commands of a connection (ioredis sends EVALSHA and falls back to EVAL once). */
 export interface ScriptCommands {
+  /** On a single server with the fencing counter as a third name (the connection was made with `fenceCounter`). */
   laminateAppend(meta: string, data: string, ...args: Arg[]): Promise<number>;
   laminateReadBuffer(meta: string, data: string): Promise<Buffer[]>;
   laminatePopBuffer(meta: string, data: string): Promise<Buffer[]>;
   laminateDelete(meta: string, data: string): Promise<number>;
   laminateRangeBuffer(meta: string, data: string, offset: number, length: number): Promise<Buffer[]>;
+  laminateAcquire(lock: string, counter: string, token: string, ttlMs: number): Promise<number>;
   laminateRenew(lock: string, token: string, ttlMs: number): Promise<number>;
   laminateRelease(lock: string, token: string): Promise<number>;
 }
 
 export type Connection = (Redis | Cluster) & ScriptCommands;
 
-export function withScripts(connection: Redis | Cluster): Connection {
-  const keyed = { laminateAppend: APPEND, laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE };
+/** `fenceCounter`: appends name the fencing counter too (a single server, where a script may reach any name). */
+export function withScripts(connection: Redis | Cluster, fenceCounter: boolean): Connection {
+  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE };
   for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
+  connection.defineCommand('laminateAppend', { numberOfKeys: fenceCounter ? 3 : 2, lua: APPEND });
+  connection.defineCommand('laminateAcquire', { numberOfKeys: 2, lua: ACQUIRE });
   connection.defineCommand('laminateRenew', { numberOfKeys: 1, lua: RENEW });
   connection.defineCommand('laminateRelease', { numberOfKeys: 1, lua: RELEASE });
   return connection as Connection;

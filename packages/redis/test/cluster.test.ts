@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type RedisStore, redis } from '@laminate/redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { checkProducers } from './fixtures/check.js';
+import { runFixture } from './fixtures/children.js';
 import { cluster } from './fixtures/servers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -16,7 +17,10 @@ afterAll(() => servers.stop());
 const stores: RedisStore[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
+  for (const child of children.splice(0)) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
   for (const store of stores.splice(0)) await store.close();
 });
 function store(namespace: string = randomUUID()): RedisStore {
@@ -51,6 +55,22 @@ describe('redis({ cluster })', () => {
     await s.drop();
     expect(await s.keys()).toEqual([]);
   });
+
+  it('fences out, per key, the writes of a holder paused past its ttl (ERR_LOCKED where a newer holder wrote)', async () => {
+    const s = store();
+    const a = runFixture(children, 'locker.ts', [JSON.stringify({ ...s.describe(), lockTtlMs: 600 }), 'A', 'stale']);
+    await a.line('in');
+    a.process.kill('SIGSTOP');
+    await s.withLock(() => s.append({ log: Buffer.from('B:in|') }));
+    a.process.kill('SIGCONT');
+    a.process.stdin!.write('go\n');
+    await a.line('section ERR_LOCKED');
+    expect(await a.exited, a.output()).toBe(0);
+    // A script reaches only its key's slot: "log", which the newer holder wrote, refuses; "solo", which no newer holder wrote, takes it.
+    expect(a.output()).toContain('log ERR_LOCKED\nsolo ok\n');
+    expect(Buffer.from(await s.get('log')).toString()).toBe('A:in|B:in|');
+    expect(Buffer.from(await s.get('solo')).toString()).toBe('A:late|');
+  }, 120_000);
 
   // 2,500 values each keeps CI short on a loaded machine; LAMINATE_REDIS_VALUES=10000 runs the full size (about 40 s here).
   const count = Number(process.env.LAMINATE_REDIS_VALUES ?? 2500);
