@@ -63,3 +63,20 @@ export class Names {
     }
   }
 }
+
+/**
+ * The cluster slot of a Redis name: CRC16 (XMODEM) of its hash tag (the text
+ * between the first `{` and the next `}`, when not empty), else of the whole
+ * name, modulo 16384. Used to WAIT only on the masters an append wrote to.
+ */
+export function hashSlot(name: string): number {
+  const open = name.indexOf('{');
+  const close = open < 0 ? -1 : name.indexOf('}', open + 1);
+  const hashed = Buffer.from(close > open + 1 ? name.slice(open + 1, close) : name);
+  let crc = 0;
+  for (const byte of hashed) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}

@@ -4,7 +4,7 @@ import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
 import { BytesStore, type IdRange, type KeyId, SectionGate, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
 import { BytesInFlight } from './flow.js';
 import { RedisLock } from './lock.js';
-import { Names, escapeName } from './names.js';
+import { Names, escapeName, hashSlot } from './names.js';
 import { connect } from './connection.js';
 import { DESCRIBED, type RedisSettings, type RedisStoreOptions, type RedisTarget, redisSettings } from './options.js';
 import { laminateError, retried, sleep } from './retry.js';
@@ -102,7 +102,7 @@ export class RedisStore extends BytesStore {
         const results = await Promise.allSettled(applied);
         const failed = results.find((result) => result.status === 'rejected');
         if (failed) throw laminateError((failed as PromiseRejectedResult).reason);
-        if (this.settings.waitReplicas > 0) await this.waitForReplicas();
+        if (this.settings.waitReplicas > 0) await this.waitForReplicas(byKey.keys());
       } finally {
         this.inFlight.give(bytes);
       }
@@ -145,10 +145,10 @@ export class RedisStore extends BytesStore {
     });
   }
 
-  /** WAIT on every master: an append call resolves once waitReplicas replicas hold it. */
-  private async waitForReplicas(): Promise<void> {
+  /** WAIT on the masters the call wrote to: an append call resolves once waitReplicas replicas of each hold it. */
+  private async waitForReplicas(ids: Iterable<KeyId>): Promise<void> {
     const { waitReplicas, waitTimeoutMs } = this.settings;
-    for (const node of await this.masters()) {
+    for (const node of await this.mastersOf(ids)) {
       const acked = await node.wait(waitReplicas, waitTimeoutMs).catch((error: unknown) => Promise.reject(laminateError(error)));
       if (acked < waitReplicas) {
         throw new LaminateError('ERR_NOT_REPLICATED', `The append is stored on the master, but only ${acked} of the ${waitReplicas} replicas asked for confirmed it within ${waitTimeoutMs} ms, so a failover may lose it. Do not append it again (it would be stored twice); check the replicas or lower waitReplicas.`);
@@ -243,6 +243,25 @@ export class RedisStore extends BytesStore {
       } while (cursor !== '0');
     }
     return [...found];
+  }
+
+  /**
+   * The masters holding the slots of `ids` in the cluster's slot map (every
+   * master when the map does not name one: WAIT on more nodes only waits
+   * longer). A master of the other keys need not have replicas up.
+   */
+  private async mastersOf(ids: Iterable<KeyId>): Promise<Redis[]> {
+    const masters = await this.masters();
+    if (!this.settings.cluster) return masters;
+    const slots = (this.redis() as Cluster).slots;
+    const wanted = new Set<string>();
+    for (const id of ids) {
+      const owner = slots[hashSlot(this.names.of(id).data)]?.[0];
+      if (owner === undefined) return masters;
+      wanted.add(owner);
+    }
+    const found = masters.filter((node) => wanted.has(`${node.options.host}:${node.options.port}`));
+    return found.length === wanted.size ? found : masters;
   }
 
   /** The single server, or a cluster's masters (connecting first: a lazy cluster knows no nodes yet). */
