@@ -277,6 +277,22 @@ export class BufferStore extends BytesStore {
     });
   }
 
+  /**
+   * Streams (follow.ts): positions count the spilled bytes then those in
+   * memory, which a spill does not reorder. The seal is kept by the slow
+   * store (on disk, for file()), at this buffer's length.
+   */
+  override sealId(id: KeyId): Promise<void> {
+    return this.withLock(async () => {
+      const [bytes] = await this.getIds([id]);
+      await (this.slow instanceof BytesStore ? this.slow.sealAtId(id, bytes.byteLength) : super.sealAtId(id, bytes.byteLength));
+    });
+  }
+
+  override sealedId(id: KeyId): Promise<number | undefined> {
+    return this.slow instanceof BytesStore ? this.slow.sealedId(id) : super.sealedId(id);
+  }
+
   /** Reopened, it finds what was spilled, and close() spills the rest; chunks survive only where both stores keep them. */
   override get supports(): Supports {
     return { reopen: this.slow.supports.reopen, iterChunks: this.fast.supports.iterChunks && this.slow.supports.iterChunks };

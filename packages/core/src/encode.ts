@@ -1,5 +1,6 @@
 import { isLaminateError, typeError } from './errors.js';
 import { frame } from './framing.js';
+import { type FollowRequest, type Followed, followFrames } from './follow.js';
 import { type FrameReader, readFrames, streamFrames, wholeFramesEnd } from './frames.js';
 import { type KeyId, showKey } from './keys.js';
 import type { OpOptions, Store, Supports } from './store.js';
@@ -90,6 +91,11 @@ export class EncodeStore<V> extends WrapperStore<V> {
   /** One decoded value per appended value, reading the key in pieces. */
   override iterId(id: KeyId): AsyncIterable<V> {
     return streamFrames(this.inner.iterId(id), id, this.reader);
+  }
+
+  /** Followed values are decoded frame by frame as the inner store's bytes land (follow.ts). */
+  override followId(id: KeyId, request: FollowRequest): AsyncIterable<Followed<V>> {
+    return followFrames(this.inner.followId(id, request), id, this.reader, request, !(this.inner instanceof WrapperStore));
   }
 
   /** repair() cuts only a torn tail after frames that decode (frames.ts). */

@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'ERR_FOREIGN_FILES'
   | 'ERR_SYMLINK'
   | 'ERR_SERVER'
-  | 'ERR_NOT_REPLICATED';
+  | 'ERR_NOT_REPLICATED'
+  | 'ERR_ABORTED';
 
 const brand = Symbol.for('laminate.error');
 

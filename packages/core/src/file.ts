@@ -10,6 +10,8 @@ import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 import { ISET_DIR, foreignFilesError, inventory, isetAsideName } from './store-directory.js';
 import { APPEND, READ, openOwn, readOwn } from './symlinks.js';
+import { readAppended, readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from './follow-file.js';
+import type { ChangeWatch } from './follow.js';
 import { isSystemError, systemError } from './system-errors.js';
 import { makeTemporaryDirectory, removedByStore, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
@@ -441,9 +443,43 @@ export class FileStore extends BytesStore {
       for (const id of ids) {
         this.fds.close(id);
         this.data.remove(id);
+        removeSeal(this.seals, id);
       }
       this.directory.filesRemoved();
     });
+  }
+
+  // Streams (follow-file.ts): followers read without the lock and watch the key's folder; seals are markers in .sealed.
+  private sealMarkers?: KeyPaths;
+  private get seals(): KeyPaths {
+    return (this.sealMarkers ??= sealPaths(this.path));
+  }
+
+  override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    return this.guard(() => readAppended(this.data, id, offset, max), id);
+  }
+
+  override watchId(id: KeyId, pollMs?: number): ChangeWatch {
+    return watchKeyFile(this.data.of(id), this.path, pollMs);
+  }
+
+  /** Seals `id` at its size, under the lock, so that no append is half counted. */
+  override sealId(id: KeyId): Promise<void> {
+    return this.sealAtId(id);
+  }
+
+  override sealAtId(id: KeyId, length?: number): Promise<void> {
+    return this.run(() => {
+      this.assertWritable();
+      const stat = length === undefined ? this.data.stat(id) : undefined;
+      // Sealing is rare: check the folders afresh, as a drop (here or elsewhere) may have removed them.
+      this.seals.forgetFolders();
+      writeSeal(this.seals, id, length ?? (stat?.isFile() ? stat.size : 0), this.opts.fsync === true);
+    }, id);
+  }
+
+  override async sealedId(id: KeyId): Promise<number | undefined> {
+    return this.guard(() => readSeal(this.seals, id), id);
   }
 
   listIds(): Promise<KeyId[]> {

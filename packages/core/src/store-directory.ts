@@ -6,6 +6,8 @@ import { type KeyLayout, type LayoutName, LAYOUTS, escapedLayout } from './key-p
 
 /** Where iset values live, under the escaped names whatever the layout: they are laminate's metadata, never partd's. */
 export const ISET_DIR = '.iset';
+/** Where seal markers live (follow-file.ts), named and written as iset values are. */
+export const SEAL_DIR = '.sealed';
 
 /** A name for an iset value written aside in ISET_DIR before it is linked into place; a crash may leave one behind. */
 export function isetAsideName(): string {
@@ -57,7 +59,7 @@ export function inventory(path: string, layout: KeyLayout): Inventory {
       holdsAny = true;
       // Dirent types come from lstat: a link is neither a file nor a folder here, so it is foreign.
       if (entry.isFile() && (names.writes(name, false, depth) || (iset && ISET_ASIDE.test(name)))) own.push({ path: at, folder: false });
-      else if (top && name === ISET_DIR && entry.isDirectory()) {
+      else if (top && (name === ISET_DIR || name === SEAL_DIR) && entry.isDirectory()) {
         visit(at, 0, escapedLayout, true);
         own.push({ path: at, folder: true });
       } else if (entry.isDirectory() && names.writes(name, true, depth)) {

@@ -1,4 +1,5 @@
 import { LaminateError, typeError } from './errors.js';
+import { type ChangeWatch, type FollowOptions, type FollowRequest, type Followed, Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory } from './follow.js';
 import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -109,6 +110,39 @@ export abstract class BaseStore<V> implements Store<V> {
   protected abstract closeStore(): Promise<void>;
   abstract describe(): StoreSpec;
 
+  /**
+   * The values appended to `key` as they land, until it is sealed (follow.ts):
+   * `for await (const value of store.follow(key))`, or `follower.entries()`
+   * for each value with the position to resume after it.
+   */
+  follow(key: Key, opts?: FollowOptions): Follower<V> {
+    this.assertOpen();
+    const id = keyId(key);
+    return new Follower((request) => this.followId(id, request), checkFollowOptions(opts));
+  }
+
+  /** Marks the end of `key`'s stream: followers finish once they have read what it holds now. */
+  async seal(key: Key): Promise<void> {
+    this.assertOpen();
+    await this.sealId(keyId(key));
+    changed();
+  }
+
+  /** follow() after the checks; layers that can be followed override it. */
+  followId(_id: KeyId, _request: FollowRequest): AsyncIterable<Followed<V>> {
+    throw notFollowable(this.describe().type, 'follow a key');
+  }
+
+  /** seal() after the checks; layers that can be followed override it. */
+  sealId(_id: KeyId): Promise<void> {
+    return Promise.reject(notFollowable(this.describe().type, 'seal a key'));
+  }
+
+  /** Where `id` was sealed, in its stored bytes; undefined while it is not. */
+  sealedId(_id: KeyId): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   /** The chunks under `id` one by one; layers that keep chunk boundaries override this. */
   async *iterId(id: KeyId): AsyncIterable<V> {
     const [value] = await this.getIds([id]);
@@ -151,6 +185,7 @@ export abstract class BaseStore<V> implements Store<V> {
       }
     }
     if (ids.length > 0) await this.appendIds(ids, values, opts);
+    changed(); // followers in this process look again (follow.ts)
   }
 
   async get(key: Key, opts?: OpOptions): Promise<V> {
@@ -304,6 +339,43 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
    */
   sizeIds(_ids: readonly KeyId[]): Promise<number[] | undefined> {
     return Promise.resolve(undefined);
+  }
+
+  // The hooks of follow() and seal() (follow.ts). By default a bytes store is
+  // read by ranges from the position on, told of changes made in this process
+  // and polled for others, and keeps its seals in this process's memory.
+
+  override followId(id: KeyId, request: FollowRequest): AsyncIterable<Followed<Uint8Array>> {
+    return followBytes(this, id, request);
+  }
+
+  /** Up to `max` bytes of `id` from `offset`: none when nothing is stored there yet. */
+  async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    return (await this.readRangeIds([{ id, offset, length: max }]))[0];
+  }
+
+  /** How a follower of `id` learns that it may have grown. */
+  watchId(_id: KeyId, pollMs?: number): ChangeWatch {
+    return pollingWatch(pollMs);
+  }
+
+  /** How many bytes `id` holds now. */
+  async lengthId(id: KeyId): Promise<number> {
+    return (await this.sizeIds([id]))?.[0] ?? (await this.getIds([id]))[0].byteLength;
+  }
+
+  /** Seals `id` at its length now, under the store's lock so that no append is half counted. */
+  override sealId(id: KeyId): Promise<void> {
+    return this.withLock(async () => this.sealAtId(id, (await this.getIds([id]))[0].byteLength));
+  }
+
+  /** Records that `id`'s stream ends at `length` bytes; the first seal stays. */
+  async sealAtId(id: KeyId, length: number): Promise<void> {
+    sealInMemory(this, id, length);
+  }
+
+  override sealedId(id: KeyId): Promise<number | undefined> {
+    return Promise.resolve(sealedInMemory(this, id));
   }
 }
 

@@ -46,6 +46,15 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
     return this.inner.drop();
   }
 
+  /** A wrapper's stream is its inner store's: sealed where the inner store's bytes end (follow.ts). */
+  override sealId(id: KeyId): Promise<void> {
+    return this.inner.sealId(id);
+  }
+
+  override sealedId(id: KeyId): Promise<number | undefined> {
+    return this.inner.sealedId(id);
+  }
+
   protected closeStore(): Promise<void> {
     return this.inner.close();
   }

@@ -192,7 +192,7 @@ export class LogStore extends BytesStore {
   /** This process's segment, made on its first write. */
   private segment(): ActiveSegment {
     // With commits waiting for their group's fsync the segment must stay: they are applied in segment order.
-    if (this.active !== undefined && this.unsynced.length === 0 && this.active.size >= (this.given.segmentBytes ?? SEGMENT_BYTES)) this.seal();
+    if (this.active !== undefined && this.unsynced.length === 0 && this.active.size >= (this.given.segmentBytes ?? SEGMENT_BYTES)) this.sealSegment();
     this.active ??= createSegment(this.path);
     return this.active;
   }
@@ -203,7 +203,7 @@ export class LogStore extends BytesStore {
    * the seal itself is not fsynced (lost in a crash, the segment is still
    * movable once its writer is gone).
    */
-  private seal(): void {
+  private sealSegment(): void {
     const active = this.active;
     if (active === undefined) return;
     void this.write([this.outgoing(Kind.SEAL, '', EMPTY_BYTES)], false, active);
@@ -523,7 +523,7 @@ export class LogStore extends BytesStore {
     return this.withLock(async () => {
       await this.flushing;
       this.refresh();
-      this.seal();
+      this.sealSegment();
       const before = this.index.segmentBytes();
       const movable = this.movableSegments();
       let moved = 0;
@@ -579,7 +579,7 @@ export class LogStore extends BytesStore {
     await this.lock.run(() => {
       try {
         this.refresh();
-        this.seal();
+        this.sealSegment();
         if (this.index.applied >= (this.given.checkpointEvery ?? 4096) && this.commits.position > this.checkpointed) writeCheckpoint(this.path, this.index, this.commits.position);
       } finally {
         if (this.active) fs.closeSync(this.active.fd);

@@ -1,0 +1,132 @@
+/**
+ * Following file() keys (follow.ts): reads without the directory lock, seal
+ * markers on disk, and filesystem notifications.
+ *
+ * Reading without the lock is safe because a key's file only grows: bytes
+ * below its size never change while the key lives, so a follower reads from
+ * its position up to the size it finds and never sees a byte twice. A value
+ * still being written may be read in part; an encoding layer's follower keeps
+ * a partial frame until the rest lands, and a bytes follower yields the bytes
+ * that are there, which the rest will follow. (The exception: an append that
+ * fails, as on a full disk, cuts back what it wrote, and a bytes follower may
+ * have read that.)
+ *
+ * A seal is a small file in the store's `.sealed` folder (under the escaped
+ * name of the key, as iset values are under `.iset`) holding the key's length
+ * in bytes, as decimal text. It is written aside and linked into place, so
+ * the first seal wins across processes, and it is never read through a link.
+ * drop() removes the folder with the store's other files; delete(key)
+ * removes the key's seal, so that a key written again is a new stream.
+ */
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { type ChangeWatch, pollingWatch } from './follow.js';
+import { fsyncFolders, fsyncPath } from './fsync.js';
+import { KeyPaths, escapedLayout } from './key-paths.js';
+import { LaminateError } from './errors.js';
+import { type KeyId, showKey } from './keys.js';
+import { SEAL_DIR, isetAsideName } from './store-directory.js';
+import { READ, openOwn, readOwn } from './symlinks.js';
+
+/** How often a watched key is looked at anyway: notifications can be lost (a folder made after the watch began, a network filesystem). */
+const WATCHED_POLL_MS = 250;
+const UNWATCHED_POLL_MS = 20;
+
+const EMPTY = new Uint8Array(0);
+
+/** Up to `max` bytes of the file of `id` from `offset`, read without the lock; none when the key holds none there. */
+export function readAppended(data: KeyPaths, id: KeyId, offset: number, max: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openOwn(data.reach(id), READ, undefined, id);
+  } catch (error) {
+    if (data.absent(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return EMPTY;
+    throw error;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || offset >= stat.size) return EMPTY;
+    const bytes = Buffer.allocUnsafe(Math.min(max, stat.size - offset));
+    let done = 0;
+    while (done < bytes.byteLength) {
+      const n = fs.readSync(fd, bytes, done, bytes.byteLength - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Wakes a follower when the folder holding the key's file reports a change to
+ * that file (inotify, FSEvents…), polling as well; where the folder cannot be
+ * watched (it does not exist yet, or the system refuses), by polling alone.
+ */
+export function watchKeyFile(path: string, root: string, pollMs?: number): ChangeWatch {
+  const folder = dirname(path);
+  const name = basename(path);
+  const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
+  // Only a real folder inside the store (or the store's own): never through a link.
+  if (!stat?.isDirectory() || !(folder === root || folder.startsWith(root))) return pollingWatch(pollMs ?? UNWATCHED_POLL_MS);
+  let watcher: fs.FSWatcher | undefined;
+  return pollingWatch(pollMs ?? WATCHED_POLL_MS, (wake) => {
+    try {
+      watcher = fs.watch(folder, { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name) wake();
+      });
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      // No notifications here: the poll alone finds the changes.
+    }
+    return () => watcher?.close();
+  });
+}
+
+/** The paths of seal markers, per store directory. */
+export function sealPaths(root: string): KeyPaths {
+  return new KeyPaths(join(root, SEAL_DIR), escapedLayout, root);
+}
+
+/** Where `id` was sealed, or undefined; a marker that does not hold a length is no seal of file()'s, and ERR_IO says so. */
+export function readSeal(seals: KeyPaths, id: KeyId): number | undefined {
+  let text: string;
+  try {
+    text = readOwn(seals.reach(id), id).toString('latin1');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  const length = Number(text);
+  // A marker being linked into place is whole (it was written aside first); anything else is not file()'s.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(length)) {
+    throw new LaminateError('ERR_IO', `${seals.of(id)} should hold the length at which key ${showKey(id)} was sealed, but holds something else; it was changed by hand. Remove it to unseal the key, then seal it again.`, { key: showKey(id) });
+  }
+  return length;
+}
+
+/** Seals `id` at `length` bytes unless it is sealed already (the first seal stays); the caller holds the directory lock. */
+export function writeSeal(seals: KeyPaths, id: KeyId, length: number, durable: boolean): void {
+  if (seals.stat(id) !== undefined) return;
+  seals.prepare(id, durable);
+  const target = seals.of(id);
+  const aside = join(seals.root, isetAsideName());
+  try {
+    fs.writeFileSync(aside, String(length), { flag: 'wx' });
+    if (durable) fsyncPath(aside);
+    fs.linkSync(aside, target);
+    if (durable) fsyncFolders(seals.base, [target]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || (error as NodeJS.ErrnoException).syscall !== 'link') throw error;
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
+}
+
+/** Removes `id`'s seal, if it has one (delete(key)); the caller holds the directory lock. */
+export function removeSeal(seals: KeyPaths, id: KeyId): void {
+  if (seals.stat(id) === undefined) return;
+  seals.remove(id);
+}

@@ -1,0 +1,231 @@
+/**
+ * follow() and seal(): a key read as it grows, in this process and from
+ * other processes (real `node` children through tsx, from ./fixtures), over
+ * dict(), file(), buffer() across spills and the encoding layers; positions
+ * to resume from; abort, idle timeout and the sealed end; seal markers on disk.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buffer, dict, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { rejection, tempDirs } from '@laminate/core/testing';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const FIXTURES = join(here, 'fixtures');
+const ROOT = join(here, '..', '..', '..');
+const tempDir = tempDirs('laminate-follow-test-', afterAll);
+const children: ChildProcess[] = [];
+const stores: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
+});
+function track<S extends { close(): Promise<void> }>(store: S): S {
+  stores.push(store);
+  return store;
+}
+
+const bytes = (text: string) => Buffer.from(text);
+const text = (value: Uint8Array) => Buffer.from(value).toString();
+
+async function collect<V>(iterable: AsyncIterable<V>): Promise<V[]> {
+  const out: V[] = [];
+  for await (const value of iterable) out.push(value);
+  return out;
+}
+
+/** Runs a fixture to its end; resolves with its stdout lines, rejects with its stderr when it fails. */
+function runFixture(script: string, args: string[]): { child: ChildProcess; lines: string[]; ended: Promise<string[]> } {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(FIXTURES, script), ...args], { cwd: ROOT, stdio: 'pipe' });
+  children.push(child);
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const ended = new Promise<string[]>((resolve, reject) =>
+    child.on('close', (code, signal) => (code === 0 ? resolve(lines) : reject(new Error(`${script} ended with ${code ?? signal}: ${stderr}`)))),
+  );
+  return { child, lines, ended };
+}
+
+describe('follow() in one process', () => {
+  it('dict(): the stored bytes first, then each append as it lands, until the seal', async () => {
+    const store = track(dict());
+    await store.append({ k: bytes('ab') });
+    const follower = store.follow('k');
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const piece of follower) {
+        seen.push(text(piece));
+        if (seen.join('') === 'abcd') await store.seal('k');
+        else if (seen.join('') === 'ab') await store.append({ k: bytes('cd') });
+      }
+    })();
+    await done;
+    expect(seen.join('')).toBe('abcd');
+    expect(follower.endedBy).toBe('sealed');
+    expect(follower.position).toBe(4);
+    // A sealed key: a new follower reads it whole and finishes.
+    expect(text(Buffer.concat(await collect(store.follow('k'))))).toBe('abcd');
+  });
+
+  it("from: 'end' skips what is stored; from a position resumes after it", async () => {
+    const store = track(msgpack(dict()));
+    await store.append({ k: [1] });
+    await store.append({ k: [2] });
+    const entries: { value: unknown[]; position: number }[] = [];
+    for await (const entry of store.follow('k', { idleTimeoutMs: 50 }).entries()) entries.push(entry);
+    expect(entries.map((e) => e.value)).toEqual([[1], [2]]);
+    const late = store.follow('k', { from: 'end', idleTimeoutMs: 2000 });
+    const lateValues = collect(late);
+    // The follower learns where the end is when it starts reading.
+    await until(() => late.position !== undefined);
+    await store.append({ k: [3] });
+    await store.seal('k');
+    expect(await lateValues).toEqual([[3]]);
+    expect(await collect(store.follow('k', { from: entries[0].position }))).toEqual([[2], [3]]);
+    expect(await collect(store.follow('k', { from: late.position! }))).toEqual([]);
+  });
+
+  it('idleTimeoutMs ends a follower of an unsealed key without error', async () => {
+    const store = track(dict());
+    await store.append({ k: bytes('x') });
+    const follower = store.follow('k', { idleTimeoutMs: 30 });
+    expect((await collect(follower)).map(text)).toEqual(['x']);
+    expect(follower.endedBy).toBe('idle');
+  });
+
+  it('an AbortSignal ends a waiting follower with ERR_ABORTED; its position stays to resume from', async () => {
+    const store = track(zlib(dict()));
+    await store.append({ k: bytes('one') });
+    const controller = new AbortController();
+    const follower = store.follow('k', { signal: controller.signal });
+    const seen: string[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const value of follower) {
+          seen.push(text(value));
+          setTimeout(() => controller.abort(new Error('enough')), 10);
+        }
+      })(),
+    );
+    expect(isLaminateError(error, 'ERR_ABORTED')).toBe(true);
+    expect((error as Error).cause).toEqual(new Error('enough'));
+    expect(seen).toEqual(['one']);
+    await store.append({ k: bytes('two') });
+    await store.seal('k');
+    expect((await collect(store.follow('k', { from: follower.position! }))).map(text)).toEqual(['two']);
+    // Aborted before it starts: nothing is read.
+    await expect(collect(store.follow('k', { signal: AbortSignal.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('refuses bad options with ERR_INVALID_OPTION', () => {
+    const store = track(dict());
+    for (const opts of [{ from: -1 }, { from: 1.5 }, { from: 'middle' }, { idleTimeoutMs: 0 }, { signal: {} }, { pollMs: 0 }]) {
+      expect(() => store.follow('k', opts as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+  });
+
+  it('Readable.from(store.follow(key)) is a Node stream of the values', async () => {
+    const store = track(msgpack(dict()));
+    await store.append({ k: [{ a: 1 }] });
+    await store.append({ k: [{ a: 2 }] });
+    await store.seal('k');
+    const values: unknown[] = [];
+    for await (const value of Readable.from(store.follow('k'))) values.push(value);
+    expect(values).toEqual([[{ a: 1 }], [{ a: 2 }]]);
+  });
+
+  it('buffer(): every value once and in order while keys spill to file() between reads', async () => {
+    const dir = tempDir();
+    const store = track(msgpack(buffer(dict(), file(dir), { availableMemory: 2000 })));
+    const follower = store.follow('stream');
+    const received: number[] = [];
+    const reading = (async () => {
+      for await (const [value] of follower) received.push(value as number);
+    })();
+    for (let i = 0; i < 500; i++) {
+      // Another key pushes memory over the limit, so 'stream' spills now and then, between and during reads.
+      await store.append({ stream: [i], [`other-${i % 7}`]: ['x'.repeat(100)] });
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await store.seal('stream');
+    await reading;
+    expect(received).toEqual([...Array(500).keys()]);
+    // Part of the key was spilled to file() at some point.
+    expect(fs.statSync(join(dir, 'stream')).size).toBeGreaterThan(0);
+  });
+
+  it('file(): the seal is a marker in .sealed that drop() removes and delete() takes back', async () => {
+    const dir = tempDir();
+    const store = track(file(dir));
+    await store.append({ k: bytes('abc') });
+    await store.seal('k');
+    await store.append({ k: bytes('after') });
+    expect(fs.readFileSync(join(dir, '.sealed', 'k'), 'latin1')).toBe('3');
+    // Followed to the sealed end only.
+    expect(text(Buffer.concat(await collect(store.follow('k'))))).toBe('abc');
+    // Sealing again keeps the first seal.
+    await store.seal('k');
+    expect(fs.readFileSync(join(dir, '.sealed', 'k'), 'latin1')).toBe('3');
+    await store.delete(['k']);
+    expect(fs.existsSync(join(dir, '.sealed', 'k'))).toBe(false);
+    await store.append({ k: bytes('new') });
+    expect(text(Buffer.concat(await collect(store.follow('k', { idleTimeoutMs: 50 }))))).toBe('new');
+    await store.seal('k');
+    await store.drop();
+    expect(fs.readdirSync(dir).filter((name) => !name.startsWith('.laminate'))).toEqual([]);
+  });
+
+  it('file(): a seal marker that is a symlink is not followed (ERR_SYMLINK)', async () => {
+    const dir = tempDir();
+    const elsewhere = join(tempDir(), 'target');
+    fs.writeFileSync(elsewhere, '1');
+    const store = track(file(dir));
+    await store.append({ k: bytes('abc') });
+    fs.mkdirSync(join(dir, '.sealed'));
+    fs.symlinkSync(elsewhere, join(dir, '.sealed', 'k'));
+    await expect(collect(store.follow('k'))).rejects.toMatchObject({ code: 'ERR_SYMLINK' });
+    await expect(store.seal('k')).rejects.toMatchObject({ code: 'ERR_SYMLINK' });
+    expect(fs.readFileSync(elsewhere, 'latin1')).toBe('1');
+  });
+});
+
+describe('follow() across processes', () => {
+  it('file(): a producer process appends and seals; followers started early, late and resumed after SIGKILL each get every value once, in order', async () => {
+    const dir = tempDir();
+    const count = 2000;
+    const producer = runFixture('stream-producer.ts', [dir, String(count)]);
+    const early = runFixture('stream-consumer.ts', [dir, 'start']);
+    // The one to be killed acknowledges each value with its position.
+    const killed = runFixture('stream-consumer.ts', [dir, 'start']);
+    await until(() => killed.lines.length >= 300);
+    killed.child.kill('SIGKILL');
+    await rejection(killed.ended);
+    const acknowledged = killed.lines.filter((line) => line.startsWith('value '));
+    const resumeFrom = acknowledged.at(-1)!.split(' ')[2];
+    const resumed = runFixture('stream-consumer.ts', [dir, resumeFrom]);
+    await until(() => producer.lines.some((line) => line.startsWith('at 1000')));
+    const late = runFixture('stream-consumer.ts', [dir, 'start']);
+    await producer.ended;
+    const expected = [...Array(count).keys()].map(String);
+    const values = (lines: string[]) => lines.filter((line) => line.startsWith('value ')).map((line) => line.split(' ')[1]);
+    expect(values(await early.ended)).toEqual(expected);
+    expect(values(await late.ended)).toEqual(expected);
+    expect([...values(acknowledged), ...values(await resumed.ended)]).toEqual(expected);
+    for (const consumer of [early, late, resumed]) expect(consumer.lines.at(-1)).toBe('end sealed');
+  }, 120_000);
+});
+
+async function until(test: () => boolean): Promise<void> {
+  while (!test()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
