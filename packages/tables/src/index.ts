@@ -1,1 +1,5 @@
-export {};
+export { tables, Tables, BACKENDS, type BackendName, type TablesOptions, type ReadOptions, type WriteOptions } from './tables.js';
+export { parseExpression, parseUpdate, LIMITS as EXPRESSION_LIMITS, type Expression, type Update } from './expression.js';
+export { parseTime, parseDuration, parseRate } from './time.js';
+export { AGGREGATORS, type Aggregator } from './tsdb.js';
+export type { FrameInput } from './frames.js';

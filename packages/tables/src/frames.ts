@@ -1,0 +1,162 @@
+/**
+ * Arrow helpers every backend shares: turning what a caller writes (Arrow
+ * Tables, RecordBatches or arrays of plain records) into Tables whose fields
+ * are all nullable, reading a column's values as JS values, and gathering
+ * chosen rows into a new Table.
+ *
+ * Why every stored field is nullable: apache-arrow marks a vector nullable
+ * only when it happens to hold a null, and the Arrow layers refuse a later
+ * append whose nullability differs. Storing every field as nullable keeps two
+ * writes of the same columns compatible whatever their values.
+ */
+import { typeError } from '@laminate/core/layer';
+import { Bool, type DataType, Field, Float64, makeData, RecordBatch, Schema, Struct, Table, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
+
+/** What `write` takes: an Arrow Table or RecordBatch, or an array of plain records. */
+export type FrameInput = Table | RecordBatch | readonly Record<string, unknown>[];
+
+/** A Table of `columns` (name → vector of one chunk each), every field nullable. */
+export function tableOf(columns: readonly (readonly [string, Vector])[]): Table {
+  const fields = columns.map(([name, vector]) => new Field(name, vector.type, true));
+  const schema = new Schema(fields);
+  const length = columns.length === 0 ? 0 : columns[0][1].length;
+  const children = columns.map(([, vector]) => single(vector).data[0]);
+  return new Table(schema, [new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children }))]);
+}
+
+/** One vector of one chunk (a Table's column may span batches). */
+function single(vector: Vector): Vector {
+  if (vector.data.length === 1) return vector;
+  return vectorFromArray(valuesOf(vector), vector.type);
+}
+
+/** A table with the same columns and values whose fields are all nullable. */
+export function nullable(table: Table): Table {
+  if (table.schema.fields.every((f) => f.nullable)) return table;
+  const fields = table.schema.fields.map((f) => new Field(f.name, f.type, true, f.metadata));
+  const schema = new Schema(fields, table.schema.metadata);
+  const batches = table.batches.map((b) => new RecordBatch(schema, makeData({ type: new Struct(fields), length: b.numRows, nullCount: 0, children: b.data.children })));
+  return new Table(schema, batches);
+}
+
+/** The caller's data as a Table (nullable fields); `what` names the call in errors. */
+export function toTable(data: FrameInput, what: string): Table {
+  if (Table.isTable(data)) return nullable(data);
+  if (RecordBatch.isRecordBatch(data)) return nullable(new Table(data));
+  if (!Array.isArray(data)) throw typeError('ERR_VALUE_TYPE', `${what} takes an apache-arrow Table, a RecordBatch or an array of records (plain objects).`);
+  return fromRecords(data, what);
+}
+
+/** Records → a Table: numbers become Float64, booleans Bool, strings Utf8, Dates epoch-ms Float64; null and undefined are nulls. */
+export function fromRecords(records: readonly Record<string, unknown>[], what: string): Table {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  records.forEach((record, row) => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      throw typeError('ERR_VALUE_TYPE', `${what}: record ${row} is not a plain object; pass an array of { column: value } objects.`);
+    }
+    for (const name of Object.keys(record)) {
+      if (!seen.has(name)) {
+        seen.add(name);
+        names.push(name);
+      }
+    }
+  });
+  return tableOf(names.map((name) => [name, vectorOfValues(records.map((r) => r[name]), name, what)] as const));
+}
+
+/** A vector of JS values, its type read from the values (ERR_VALUE_TYPE when they mix kinds). */
+export function vectorOfValues(values: readonly unknown[], name: string, what: string): Vector {
+  let kind: 'number' | 'boolean' | 'string' | undefined;
+  const out: unknown[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let value = values[i];
+    if (value === undefined) value = null;
+    if (value instanceof Date) value = value.getTime();
+    if (typeof value === 'bigint') value = Number(value);
+    out[i] = value;
+    if (value === null) continue;
+    const type = typeof value;
+    if (type !== 'number' && type !== 'boolean' && type !== 'string') {
+      throw typeError('ERR_VALUE_TYPE', `${what}: column "${name}" holds a ${type} at row ${i}; columns hold numbers, booleans, strings, Dates or null.`);
+    }
+    if (kind === undefined) kind = type as 'number' | 'boolean' | 'string';
+    else if (kind !== type) {
+      throw typeError('ERR_VALUE_TYPE', `${what}: column "${name}" mixes ${kind}s and ${type}s (row ${i}); give each column one kind of value.`);
+    }
+  }
+  const type: DataType = kind === 'boolean' ? new Bool() : kind === 'string' ? new Utf8() : new Float64();
+  return vectorFromArray(out, type);
+}
+
+/** A vector's values as JS values: Int64 as numbers, nulls as null. */
+export function valuesOf(vector: Vector): unknown[] {
+  const out: unknown[] = new Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = jsValue(vector.get(i));
+  return out;
+}
+
+/** An Arrow cell as the value expressions see: a bigint becomes a number, undefined null. */
+export function jsValue(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Date) return value.getTime();
+  return value;
+}
+
+/** Readers of a table's columns, by name, for the expression evaluator. */
+export function columnReaders(table: Table): Map<string, (row: number) => unknown> {
+  const readers = new Map<string, (row: number) => unknown>();
+  for (const field of table.schema.fields) {
+    const vector = table.getChild(field.name)!;
+    readers.set(field.name, readerOf(vector));
+  }
+  return readers;
+}
+
+/** A fast reader for float columns without nulls (a typed array); the general one otherwise. */
+function readerOf(vector: Vector): (row: number) => unknown {
+  const typeId = vector.type.typeId;
+  // Float (3) and the 8/16/32-bit Ints read straight from one typed array when nothing is null.
+  if (vector.nullCount === 0 && (typeId === 3 || (typeId === 2 && (vector.type as unknown as { bitWidth: number }).bitWidth < 64))) {
+    const array = vector.toArray() as ArrayLike<number>;
+    return (row) => array[row];
+  }
+  return (row) => jsValue(vector.get(row));
+}
+
+/** The rows `rows` of `table` (in that order), in a new Table with the same schema. */
+export function takeRows(table: Table, rows: ArrayLike<number>): Table {
+  return tableOf(
+    table.schema.fields.map((field) => {
+      const vector = table.getChild(field.name)!;
+      const read = readerOf(vector);
+      const values: unknown[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) values[i] = read(rows[i]);
+      return [field.name, vectorFromArray(values.map((v) => (typeof v === 'number' && isBigType(field.type) ? BigInt(Math.trunc(v)) : v)), field.type)] as const;
+    }),
+  );
+}
+
+function isBigType(type: DataType): boolean {
+  return type.typeId === 2 && (type as unknown as { bitWidth: number }).bitWidth === 64;
+}
+
+/** A Float64 vector of numbers (NaN where a value is missing). */
+export function floats(values: ArrayLike<number>): Vector<Float64> {
+  return vectorFromArray(values instanceof Float64Array ? values : Float64Array.from(values));
+}
+
+/** The table's rows cut into Tables of at most `rows` rows each, for `iterator: true` reads. */
+export async function* chunked(table: Table, rows: number): AsyncIterable<Table> {
+  if (table.numRows === 0) {
+    yield table;
+    return;
+  }
+  for (let at = 0; at < table.numRows; at += rows) yield table.slice(at, Math.min(table.numRows, at + rows));
+}
+
+/** A JSON-friendly description of a table's columns, for execute('infer'). */
+export function describeSchema(schema: Schema): { name: string; type: string }[] {
+  return schema.fields.map((f) => ({ name: f.name, type: String(f.type) }));
+}
