@@ -9,5 +9,6 @@ export { frame, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { splitFrames, readFrames, streamFrames, wholeFramesEnd, type FrameReader } from './frames.js';
 export { Mutex, SectionGate, type OuterLock } from './mutex.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
+export { type ChangeWatch, type FollowRequest, type Followed, FOLLOW_PIECE, abortedError, changed, followBytes, followFrames, nextPiece, pollingWatch, throwIfAborted } from './follow.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.
 export { seededRandom } from './random.js';

@@ -1,5 +1,6 @@
 import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
-import { BytesStore, type IdRange, type KeyId, SectionGate, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesStore, type FollowRequest, type Followed, type IdRange, type KeyId, SectionGate, registerLayer, typeError } from '@laminate/core/layer';
+import { followRemote } from './follow-remote.js';
 import type { ClientConnection } from './client-connection.js';
 import { type ClientOptions, clientSettings } from './client-options.js';
 import { type Header, type Message, parseAddress } from './protocol.js';
@@ -116,6 +117,25 @@ export class ClientStore extends BytesStore {
   async igetId(id: KeyId): Promise<Uint8Array | undefined> {
     const { header, payloads } = await this.call({ op: 'iget', key: id });
     return header.found === true ? payloads[0] : undefined;
+  }
+
+  // Streams: the server answers each piece as it lands (follow-remote.ts), and keeps the seals.
+  override followId(id: KeyId, request: FollowRequest): AsyncIterable<Followed<Uint8Array>> {
+    return followRemote((header) => this.call(header), id, request);
+  }
+
+  override async sealId(id: KeyId): Promise<void> {
+    await this.call({ op: 'seal', key: id });
+  }
+
+  override async sealedId(id: KeyId): Promise<number | undefined> {
+    const { header } = await this.call({ op: 'follow', key: id, offset: 0, max: 0, waitMs: 0 });
+    return typeof header.sealed === 'number' ? header.sealed : undefined;
+  }
+
+  override async lengthId(id: KeyId): Promise<number> {
+    const { header } = await this.call({ op: 'follow', key: id, offset: 'end', max: 0, waitMs: 0 });
+    return header.offset as number;
   }
 
   /** get + delete, atomically on the server. */

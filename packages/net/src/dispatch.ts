@@ -1,5 +1,6 @@
 import { type BaseStore } from '@laminate/core';
-import { readRangeIds } from '@laminate/core/layer';
+import { changed, readRangeIds } from '@laminate/core/layer';
+import { followReply, followRequest } from './follow-op.js';
 import type { Cursors } from './cursors.js';
 import type { ConnectionLock } from './lock-section.js';
 import { type Header, protocolError } from './protocol.js';
@@ -46,7 +47,16 @@ export function dispatch(header: Header, payloads: Buffer[], { store, lock, curs
     case 'append': {
       const keys = stringList(header.keys, 'keys');
       payloadCount(keys.length);
-      return { work: async () => (await store.appendIds(checkedKeyIds(keys), payloads), {}) };
+      return { work: async () => (await store.appendIds(checkedKeyIds(keys), payloads), changed(), {}) };
+    }
+    case 'follow': {
+      // The next piece of a key for a remote follower (follow-op.ts): its reply is at most `max` bytes, reserved before it waits.
+      const asked = followRequest(header);
+      return { work: () => followReply(store, asked), replySize: () => Promise.resolve(asked.max + 64) };
+    }
+    case 'seal': {
+      const key = keyString(header.key);
+      return { work: async () => (await store.sealId(checkedKeyId(key)), changed(), {}) };
     }
     case 'get': {
       const keys = stringList(header.keys, 'keys');
