@@ -1,0 +1,92 @@
+/**
+ * arrow(file(dir)).follow(): Tables as they land, from real processes. A
+ * producer appends record batches with random pauses and seals the key;
+ * three consumer processes (one started from the beginning, one started
+ * late, one killed with SIGKILL and resumed from the position it last
+ * acknowledged) each receive every batch once, in order, as produced.
+ *
+ * 2,000 batches keep the test to seconds on a loaded CI machine; the
+ * mechanism does not change with the count.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { file } from '@laminate/core';
+import { tempDirs } from '@laminate/core/testing';
+import { arrow } from '@laminate/arrow';
+import { afterAll, describe, expect, it } from 'vitest';
+import { batch } from './fixtures/batch-producer.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(here, '..', '..', '..');
+const tempDir = tempDirs('laminate-arrow-follow-', afterAll);
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+function start(script: string, args: string[]): { child: ChildProcess; lines: string[]; ended: Promise<string[]> } {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', script), ...args], { cwd: ROOT, stdio: 'pipe' });
+  children.push(child);
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const ended = new Promise<string[]>((resolve, reject) => child.on('close', (code, signal) => (code === 0 ? resolve(lines) : reject(new Error(`${script} ended with ${code ?? signal}: ${stderr}`)))));
+  return { child, lines, ended };
+}
+
+async function until(test: () => boolean): Promise<void> {
+  while (!test()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+const batches = (lines: readonly string[]) => lines.filter((line) => line.startsWith('batch ')).map((line) => Number(line.split(' ')[1]));
+
+describe('arrow(file(dir)).follow() across processes', () => {
+  it('every consumer gets every batch once, in order: started early, started late, and resumed after SIGKILL', async () => {
+    const dir = tempDir();
+    const count = 2000;
+    const producer = start('batch-producer.ts', [dir, String(count)]);
+    const early = start('batch-consumer.ts', [dir, 'start']);
+    const killed = start('batch-consumer.ts', [dir, 'start']);
+    await until(() => batches(killed.lines).length >= 400);
+    killed.child.kill('SIGKILL');
+    await killed.ended.catch(() => undefined);
+    const acknowledged = killed.lines.filter((line) => line.startsWith('batch '));
+    const resumed = start('batch-consumer.ts', [dir, acknowledged.at(-1)!.split(' ')[3]]);
+    await until(() => producer.lines.includes('at 1200'));
+    const late = start('batch-consumer.ts', [dir, 'start']);
+    await producer.ended;
+
+    const all = [...Array(count).keys()];
+    expect(batches(await early.ended)).toEqual(all);
+    expect(batches(await late.ended)).toEqual(all);
+    expect([...batches(acknowledged), ...batches(await resumed.ended)]).toEqual(all);
+    for (const consumer of [early, late, resumed]) expect(consumer.lines.at(-1)).toBe('end sealed');
+
+    // What was followed is what get() reads: the same rows, joined.
+    const store = arrow(file(dir));
+    const table = await store.get('batches');
+    expect(table.numRows).toBe(all.reduce((rows, i) => rows + batch(i).numRows, 0));
+    await store.close();
+  }, 180_000);
+
+  it('a follower in this process gets Tables, and nothing past the sealed end', async () => {
+    const store = arrow(file(tempDir()));
+    await store.append({ t: batch(0) });
+    await store.append({ t: batch(1) });
+    await store.seal('t');
+    await store.append({ t: batch(2) });
+    const tables = [];
+    for await (const table of store.follow('t')) tables.push(table);
+    expect(tables.map((table) => table.getChild('batch')!.get(0))).toEqual([0, 1]);
+    expect(tables[1].numRows).toBe(2);
+    await store.close();
+  });
+});
