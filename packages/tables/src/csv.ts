@@ -51,7 +51,7 @@ export class CsvBackend implements Backend {
     let head = stack.readRanges ? (await stack.readRanges([{ key: this.key(table), offset: 0, length: HEAD_BYTES }]))[0] : await this.context.stack.get(this.key(table));
     if (head.byteLength === 0) return undefined;
     if (head.byteLength === HEAD_BYTES) head = await this.context.stack.get(this.key(table));
-    const [first] = parse(Buffer.from(head), { to_line: 1, relax_quotes: false }) as string[][];
+    const [first] = parse(Buffer.from(head), { to_line: 1, bom: true }) as string[][];
     return first;
   }
 
@@ -76,7 +76,7 @@ export class CsvBackend implements Backend {
           boolean: (value) => (value ? 'true' : 'false'),
           number: (value) => String(value),
           // A string that would read back as a number, a boolean or a null is quoted.
-          string: (value) => (value === '' || NUMBER.test(value) || BOOLEAN.test(value) ? { value, quoted: true } : value),
+          string: (value) => (value === '' ? { value, quoted_empty: true } : NUMBER.test(value) || BOOLEAN.test(value) ? { value, quoted: true } : value),
         },
       });
       if (text.length > 0) await this.context.stack.append([[this.key(table), Buffer.from(text)]]);
