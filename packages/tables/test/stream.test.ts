@@ -23,7 +23,7 @@ describe('stream', () => {
     await t.create('stream', 's', { shards: 2 });
     expect((await rejection(t.create('stream', 's', { shards: 3 }))).code).toBe('ERR_INVALID_OPTION');
     expect((await rejection(t.read('stream', 's', { shard: 2 }))).code).toBe('ERR_INVALID_OPTION');
-    expect((await rejection(t.read('stream', 's', { seek: 'middle' }))).code).toBe('ERR_INVALID_OPTION');
+    expect((await rejection(t.read('stream', 's', { seek: 'middle' as never }))).code).toBe('ERR_INVALID_OPTION');
     expect((await rejection(t.read('stream', 's', { seek: 'sequence' }))).code).toBe('ERR_INVALID_OPTION');
     expect((await rejection(t.read('stream', 's', { seek: 'time' }))).code).toBe('ERR_INVALID_OPTION');
     expect((await rejection(t.execute('stream', 's', 'put', {}))).code).toBe('ERR_INVALID_OPTION');
