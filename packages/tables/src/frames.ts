@@ -13,7 +13,7 @@ import { typeError } from '@laminate/core/layer';
 import { Bool, type DataType, Field, Float64, makeData, RecordBatch, Schema, Struct, Table, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
 
 /** What `write` takes: an Arrow Table or RecordBatch, or an array of plain records. */
-export type FrameInput = Table | RecordBatch | readonly Record<string, unknown>[];
+export type FrameInput = Table | RecordBatch | readonly object[];
 
 /** A Table of `columns` (name → vector of one chunk each), every field nullable. */
 export function tableOf(columns: readonly (readonly [string, Vector])[]): Table {
@@ -44,7 +44,7 @@ export function toTable(data: FrameInput, what: string): Table {
   if (Table.isTable(data)) return nullable(data);
   if (RecordBatch.isRecordBatch(data)) return nullable(new Table(data));
   if (!Array.isArray(data)) throw typeError('ERR_VALUE_TYPE', `${what} takes an apache-arrow Table, a RecordBatch or an array of records (plain objects).`);
-  return fromRecords(data, what);
+  return fromRecords(data as readonly Record<string, unknown>[], what);
 }
 
 /** Records → a Table: numbers become Float64, booleans Bool, strings Utf8, Dates epoch-ms Float64; null and undefined are nulls. */

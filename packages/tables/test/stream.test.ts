@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dict, file } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
+import type { Table } from 'apache-arrow';
 import { tables } from '../src/index.js';
 import { rows } from './helpers.js';
 
@@ -61,7 +62,7 @@ describe('stream', () => {
       await t.execute('stream', 'log', 'put', { data: `r${i}` });
       time.advance(10 * 60_000);
     }
-    const data = (table: Awaited<ReturnType<typeof t.read>>) => rows(table).map((r) => r.data);
+    const data = (table: Table) => rows(table).map((r) => r.data);
     expect(data(await t.read('stream', 'log', { seek: 'earliest', shard: 0 }))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
     expect(data(await t.read('stream', 'log', { seek: 'latest', shard: 0 }))).toEqual(['r5']);
     expect(data(await t.read('stream', 'log', { seek: 'sequence', sequence: 4, shard: 0 }))).toEqual(['r4', 'r5']);
