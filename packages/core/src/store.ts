@@ -1,5 +1,5 @@
 import { LaminateError, typeError } from './errors.js';
-import { type ChangeWatch, type FollowOptions, type FollowRequest, type Followed, Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory } from './follow.js';
+import { type ChangeWatch, type FollowOptions, type FollowRequest, type Followed, Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory, throwIfAborted } from './follow.js';
 import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -126,6 +126,27 @@ export abstract class BaseStore<V> implements Store<V> {
     this.assertOpen();
     await this.sealId(keyId(key));
     changed();
+  }
+
+  /**
+   * Appends each value `source` yields to `key` (a Node Readable is an
+   * AsyncIterable: `store.appendStream(key, readable)`), one append per
+   * value, taking the next only once the last is stored: a fast source waits
+   * for the store (backpressure) instead of filling memory. Resolves with how
+   * many values were appended; the signal stops it between values
+   * (ERR_ABORTED), and a value the layer does not store is its ERR_VALUE_TYPE,
+   * the values before it staying appended.
+   */
+  async appendStream(key: Key, source: AsyncIterable<V> | Iterable<V>, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    this.assertOpen();
+    keyId(key);
+    let appended = 0;
+    for await (const value of source) {
+      throwIfAborted(opts.signal);
+      await this.append([[key, value]]);
+      appended++;
+    }
+    return appended;
   }
 
   /** follow() after the checks; layers that can be followed override it. */

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buffer, dict, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { DictStore, buffer, dict, file, isLaminateError, msgpack, zlib } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -229,3 +229,49 @@ describe('follow() across processes', () => {
 async function until(test: () => boolean): Promise<void> {
   while (!test()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
+
+describe('appendStream()', () => {
+  it("appends a Readable's values with backpressure: the source runs at most a few values ahead of the store", async () => {
+    let stored = 0;
+    class CountingDict extends DictStore {
+      override async appendIds(ids: readonly string[], values: readonly Uint8Array[]): Promise<void> {
+        await super.appendIds(ids, values);
+        stored++;
+      }
+    }
+    const store = track(msgpack(new CountingDict()));
+    let produced = 0;
+    let mostAhead = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 200; i++) {
+          produced++;
+          mostAhead = Math.max(mostAhead, produced - stored);
+          yield [i];
+        }
+      })(),
+      { highWaterMark: 2 },
+    );
+    expect(await store.appendStream('k', source)).toBe(200);
+    await store.seal('k');
+    expect(await collect(store.follow('k'))).toEqual([...Array(200).keys()].map((i) => [i]));
+    // The Readable's buffer (2) and the value being appended: without backpressure it would run all 200 ahead.
+    expect(mostAhead).toBeLessThanOrEqual(4);
+  });
+
+  it('stops at a value the layer does not store (ERR_VALUE_TYPE), keeping those before it; a signal stops it (ERR_ABORTED)', async () => {
+    const store = track(dict());
+    const error = await rejection(store.appendStream('k', [bytes('a'), bytes('b'), 'c' as never]));
+    expect(isLaminateError(error, 'ERR_VALUE_TYPE')).toBe(true);
+    expect(text(await store.get('k'))).toBe('ab');
+    const controller = new AbortController();
+    async function* endless() {
+      for (let i = 0; ; i++) {
+        if (i === 3) controller.abort();
+        yield bytes('x');
+      }
+    }
+    await expect(store.appendStream('j', endless(), { signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(text(await store.get('j'))).toBe('xxx');
+  });
+});
