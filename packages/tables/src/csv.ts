@@ -1,32 +1,21 @@
 /**
  * The csv backend: a table is one CSV file, the stack's key ['csv', table]
  * (under file(), the file csv/<table>), written by csv-stringify and read by
- * csv-parse. The first write writes the header; later writes append rows in
- * the header's column order.
- *
- * Types survive the round trip through quoting: strings that would read back
- * as something else (a number, true/false, an empty string) are written
- * quoted, and on reading a column is numeric (Float64) or boolean only when
- * every value in it is unquoted and looks like one; an unquoted empty field
- * is null, a quoted empty one the empty string.
+ * csv-parse (formats.ts says how types survive the round trip). The first
+ * write writes the header; later writes append rows in the header's column
+ * order.
  */
 import { LaminateError } from '@laminate/core/layer';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { Bool, Float64, type Table, Utf8, vectorFromArray } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import { type Backend, type Context, nameList, notFound, type Options, optionalString, unknownCommand } from './backend.js';
 import { checkColumns, compile, matchingRows, parseExpression } from './expression.js';
-import { columnReaders, describeSchema, tableOf, takeRows, valuesOf } from './frames.js';
+import { csvTable, csvText } from './formats.js';
+import { columnReaders, describeSchema, takeRows } from './frames.js';
 
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^NaN$|^[+-]?Infinity$/;
-const BOOLEAN = /^(?:true|false)$/;
 /** Bytes read to find the header of an existing file before appending to it. */
 const HEAD_BYTES = 65_536;
-
-interface Cell {
-  value: string;
-  quoted: boolean;
-}
 
 export class CsvBackend implements Backend {
   constructor(private readonly context: Context) {}
@@ -69,35 +58,16 @@ export class CsvBackend implements Backend {
         }
         columns = header;
       }
-      const values = columns.map((name) => valuesOf(data.getChild(name)!));
-      const rows = Array.from({ length: data.numRows }, (_, i) => values.map((column) => column[i]));
-      const text = stringify(header === undefined ? [columns, ...rows] : rows, {
-        cast: {
-          boolean: (value) => (value ? 'true' : 'false'),
-          number: (value) => String(value),
-          // A string that would read back as a number, a boolean or a null is quoted.
-          string: (value) => (value === '' ? { value, quoted_empty: true } : NUMBER.test(value) || BOOLEAN.test(value) ? { value, quoted: true } : value),
-        },
-      });
+      const text = csvText(data, columns, header === undefined);
       if (text.length > 0) await this.context.stack.append([[this.key(table), Buffer.from(text)]]);
     });
   }
 
-  /** The whole file as a Table, the types read from the values (see the module comment). */
+  /** The whole file as a Table, the types read from the values (see formats.ts). */
   private async load(table: string): Promise<Table> {
     const bytes = await this.context.stack.get(this.key(table));
     if (bytes.byteLength === 0) throw notFound('csv', table, 'Write rows to it first (a CSV table is made by its first write).');
-    let records: Cell[][];
-    try {
-      records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-        cast: (value, context) => ({ value, quoted: context.quoting }),
-        bom: true,
-      }) as unknown as Cell[][];
-    } catch (error) {
-      throw new LaminateError('ERR_CORRUPT_FRAME', `The CSV file of table "${table}" does not parse: ${(error as Error).message}`, { cause: error });
-    }
-    const [header, ...rows] = records;
-    return tableOf(header.map((name, k) => [name.value, columnOf(rows.map((row) => row[k]))] as const));
+    return csvTable(bytes, `The CSV file of table "${table}"`);
   }
 
   async read(table: string, opts: Options): Promise<Table> {
@@ -144,22 +114,5 @@ export class CsvBackend implements Backend {
     }
     throw unknownCommand('csv', command, ['infer']);
   }
-}
-
-/** A column from its cells: Float64 or Bool when every present cell is an unquoted one of those, Utf8 otherwise. */
-function columnOf(cells: readonly (Cell | undefined)[]) {
-  let numbers = true;
-  let booleans = true;
-  for (const cell of cells) {
-    if (cell === undefined || (!cell.quoted && cell.value === '')) continue;
-    if (cell.quoted || !NUMBER.test(cell.value)) numbers = false;
-    if (cell.quoted || !BOOLEAN.test(cell.value)) booleans = false;
-    if (!numbers && !booleans) break;
-  }
-  const isNull = (cell: Cell | undefined) => cell === undefined || (!cell.quoted && cell.value === '');
-  const present = cells.some((cell) => !isNull(cell));
-  if (present && numbers) return vectorFromArray(cells.map((c) => (isNull(c) ? null : Number(c!.value))), new Float64());
-  if (present && booleans) return vectorFromArray(cells.map((c) => (isNull(c) ? null : c!.value === 'true')), new Bool());
-  return vectorFromArray(cells.map((c) => (isNull(c) ? null : c!.value)), new Utf8());
 }
 

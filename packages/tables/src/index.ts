@@ -3,3 +3,4 @@ export { parseExpression, parseUpdate, LIMITS as EXPRESSION_LIMITS, type Express
 export { parseTime, parseDuration, parseRate } from './time.js';
 export { AGGREGATORS, type Aggregator } from './tsdb.js';
 export type { FrameInput } from './frames.js';
+export { encodeTable, decodeTable, csvText, csvTable, jsonlText, jsonlTable, arrowBytes, arrowTable, FORMATS, type Format } from './formats.js';
