@@ -1,4 +1,4 @@
-// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--dir PATH] [--out FILE] [--render RUN.json]
+// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through the
 // Node.js peers (LevelDB, LMDB, appendFile), through Python partd and against
@@ -18,6 +18,7 @@ import { arrowBench } from './arrow.js';
 import { compressionBench } from './compression.js';
 import { networkBench, networkMarkdown } from './network.js';
 import { poolBench, poolMarkdown } from './pool.js';
+import { redisBench, redisMarkdown } from './redis.js';
 import { typedBench } from './typed-arrays.js';
 import { startupBench, startupMarkdown } from './startup.js';
 import { dd, ddCachedRead, settle } from './disk.js';
@@ -69,6 +70,8 @@ interface Args {
   pool: boolean;
   /** Only the episode pool table. */
   poolOnly: boolean;
+  /** Also measure redis() against serve() and partd (benchmarks/redis.ts; starts its own redis-server), printed after the summary; --redis-only: only that. */
+  redis?: 'also' | 'only';
   dir: string;
   out?: string;
   /** Draw the page and charts again from a run's JSON, measuring nothing. */
@@ -94,6 +97,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--network-only') args.networkOnly = true;
     else if (flag === '--no-pool') args.pool = false;
     else if (flag === '--pool-only') args.poolOnly = true;
+    else if (flag === '--redis' || flag === '--redis-only') args.redis = flag === '--redis' ? 'also' : 'only';
     else if (flag === '--no-startup') args.startup = false;
     else if (flag === '--startup-only') args.startupOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
@@ -126,7 +130,7 @@ function names(args: Args): string[] {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--dir PATH] [--out FILE] [--render RUN.json]');
+  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -218,6 +222,11 @@ async function main(): Promise<void> {
     if (args.poolOnly) {
       console.error('bench: episode pool table only');
       console.log(`\n${poolMarkdown(await poolBench(root, { quick: args.quick, repeat: args.repeat }))}\n`);
+      return;
+    }
+    if (args.redis === 'only') {
+      console.error('bench: Redis table only');
+      console.log(`\n${redisMarkdown(await redisBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
       return;
     }
     if (args.startupOnly) {
@@ -364,6 +373,8 @@ async function main(): Promise<void> {
     };
     console.log(`\n${summary(results)}\n`);
     write(results, args.out);
+    if (args.redis) step('Redis (1, 4, 8 producer processes through redis(), serve(), partd.zmq; the shuffle over redis())');
+    if (args.redis) console.log(`\n${redisMarkdown(await redisBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
     // A memory run that ended without results counts as a failed check too.
     const memoryRow = memory ? ['row' in memory ? memory.row : { verified: false }] : [];
     const failed = [...laminate.values(), ...nodePeers.values(), ...[...peers.values()].filter(Array.isArray), shuffle, memoryRow, ...(network?.rows ?? []), ...(startup?.rows ?? [])].flat().filter((m) => !m.verified);
