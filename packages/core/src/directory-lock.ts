@@ -5,13 +5,31 @@ import { LaminateError } from './errors.js';
 import { systemError } from './system-errors.js';
 import type { OuterLock } from './mutex.js';
 import { openOwn, symlinkError } from './symlinks.js';
+import { LockFile, lockCompanions, readOwner } from './lock-file.js';
 
-/** The lock every process sharing a file() directory takes (a folder, made and removed by proper-lockfile). */
+/**
+ * The lock every process sharing a file() directory takes: a file made with
+ * O_EXCL and unlinked (lock-file.ts, the default), or a folder made and
+ * removed by proper-lockfile (the 'mkdir' strategy, for network filesystems).
+ * Both stand at this path, so the two exclude each other.
+ */
 export const LOCK_NAME = '.laminate.lock';
+/** The folder a process makes while it removes a dead process's lock file, and the mark of a process waiting for the lock (lock-file.ts). */
+export const { breaker: LOCK_BREAKER_NAME, wanted: LOCK_WANTED_NAME } = lockCompanions(LOCK_NAME);
 /** 8 bytes, little-endian: how many times files were removed from the directory (delete, drop). */
 export const GENERATION_NAME = '.laminate.gen';
 
-/** What onLockWait is told. The lock records no owner, so who holds it is not known. */
+/**
+ * How the directory lock is made. 'file' (the default): a file created with
+ * O_EXCL that records its owner, so that a dead process's lock on the same
+ * machine is taken over at once. 'mkdir': proper-lockfile's folder, refreshed
+ * while held and taken over once older than lockStaleMs; slower, but atomic
+ * on network filesystems (NFS) where O_EXCL may not be.
+ */
+export type LockStrategy = 'file' | 'mkdir';
+export const LOCK_STRATEGIES: readonly LockStrategy[] = ['file', 'mkdir'];
+
+/** What onLockWait is told. */
 export interface LockWait {
   /** The store's directory. */
   path: string;
@@ -28,6 +46,8 @@ export interface LockSettings {
   exclusive: boolean;
   /** The directory is on a read-only filesystem: nothing can change it, and no lock can be made there. */
   readOnly?: boolean;
+  /** How the lock is made (LockStrategy); 'file' when not given. */
+  strategy?: LockStrategy;
 }
 
 /** How often, at most, a call checks that the directory is still there (a stat), besides each time it takes the lock. */
@@ -55,6 +75,8 @@ export class DirectoryLock {
   private checkedAt = performance.now();
   /** Set once the directory is found gone: it stays gone for this store, even if a folder is made at its path again. */
   private lost?: 'was removed' | 'was replaced by another directory or file';
+  /** The lock file, unless the strategy is 'mkdir'. */
+  private readonly lockFile?: LockFile;
 
   constructor(
     readonly path: string,
@@ -64,6 +86,11 @@ export class DirectoryLock {
   ) {
     this.identity = fs.statSync(path);
     this.generation = settings.readOnly ? 0 : this.readGeneration();
+    if ((settings.strategy ?? 'file') === 'file') {
+      this.lockFile = new LockFile(join(path, LOCK_NAME), Math.max(2000, settings.staleMs), (error) => {
+        this.compromised = error;
+      });
+    }
   }
 
   /**
@@ -97,7 +124,7 @@ export class DirectoryLock {
   /** Single-owner mode: takes the lock now, without waiting, until close(). */
   own(): void {
     try {
-      this.releaseOwner = lockfile.lockSync(this.path, this.lockOptions());
+      this.releaseOwner = this.lockFile ? this.lockFile.take(false) : lockfile.lockSync(this.path, this.lockOptions());
     } catch (error) {
       this.closeGeneration();
       throw this.lockError(error);
@@ -138,12 +165,20 @@ export class DirectoryLock {
   }
 
   private async take(): Promise<() => Promise<void>> {
+    // Proper-lockfile's lock is made by asynchronous calls, so taking it let the event loop turn; the lock file is
+    // made by synchronous ones. Without this turn a loop of calls (`while (!stop) await store.get(k)`) would never
+    // let timers, I/O or signals in: it turns once per lock taken, that is once per burst of calls (mutex.ts).
+    if (this.lockFile) await new Promise<void>((resolve) => setImmediate(resolve));
     const deadline = Date.now() + this.settings.timeoutMs;
     let waiting = false;
     let endWait: void | (() => void) = undefined;
     try {
       for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
         try {
+          if (this.lockFile) {
+            const release = this.lockFile.take();
+            return async () => release();
+          }
           return await lockfile.lock(this.path, this.lockOptions());
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
@@ -177,21 +212,27 @@ export class DirectoryLock {
     return fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ? path : undefined;
   }
 
+  /** Who holds the lock, as its file records it, for an ERR_LOCKED message; '' when that is not known (the mkdir strategy records no owner). */
+  private holder(): string {
+    const owner = this.lockFile ? readOwner(this.lockFile.path) : undefined;
+    return owner === undefined ? '' : ` (pid ${owner.pid} on ${owner.host})`;
+  }
+
   private lockError(error: unknown): Error {
     const link = this.linkedLock();
     if (link !== undefined) return symlinkError(link);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOCKED' && this.settings.exclusive) {
-      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
+      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process${this.holder()}. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
     }
     if (code === 'ELOCKED') {
       return new LaminateError(
         'ERR_LOCKED',
-        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.settings.timeoutMs} ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
+        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.settings.timeoutMs} ms): another process${this.holder()} holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
         { cause: error },
       );
     }
-    // The lock is a folder made in the directory: no directory, no room, a read-only filesystem…
+    // The lock is a file or folder made in the directory: no directory, no room, a read-only filesystem…
     return this.gone() ?? (systemError(error, this.path) as Error);
   }
 

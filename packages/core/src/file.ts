@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DescriptorCache, defaultMaxOpenFiles } from './descriptor-cache.js';
-import { DirectoryLock, type LockWait } from './directory-lock.js';
+import { DirectoryLock, LOCK_STRATEGIES, type LockStrategy, type LockWait } from './directory-lock.js';
 import { LaminateError, isLaminateError, typeError } from './errors.js';
 import { fsyncFolders, fsyncPath } from './fsync.js';
 import { KeyPaths, LAYOUTS, type LayoutName, escapedLayout } from './key-paths.js';
@@ -18,7 +18,7 @@ import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } 
 import { registerLayer } from './spec.js';
 
 export { whyNotAStore } from './store-directory.js';
-export type { LockWait } from './directory-lock.js';
+export type { LockStrategy, LockWait } from './directory-lock.js';
 export type { LayoutName } from './key-paths.js';
 
 export interface FileOptions {
@@ -43,6 +43,17 @@ export interface FileOptions {
   lockStaleMs?: number;
   /** How long to wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
+  /**
+   * How the directory lock is made. 'file' (the default): a lock file
+   * created with O_EXCL and removed after the call, recording its owner, so
+   * that the lock of a process that died on this machine is taken over at
+   * once. 'mkdir': a folder made and removed (proper-lockfile), about ten
+   * times the cost, for directories on network filesystems, where an O_EXCL
+   * create may not be atomic; there a dead process's lock is taken over once
+   * lockStaleMs have passed. Every process sharing a network directory should
+   * use 'mkdir'.
+   */
+  lock?: LockStrategy;
   /**
    * How keys are named on disk. 'escaped' (the default): every character
    * outside [A-Za-z0-9._-] is escaped and a tuple's folders end in `%d`, so any
@@ -77,9 +88,9 @@ export interface FileDropOptions {
 const READ_PIECE = 4 << 20;
 
 /** The fields describe() may write besides type and path, in the order it writes them. */
-const SPEC_OPTIONS = ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs', 'layout'] as const;
+const SPEC_OPTIONS = ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs', 'lock', 'layout'] as const;
 // maxOpenFiles is recorded whenever it was given: its default depends on the machine.
-const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000, layout: 'escaped' };
+const DEFAULTS = { lockStaleMs: 10_000, lockTimeoutMs: 60_000, lock: 'file', layout: 'escaped' };
 
 /** Writes all of `bytes`; a write the disk cannot finish is cut back, so that the file ends where it did. */
 function writeWhole(fd: number, bytes: Uint8Array): void {
@@ -170,7 +181,7 @@ export class FileStore extends BytesStore {
    * (none can be made there, and nothing can write); writes are ERR_READ_ONLY.
    */
   readonly readOnly: boolean;
-  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'layout' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
+  private readonly opts: Required<Omit<FileOptions, 'exclusive' | 'fsync' | 'layout' | 'lock' | 'onLockWait'>> & Omit<FileOptions, 'onLockWait'>;
   /** FileOptions.onLockWait; settable, because a spec given to open() cannot hold a function. */
   onLockWait: FileOptions['onLockWait'];
   private readonly fds: DescriptorCache;
@@ -192,6 +203,8 @@ export class FileStore extends BytesStore {
     if (!(this.opts.maxOpenFiles >= 1)) throw typeError('ERR_INVALID_OPTION', 'file(): maxOpenFiles must be at least 1.');
     const layout = opts.layout ?? 'escaped';
     if (!Object.hasOwn(LAYOUTS, layout)) throw typeError('ERR_INVALID_OPTION', `file(): layout must be 'escaped' (the default) or 'partd', not ${JSON.stringify(layout)}.`);
+    const strategy = opts.lock ?? 'file';
+    if (!LOCK_STRATEGIES.includes(strategy)) throw typeError('ERR_INVALID_OPTION', `file(): lock must be 'file' (the default) or 'mkdir' (for network filesystems), not ${JSON.stringify(strategy)}.`);
     this.temporary = path === undefined;
     try {
       this.path = path === undefined ? makeTemporaryDirectory() : resolve(path);
@@ -204,7 +217,7 @@ export class FileStore extends BytesStore {
     this.fds = new DescriptorCache(this.opts.maxOpenFiles);
     this.data = new KeyPaths(this.path, LAYOUTS[layout]);
     this.meta = new KeyPaths(join(this.path, ISET_DIR), escapedLayout, this.path);
-    const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true, readOnly: this.readOnly };
+    const settings = { staleMs: this.opts.lockStaleMs, timeoutMs: this.opts.lockTimeoutMs, exclusive: opts.exclusive === true, readOnly: this.readOnly, strategy };
     try {
       this.directory = new DirectoryLock(this.path, settings, (wait) => this.onLockWait?.(wait));
     } catch (error) {

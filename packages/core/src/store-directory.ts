@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { join, relative } from 'node:path';
-import { GENERATION_NAME, LOCK_NAME } from './directory-lock.js';
+import { GENERATION_NAME, LOCK_BREAKER_NAME, LOCK_NAME, LOCK_WANTED_NAME } from './directory-lock.js';
 import { LaminateError } from './errors.js';
 import { type KeyLayout, type LayoutName, LAYOUTS, escapedLayout } from './key-paths.js';
 
@@ -53,7 +53,11 @@ export function inventory(path: string, layout: KeyLayout): Inventory {
       const name = entry.name;
       const at = join(dir, name);
       const top = dir === path;
-      if (top && name === LOCK_NAME && entry.isDirectory()) continue;
+      // The lock is a file (or, with the mkdir strategy, a folder); the breaker folder stands beside it only while a dead process's lock is removed;
+      // the wanted mark while processes wait for it.
+      if (top && name === LOCK_NAME && (entry.isFile() || entry.isDirectory())) continue;
+      if (top && name === LOCK_BREAKER_NAME && entry.isDirectory()) continue;
+      if (top && name === LOCK_WANTED_NAME && entry.isFile()) continue;
       if (top && name === GENERATION_NAME && entry.isFile()) continue;
       if (top && name === PARTD_LOCK && entry.isFile() && layout.name === 'partd') continue;
       holdsAny = true;
