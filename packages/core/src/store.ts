@@ -390,8 +390,14 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
     return this.withLock(async () => this.sealAtId(id, (await this.getIds([id]))[0].byteLength));
   }
 
-  /** Records that `id`'s stream ends at `length` bytes; the first seal stays. */
+  /**
+   * Records that `id`'s stream ends at `length` bytes; the first seal stays.
+   * By default in this process's memory, which is right only where the data
+   * lives there too: a store that other processes reach must keep its seals
+   * where they see them, or refuse.
+   */
   async sealAtId(id: KeyId, length: number): Promise<void> {
+    if (this.supports.reopen) throw notFollowable(this.describe().type, 'seal a key where other processes see it');
     sealInMemory(this, id, length);
   }
 

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DictStore, buffer, dict, file, isLaminateError, msgpack, zlib } from '@laminate/core';
+import { DictStore, buffer, dict, file, isLaminateError, log, msgpack, zlib } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -197,6 +197,19 @@ describe('follow() in one process', () => {
     await expect(collect(store.follow('k'))).rejects.toMatchObject({ code: 'ERR_SYMLINK' });
     await expect(store.seal('k')).rejects.toMatchObject({ code: 'ERR_SYMLINK' });
     expect(fs.readFileSync(elsewhere, 'latin1')).toBe('1');
+  });
+});
+
+describe('stores that keep no seals other processes see', () => {
+  it('log(): seal() is ERR_NOT_SUPPORTED, and follow() still reads what lands until idleTimeoutMs', async () => {
+    const store = track(msgpack(log(tempDir())));
+    await store.append({ k: [1] });
+    await expect(store.seal('k')).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED' });
+    const follower = store.follow('k', { idleTimeoutMs: 200 });
+    const values = collect(follower);
+    await store.append({ k: [2] });
+    expect(await values).toEqual([[1], [2]]);
+    expect(follower.endedBy).toBe('idle');
   });
 });
 
