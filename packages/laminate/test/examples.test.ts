@@ -1,7 +1,7 @@
 /**
- * Keeps the docs honest: every snippet in docs/guide.md, docs/typed-data.md and
- * docs/pool.md is a file under examples/guide/, examples/guide-typed/ or
- * examples/pool/ (the page quotes it
+ * Keeps the docs honest: every snippet in docs/guide.md, docs/typed-data.md,
+ * docs/pool.md and docs/streams.md is a file under examples/guide/,
+ * examples/guide-typed/, examples/pool/ or examples/streams/ (the page quotes it
  * whole, under a first line naming it), every such file runs with tsx and
  * exits 0, and what it prints matches the output block the page shows under
  * it, where `…` stands for any text (a temporary path). The shuffle demo runs
@@ -19,6 +19,7 @@ const pages = [
   { doc: 'docs/guide.md', dir: 'examples/guide' },
   { doc: 'docs/typed-data.md', dir: 'examples/guide-typed' },
   { doc: 'docs/pool.md', dir: 'examples/pool' },
+  { doc: 'docs/streams.md', dir: 'examples/streams' },
 ];
 
 interface Snippet {
