@@ -1,8 +1,9 @@
 // The side note on lock cost: what one acquire + release of the directory
-// lock costs, raw (proper-lockfile, as file() calls it) and as a file() store
-// in its default mode pays it around a call (withLock on an empty section):
-// for calls made one after another, which share the lock, and for calls with
-// a turn of the event loop between them, which each take it.
+// lock costs, raw (proper-lockfile, as file()'s `lock: 'mkdir'` calls it) and
+// as a file() store pays it around a call (withLock on an empty section), with
+// its default lock file and with `lock: 'mkdir'`: for calls made one after
+// another, which share the lock, and for calls with a turn of the event loop
+// between them, which each take it.
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ export interface LockCost {
   fileWithLock: number;
   /** The same with `await setImmediate()` between calls (its own time subtracted). */
   fileWithLockIsolated: number;
+  /** fileWithLockIsolated with `lock: 'mkdir'` (proper-lockfile's folder); absent in runs made before that option. */
+  fileWithLockMkdirIsolated?: number;
 }
 
 async function timeIt(n: number, fn: () => Promise<void> | void): Promise<number> {
@@ -45,13 +48,21 @@ export async function lockCost(root: string, n = 1000): Promise<LockCost> {
     const store = file(join(dir, 'store'));
     const fileWithLock = await timeIt(n, () => store.withLock(async () => undefined));
     const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    const isolated = await timeIt(n, async () => {
-      await turn();
-      await store.withLock(async () => undefined);
-    });
-    const fileWithLockIsolated = Math.max(0, isolated - (await timeIt(n, turn)));
+    const turnCost = await timeIt(n, turn);
+    const isolatedCall = async (s: typeof store) =>
+      Math.max(
+        0,
+        (await timeIt(n, async () => {
+          await turn();
+          await s.withLock(async () => undefined);
+        })) - turnCost,
+      );
+    const fileWithLockIsolated = await isolatedCall(store);
     await store.close();
-    return { properLockfile, properLockfileSync, fileWithLock, fileWithLockIsolated };
+    const mkdirStore = file(join(dir, 'store-mkdir'), { lock: 'mkdir' });
+    const fileWithLockMkdirIsolated = await isolatedCall(mkdirStore);
+    await mkdirStore.close();
+    return { properLockfile, properLockfileSync, fileWithLock, fileWithLockIsolated, fileWithLockMkdirIsolated };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -374,7 +374,7 @@ function limits(r: Results): string[] {
     );
   }
   out.push(
-    `- **The lock.** In its default mode file() uses proper-lockfile, which makes and removes a directory (mkdir + rmdir took ${us(p.mkdirRmdir)} here). partd uses an fcntl lock${r.partdCosts ? ` (${us(r.partdCosts.lock)})` : ''}. file() takes the lock once per call, and calls that follow at once share it.`,
+    `- **The lock.** By default file()'s lock is a file created with O_EXCL and unlinked (\`withLock\` on its own: ${us(r.lock.fileWithLockIsolated)} here); \`lock: 'mkdir'\`, for network filesystems, uses proper-lockfile, which makes and removes a directory (mkdir + rmdir took ${us(p.mkdirRmdir)} here${r.lock.fileWithLockMkdirIsolated === undefined ? '' : `, \`withLock\` ${us(r.lock.fileWithLockMkdirIsolated)}`}). partd uses an fcntl lock${r.partdCosts ? ` (${us(r.partdCosts.lock)})` : ''}. file() takes the lock once per call, and calls that follow at once share it.`,
   );
   return out;
 }
@@ -498,10 +498,11 @@ export function markdown(r: Results, charts: { file: string; title: string }[] =
     '## Lock cost',
     '',
     `- proper-lockfile \`await lock()\` + \`await release()\`: ${r.lock.properLockfile.toFixed(0)} µs; \`lockSync()\` + \`release()\`: ${r.lock.properLockfileSync.toFixed(0)} µs`,
-    `- \`file(dir).withLock(async () => {})\` in the default multi-process mode (the lock, plus the check for keys another process deleted): ${r.lock.fileWithLockIsolated.toFixed(0)} µs for a call on its own (the event loop turns between calls), ${r.lock.fileWithLock.toFixed(1)} µs each for calls made back to back`,
+    `- \`file(dir).withLock(async () => {})\` in the default multi-process mode (the lock file, plus the check for keys another process deleted): ${r.lock.fileWithLockIsolated.toFixed(0)} µs for a call on its own (the event loop turns between calls), ${r.lock.fileWithLock.toFixed(1)} µs each for calls made back to back`,
+    ...(r.lock.fileWithLockMkdirIsolated === undefined ? [] : [`- the same call with \`lock: 'mkdir'\` (proper-lockfile's folder, for network filesystems): ${r.lock.fileWithLockMkdirIsolated.toFixed(0)} µs on its own`]),
     r.partdCosts === undefined ? '- partd.File lock (locket): not measured' : `- partd.File's lock (locket) acquire + release: ${r.partdCosts.lock.toFixed(1)} µs`,
     '',
-    'file() takes the directory lock once per call, not per key, and a call that follows before the event loop turns (a burst of concurrent calls, or `for (…) await store.get(k)`) keeps it instead of taking it again (up to 256 concurrent calls or 25 ms; up to 128 calls or 5 ms for calls made one after another), so other processes still get their turn. `exclusive: true` takes it once for the life of the store. partd\'s lock is an fcntl lock (locket); proper-lockfile\'s is a directory made and removed, which costs what a file system metadata update costs.',
+    'file() takes the directory lock once per call, not per key, and a call that follows before the event loop turns (a burst of concurrent calls, or `for (…) await store.get(k)`) keeps it instead of taking it again (up to 256 concurrent calls or 25 ms; up to 128 calls or 5 ms for calls made one after another), so other processes still get their turn. `exclusive: true` takes it once for the life of the store. partd\'s lock is an fcntl lock (locket); file()\'s default is a file created with O_EXCL (open, write of its owner, fstat) and unlinked; proper-lockfile\'s is a directory made and removed, refreshed by a timer, with a stat of its own.',
     '',
     '## How this is measured',
     '',
@@ -528,7 +529,7 @@ export function summary(r: Results): string {
   if (r.network) out.push(networkMarkdown(r.network), '');
   if (r.pool) out.push(poolMarkdown(r.pool), '');
   out.push('Targets', table(['target', 'measured', 'status'], verdicts(r).map((v) => [v.target, v.measured, v.status]), [false, false, false]));
-  out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
+  out.push('', `Lock: proper-lockfile ${r.lock.properLockfile.toFixed(0)} µs async, ${r.lock.properLockfileSync.toFixed(0)} µs sync; file().withLock ${r.lock.fileWithLockIsolated.toFixed(0)} µs alone${r.lock.fileWithLockMkdirIsolated === undefined ? '' : ` (lock: 'mkdir' ${r.lock.fileWithLockMkdirIsolated.toFixed(0)} µs)`}, ${r.lock.fileWithLock.toFixed(1)} µs back to back; partd (locket) ${r.partdCosts?.lock.toFixed(1) ?? '?'} µs`);
   return out.join('\n');
 }
 
