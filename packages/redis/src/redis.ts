@@ -12,6 +12,9 @@ import { type Connection, withScripts } from './scripts.js';
 
 export type { RedisStoreOptions, RedisTarget } from './options.js';
 
+/** The most bytes a script shared by several keys carries (applyMany): larger calls go as several. */
+const MANY_BYTES = 4 * 2 ** 20;
+
 /** How long an append waits for an earlier one of this store to the same key when Redis has no record of this store there (it was dropped, or lost in a failover). */
 const UNKNOWN_PRODUCER_WAIT_MS = 250;
 
@@ -98,7 +101,19 @@ export class RedisStore extends BytesStore {
       try {
         // Every script is sent before the first await: each key's appends leave in call order.
         const applied: Promise<void>[] = [];
-        for (const [id, chunks] of byKey) for (const pieces of scriptBatches(chunks, this.settings.segmentBytes)) applied.push(this.applyOnce(id, pieces, fence));
+        const together: { id: KeyId; pieces: Buffer[] }[] = [];
+        let togetherBytes = 0;
+        for (const [id, chunks] of byKey) {
+          const scripts = [...scriptBatches(chunks, this.settings.segmentBytes)];
+          // On a single server, a call's keys of one script each go in shared scripts of up to MANY_BYTES.
+          if (!this.settings.cluster && scripts.length === 1) {
+            const size = scripts[0].reduce((sum, piece) => sum + piece.length, 0);
+            if (together.length > 0 && togetherBytes + size > MANY_BYTES) applied.push(...this.applyMany(together.splice(0), fence));
+            together.push({ id, pieces: scripts[0] });
+            togetherBytes = together.length === 1 ? size : togetherBytes + size;
+          } else for (const pieces of scripts) applied.push(this.applyOnce(id, pieces, fence));
+        }
+        applied.push(...this.applyMany(together, fence));
         const results = await Promise.allSettled(applied);
         const failed = results.find((result) => result.status === 'rejected');
         if (failed) throw laminateError((failed as PromiseRejectedResult).reason);
@@ -115,18 +130,20 @@ export class RedisStore extends BytesStore {
    * is being retried) waits for it; after a drop, or a failover that lost
    * Redis's record of this store, nothing is coming, and the append goes ahead.
    */
-  private applyOnce(id: KeyId, pieces: Buffer[], fence: number | undefined): Promise<void> {
-    const sequence = ++this.sequence;
-    const previous = this.lastSent.get(id);
-    this.lastSent.set(id, sequence);
+  private applyOnce(id: KeyId, pieces: Buffer[], fence: number | undefined, sent?: { sequence: number; previous?: number; reply: Promise<number> }): Promise<void> {
+    const { sequence, previous } = sent ?? this.nextSequence(id);
     const { meta, data } = this.names.of(id);
     // A single server's script also reads the fencing counter; a cluster's reaches only the key's slot.
     const names = this.settings.cluster ? [meta, data] : [meta, data, this.names.fence];
     const started = Date.now();
     let after = previous === undefined ? '' : String(previous);
+    // The first reply may come from a script shared with other keys (applyMany); a retry goes alone.
+    let shared = sent?.reply;
     const attempt = async (): Promise<void> => {
       for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-        const reply = await this.send((redis) => redis.laminateAppend(names[0], names[1], ...names.slice(2), this.producer, sequence, after, this.settings.segmentBytes, fence ?? '', ...pieces));
+        const first = shared;
+        shared = undefined;
+        const reply = first ? await first : await this.send((redis) => redis.laminateAppend(names[0], names[1], ...names.slice(2), this.producer, sequence, after, this.settings.segmentBytes, fence ?? '', ...pieces));
         if (reply >= 0) return;
         if (reply === -3) {
           throw new LaminateError('ERR_LOCKED', `The append to ${JSON.stringify(id)} ran in a withLock section whose lock has since been taken by another holder (this process was paused or cut off from Redis past lockTtlMs), so it was refused and nothing was stored. Take the lock again and redo the section's work; raise lockTtlMs if sections stall that long.`, { key: id });
@@ -143,6 +160,35 @@ export class RedisStore extends BytesStore {
       else this.abandoned.add(sequence);
       throw error;
     });
+  }
+
+  /** This store's next sequence number, as the next append to `id`, and the one it follows. */
+  private nextSequence(id: KeyId): { sequence: number; previous?: number } {
+    const sequence = ++this.sequence;
+    const previous = this.lastSent.get(id);
+    this.lastSent.set(id, sequence);
+    return { sequence, previous };
+  }
+
+  /**
+   * Several keys' appends in one script (single server): each key is still
+   * applied on its own and checked as by applyOnce, which takes over a key
+   * whose append must wait or be retried.
+   */
+  private applyMany(entries: readonly { id: KeyId; pieces: Buffer[] }[], fence: number | undefined): Promise<void>[] {
+    if (entries.length === 0) return [];
+    if (entries.length === 1) return [this.applyOnce(entries[0].id, entries[0].pieces, fence)];
+    const names: string[] = [this.names.fence];
+    const args: (string | number | Buffer)[] = [this.producer, fence ?? '', this.settings.segmentBytes];
+    const sequences = entries.map(({ id, pieces }) => {
+      const { meta, data } = this.names.of(id);
+      const next = this.nextSequence(id);
+      names.push(meta, data);
+      args.push(next.sequence, next.previous ?? '', pieces.length, ...pieces);
+      return next;
+    });
+    const replies = this.send((redis) => redis.laminateAppendMany(names.length, ...names, ...args));
+    return entries.map(({ id, pieces }, j) => this.applyOnce(id, pieces, fence, { ...sequences[j], reply: replies.then((r) => r[j]) }));
   }
 
   /** WAIT on the masters the call wrote to: an append call resolves once waitReplicas replicas of each hold it. */

@@ -13,17 +13,20 @@ const SEGMENT = `local function segment(i) if i == 0 then return KEYS[2] end ret
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
 
 /**
- * One producer's append to one key, applied once and in the producer's order.
- * ARGV: producer id, sequence, the sequence of the producer's previous append
- * to this key ('' when there is none to wait for), segment size, the fencing
- * token of the withLock section the append runs in ('' outside one), then the
- * bytes to append. KEYS[3], given on a single server only (a cluster refuses
- * names of other slots), is the namespace's fencing counter. The meta hash keeps the last sequence applied per producer:
- * a resent command (ioredis resends what was in flight when a connection
- * dropped; the layer retries MOVED/ASK) finds its sequence there and does
- * nothing. A command that overtook an earlier one of the same producer (a
- * retry after a redirection) is refused until the earlier one lands, so the
- * order is the producer's.
+ * One producer's append to one key, applied once and in the producer's order,
+ * as a Lua function both append scripts call: `meta` is the key's meta hash,
+ * `data` its first segment, `counter` the namespace's fencing counter (nil on
+ * a cluster, whose scripts reach only the key's slot), `after` the sequence of
+ * the producer's previous append to this key (nil when there is none to wait
+ * for), `fence` the token of the withLock section the append runs in (nil
+ * outside one), and ARGV[first..last] the bytes to append.
+ *
+ * The meta hash keeps the last sequence applied per producer: a resent
+ * command (ioredis resends what was in flight when a connection dropped; the
+ * layer retries MOVED/ASK) finds its sequence there and does nothing. A
+ * command that overtook an earlier one of the same producer (a retry after a
+ * redirection) is refused until the earlier one lands, so the order is the
+ * producer's.
  *
  * Fencing: the meta hash keeps the highest token of a section that wrote the
  * key ('f'). An append whose section's token is lower than that, or (single
@@ -35,43 +38,70 @@ local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
  * -2 this key has no record of the producer although an earlier append was
  * sent (not landed yet, or the store was dropped), -3 fenced out.
  */
-const APPEND = `local field = 'p:' .. ARGV[1]
-local seq = tonumber(ARGV[2])
-local last = tonumber(redis.call('HGET', KEYS[1], field) or '')
-if last and last >= seq then return 0 end
-local fence = tonumber(ARGV[5])
-if fence then
-  local newest = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
-  if KEYS[3] then newest = math.max(newest, tonumber(redis.call('GET', KEYS[3]) or '0')) end
-  if fence < newest then return -3 end
-end
-if last then
-  if ARGV[3] ~= '' and last < tonumber(ARGV[3]) then return -1 end
-elseif ARGV[3] ~= '' then
-  return -2
-end
-${SEGMENT}
-local limit = tonumber(ARGV[4])
-local size = redis.call('STRLEN', segment(n - 1))
-for i = 6, #ARGV do
-  local piece = ARGV[i]
-  if #piece == 0 then size = redis.call('APPEND', segment(n - 1), '') end
-  while #piece > 0 do
-    if size >= limit then n = n + 1; size = 0 end
-    local part = piece
-    if #piece > limit - size then
-      part = string.sub(piece, 1, limit - size)
-      piece = string.sub(piece, limit - size + 1)
-    else
-      piece = ''
-    end
-    size = redis.call('APPEND', segment(n - 1), part)
+const APPEND_ONE = `local function append_one(meta, data, counter, producer, seq, after, fence, limit, first, last)
+  local field = 'p:' .. producer
+  local record = redis.call('HMGET', meta, field, 'f', 'n')
+  local known = tonumber(record[1] or '')
+  if known and known >= seq then return 0 end
+  if fence then
+    local newest = tonumber(record[2] or '0')
+    if counter then newest = math.max(newest, tonumber(redis.call('GET', counter) or '0')) end
+    if fence < newest then return -3 end
   end
+  if known then
+    if after and known < after then return -1 end
+  elseif after then
+    return -2
+  end
+  local n = tonumber(record[3] or '1')
+  local function segment(i) if i == 0 then return data end return data .. ':' .. i end
+  local size = redis.call('STRLEN', segment(n - 1))
+  for i = first, last do
+    local piece = ARGV[i]
+    if #piece == 0 then size = redis.call('APPEND', segment(n - 1), '') end
+    while #piece > 0 do
+      if size >= limit then n = n + 1; size = 0 end
+      local part = piece
+      if #piece > limit - size then
+        part = string.sub(piece, 1, limit - size)
+        piece = string.sub(piece, limit - size + 1)
+      else
+        piece = ''
+      end
+      size = redis.call('APPEND', segment(n - 1), part)
+    end
+  end
+  if n > 1 then redis.call('HSET', meta, 'n', n) end
+  if fence then redis.call('HSET', meta, 'f', fence) end
+  redis.call('HSET', meta, field, seq)
+  return 1
+end`;
+
+/**
+ * One key's append. KEYS: meta, data, (single server) the fencing counter.
+ * ARGV: producer id, sequence, previous sequence ('' for none), segment size,
+ * fencing token ('' for none), then the bytes.
+ */
+const APPEND = `${APPEND_ONE}
+return append_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[4]), 6, #ARGV)`;
+
+/**
+ * Several keys' appends in one script, on a single server (a cluster refuses
+ * a script whose names span slots): one call of Redis's script machinery
+ * instead of one per key. Each key is applied on its own, as by APPEND.
+ * KEYS: the fencing counter, then each key's meta and data. ARGV: producer
+ * id, fencing token ('' for none), segment size, then per key its sequence,
+ * previous sequence ('' for none), the number of byte arguments, and those.
+ * Returns each key's APPEND result, in order.
+ */
+const APPEND_MANY = `${APPEND_ONE}
+local out, at = {}, 4
+for j = 1, (#KEYS - 1) / 2 do
+  local count = tonumber(ARGV[at + 2])
+  out[j] = append_one(KEYS[2 * j], KEYS[2 * j + 1], KEYS[1], ARGV[1], tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[2]), tonumber(ARGV[3]), at + 3, at + 2 + count)
+  at = at + 3 + count
 end
-if n > 1 then redis.call('HSET', KEYS[1], 'n', n) end
-if fence then redis.call('HSET', KEYS[1], 'f', fence) end
-redis.call('HSET', KEYS[1], field, seq)
-return 1`;
+return out`;
 
 /** The key's segments, in order (none for a missing key): a reader never sees part of an append. */
 const READ_SEGMENTS = `${SEGMENT}
@@ -136,6 +166,8 @@ type Arg = string | number | Buffer | Uint8Array;
 export interface ScriptCommands {
   /** On a single server with the fencing counter as a third name (the connection was made with `fenceCounter`). */
   laminateAppend(meta: string, data: string, ...args: Arg[]): Promise<number>;
+  /** Single server only: the number of names, the names, then the arguments (see APPEND_MANY). */
+  laminateAppendMany(...args: Arg[]): Promise<number[]>;
   laminateReadBuffer(meta: string, data: string): Promise<Buffer[]>;
   laminatePopBuffer(meta: string, data: string): Promise<Buffer[]>;
   laminateDelete(meta: string, data: string): Promise<number>;
@@ -152,6 +184,7 @@ export function withScripts(connection: Redis | Cluster, fenceCounter: boolean):
   const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE };
   for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
   connection.defineCommand('laminateAppend', { numberOfKeys: fenceCounter ? 3 : 2, lua: APPEND });
+  connection.defineCommand('laminateAppendMany', { lua: APPEND_MANY });
   connection.defineCommand('laminateAcquire', { numberOfKeys: 2, lua: ACQUIRE });
   connection.defineCommand('laminateRenew', { numberOfKeys: 1, lua: RENEW });
   connection.defineCommand('laminateRelease', { numberOfKeys: 1, lua: RELEASE });
