@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { file } from '@laminate/core';
 import { tempDirs } from '@laminate/core/testing';
-import { Float64, tableFromIPC, tableToIPC, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { tableFromIPC, tableToIPC, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../laminate/bin/laminate.mjs', import.meta.url));
