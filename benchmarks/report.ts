@@ -37,7 +37,8 @@ export interface Results {
   memory?: MemoryResults | { error: string };
   /** partd stack → its measurements, or why there are none. */
   peers: Map<PartdStack, Measurement[] | { error: string }>;
-  dd: { cache: DdResult; disk: DdResult; read?: DdResult };
+  /** bySize: workload id → dd in blocks of its value size over its volume (disk.ts ddBlocks); absent in runs made before it. */
+  dd: { cache: DdResult; disk: DdResult; read?: DdResult; bySize?: Record<string, { write: DdResult; read: DdResult }> };
   lock: LockCost;
   primitives: Primitives;
   partdCosts?: PartdCosts;
