@@ -21,7 +21,7 @@ import { poolBench, poolMarkdown } from './pool.js';
 import { redisBench, redisMarkdown } from './redis.js';
 import { typedBench } from './typed-arrays.js';
 import { startupBench, startupMarkdown } from './startup.js';
-import { dd, ddCachedRead, settle } from './disk.js';
+import { dd, ddBlocks, ddCachedRead, settle } from './disk.js';
 import { charts } from './charts-of-results.js';
 import type { MemoryResults } from './memory.js';
 import { NODE_PEERS } from './peers.js';
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
       }
       return kept;
     };
-    const ddResults = { cache: ddRuns(false), disk: ddRuns(true), read: ddCachedRead(root, ddMiB) };
+    const ddResults = { cache: ddRuns(false), disk: ddRuns(true), read: ddCachedRead(root, ddMiB), bySize: Object.fromEntries(ws.map((w) => [w.id, ddBlocks(root, w.valueBytes, totalBytes(w))])) };
 
     const laminate = new Map<string, Measurement[]>();
     const nodePeers = new Map<string, Measurement[]>();
