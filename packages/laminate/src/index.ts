@@ -21,3 +21,4 @@ export {
   EpisodePool, type EpisodePoolOptions, type EpisodeMeta, type Query, type Range, type SampleOptions,
   type PoolSchemaInput, type PoolSchemaJSON, type ColumnSpec, type ColumnTypeName, type MetadataSpec, type MetadataType,
 } from '@laminate/pool';
+export { tables, Tables, type BackendName, type TablesOptions, type ReadOptions as TablesReadOptions, type WriteOptions as TablesWriteOptions } from '@laminate/tables';
