@@ -175,6 +175,63 @@ describe('log(): reopening', () => {
   });
 });
 
+describe('log(): 1,000,000 keys', () => {
+  // log() works synchronously under its promises: without a turn of the event loop between the long steps,
+  // the test runner's own messages to this worker would wait for the whole test.
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('reopens from the index checkpoint and reads only the commits past it', async () => {
+    const dir = tempDir();
+    const keys = 1_000_000;
+    const value = Buffer.from('12345678');
+    // Big append calls keep this quick: the point is the reopen, not the appends.
+    const first = log(dir);
+    try {
+      for (let i = 0; i < keys; i += 100_000) {
+        const batch: Record<string, Uint8Array> = {};
+        for (let k = i; k < i + 100_000; k++) batch[`key-${k}`] = value;
+        await first.append(batch);
+        await turn();
+      }
+      expect(first.stats().keys).toBe(keys);
+    } finally {
+      // Closing writes the checkpoint (more than checkpointEvery records were applied).
+      await first.close();
+    }
+    expect(fs.statSync(join(dir, 'checkpoint.idx')).size).toBeGreaterThan(keys * 40);
+    await turn();
+    const second = log(dir, { checkpointEvery: Number.MAX_SAFE_INTEGER });
+    let covered: number;
+    try {
+      const stats = second.stats();
+      covered = stats.checkpointPosition;
+      expect(covered).toBeGreaterThan(0);
+      expect(stats.scannedRecords).toBe(0);
+      expect(stats.keys).toBe(keys);
+      // The tail: three calls, five values, past the checkpoint (this store closes without writing one).
+      await second.append({ 'key-7': Buffer.from('+a'), 'tail-1': Buffer.from('t1') });
+      await second.append({ 'key-999999': Buffer.from('+b') });
+      await second.append({ 'tail-2': Buffer.from('t2'), 'key-7': Buffer.from('+c') });
+    } finally {
+      await second.close();
+    }
+    await turn();
+    const third = log(dir);
+    try {
+      const stats = third.stats();
+      expect(stats.checkpointPosition).toBe(covered);
+      // The five values and the seal the second store wrote on closing: nothing before the checkpoint was scanned.
+      expect(stats.scannedRecords).toBe(6);
+      expect(stats.keys).toBe(keys + 2);
+      expect(stats.indexBytes).toBeGreaterThan(keys * 50);
+      const got = await third.getMany(['key-0', 'key-7', 'key-500000', 'key-999999', 'tail-1', 'tail-2', 'key-1000000']);
+      expect(got.map(text)).toEqual(['12345678', '12345678+a+c', '12345678', '12345678+b', 't1', 't2', '']);
+    } finally {
+      await third.close();
+    }
+  }, 600_000);
+});
+
 describe('log(): tombstones', () => {
   it('delete and pop remove what other processes appended before them; drop empties the store for every process', async () => {
     const dir = tempDir();
@@ -273,6 +330,93 @@ describe('log(): compact()', () => {
     }
     expect(text(await reader.get('k0'))).toBe(seen.k0);
   }, 60_000);
+});
+
+describe('log(): automatic compaction', () => {
+  const segmentBytesOnDisk = (dir: string) => segments(dir).reduce((n, name) => n + fs.statSync(join(dir, name)).size, 0);
+
+  it('compacts once the garbage passes autoCompactBytes and autoCompactRatio, and not before', async () => {
+    const dir = tempDir();
+    const store = opened(dir, { autoCompactBytes: 64 << 10, segmentBytes: 16 << 10 });
+    const junk = Buffer.alloc(4096, 7);
+    let rounds = 0;
+    // Below the trigger: garbage piles up, nothing is compacted.
+    while (store.stats().garbageBytes + 4200 < 64 << 10) {
+      await store.append({ live: Buffer.from(`${rounds++};`), junk });
+      await store.delete(['junk']);
+    }
+    expect(store.stats().autoCompactions).toBe(0);
+    for (let i = 0; i < 200; i++) {
+      await store.append({ live: Buffer.from(`${rounds++};`), junk });
+      await store.delete(['junk']);
+    }
+    const stats = store.stats();
+    expect(stats.autoCompactions).toBeGreaterThanOrEqual(2);
+    expect(stats.autoCompactError).toBeUndefined();
+    // About 860 KB of junk went through; what stays is bounded by the trigger, the open segment and the live data.
+    expect(segmentBytesOnDisk(dir)).toBeLessThan(64 * 1024 + 2 * (16 << 10) + 40_000);
+    const expected = Array.from({ length: rounds }, (_, i) => `${i};`).join('');
+    expect(text(await store.get('live'))).toBe(expected);
+    await store.close();
+    expect(text(await opened(dir).get('live'))).toBe(expected);
+  });
+
+  it('never compacts with autoCompact: false, nor below the garbage ratio', async () => {
+    const off = tempDir();
+    const store = opened(off, { autoCompact: false, autoCompactBytes: 1024, segmentBytes: 4096 });
+    for (let i = 0; i < 50; i++) {
+      await store.append({ junk: Buffer.alloc(2048) });
+      await store.delete(['junk']);
+    }
+    expect(store.stats().autoCompactions).toBe(0);
+    expect(store.stats().garbageBytes).toBeGreaterThan(50 * 2048);
+    const ratio = opened(tempDir(), { autoCompactBytes: 1024, autoCompactRatio: 0.9, segmentBytes: 4096 });
+    for (let i = 0; i < 50; i++) {
+      await ratio.append({ live: Buffer.alloc(2048), junk: Buffer.alloc(2048) });
+      await ratio.delete(['junk']);
+    }
+    // About half the segments is garbage: below 0.9, so no compaction.
+    expect(ratio.stats().autoCompactions).toBe(0);
+    expect(ratio.stats().garbageBytes).toBeGreaterThan(50 * 2048);
+  });
+
+  it('compacts automatically in several processes while another appends and this one reads; nothing lost, one order', async () => {
+    const dir = tempDir();
+    const rounds = 300;
+    const churners = ['c0', 'c1'].map((name) => child('log-churn.ts', [dir, name, String(rounds), String(64 << 10), String(16 << 10)]));
+    const writer = child('log-writer.ts', [dir, 'w0', '300', '2']);
+    const reader = opened(dir, { autoCompact: false });
+    let finished = false;
+    const all = Promise.all([...churners, writer].map((c) => c.done)).then((codes) => ((finished = true), codes));
+    const previous: Record<string, string> = {};
+    let reads = 0;
+    while (!finished) {
+      for (const key of ['c0:live', 'c1:live', 'k0']) {
+        const now = text(await reader.get(key));
+        expect(now.startsWith(previous[key] ?? '')).toBe(true);
+        previous[key] = now;
+      }
+      reads++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await all).toEqual([0, 0, 0]);
+    expect(reads).toBeGreaterThan(1);
+    const compactions = churners.map((c) => (JSON.parse(c.lines[c.lines.length - 1]) as { autoCompactions: number; autoCompactError?: string }));
+    for (const stats of compactions) expect(stats.autoCompactError).toBeUndefined();
+    expect(compactions.reduce((n, stats) => n + stats.autoCompactions, 0)).toBeGreaterThan(0);
+    const expected = Array.from({ length: rounds }, (_, i) => `${i};`).join('');
+    expect(text(await reader.get('c0:live'))).toBe(expected);
+    expect(text(await reader.get('c1:live'))).toBe(expected);
+    expect((await reader.keys()).sort()).toEqual(['c0:live', 'c1:live', 'k0', 'k1']);
+    const mine = [...tokens(text(await reader.get('k0'))), ...tokens(text(await reader.get('k1')))].map((t) => Number(t.split(':')[1]));
+    expect(mine.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    // 2.4 MB of junk went through; compaction gave most of it back.
+    expect(segmentBytesOnDisk(dir)).toBeLessThan(1 << 20);
+    // A process reading from scratch agrees.
+    const late = child('log-reader.ts', [dir]);
+    expect(await late.done).toBe(0);
+    expect(JSON.parse(late.lines[0])['c0:live']).toBe(expected);
+  }, 120_000);
 });
 
 describe('log(): several processes', () => {

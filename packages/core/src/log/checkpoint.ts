@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type Extents, FIELDS, LogIndex } from './log-index.js';
-import { readU64, writeU64 } from './record.js';
+import { RECORD_HEADER, readU64, writeU64 } from './record.js';
 
 /**
  * The index checkpoint: the index as of commit-log entry `position`, so that
@@ -96,7 +96,16 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
       const extents: Extents = new Array<number>(numbers);
       for (let n = 0; n < numbers; n++, at += 8) extents[n] = bytes.readDoubleLE(at);
       map.set(id, extents);
-      if (map === index.data) for (let n = 2; n < numbers; n += FIELDS) index.liveBytes += extents[n];
+      let valueBytes = 0;
+      for (let n = 0; n < numbers; n += FIELDS) {
+        valueBytes += extents[n + 2];
+        index.live(extents[n], RECORD_HEADER + keyLength + extents[n + 2]);
+      }
+      if (map === index.data) {
+        index.liveBytes += valueBytes;
+        index.values += numbers / FIELDS;
+        index.keyChars += id.length;
+      }
     }
   }
   return { index, position };

@@ -26,13 +26,28 @@ export interface LogOptions {
   checkpointEvery?: number;
   /** A writer starts a new segment once its segment holds this many bytes (default 256 MiB), so that compact() can remove the old one. */
   segmentBytes?: number;
+  /**
+   * Compact automatically (default true): after a write of this process, when
+   * the segments' garbage (bytes no live value uses) is at least
+   * autoCompactBytes and at least autoCompactRatio of the segments, this
+   * process runs compact() in the background if no other holds the directory.
+   */
+  autoCompact?: boolean;
+  /** The share of the segments' bytes that must be garbage (default 0.5). */
+  autoCompactRatio?: number;
+  /** The garbage bytes there must be, and must have grown by since this process last compacted (default 64 MiB). */
+  autoCompactBytes?: number;
 }
 
 /** The fields describe() may write besides type and path. */
-const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes'] as const;
+const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes', 'autoCompact', 'autoCompactRatio', 'autoCompactBytes'] as const;
+const AUTO_COMPACT_RATIO = 0.5;
+const AUTO_COMPACT_BYTES = 64 << 20;
 const SEGMENT_BYTES = 256 << 20;
 /** compact() copies values in commits of about this many bytes. */
 const MOVE_BATCH = 64 << 20;
+/** compact() copies a segment when at least 1/MOVE_SHARE of its bytes is garbage. */
+const MOVE_SHARE = 4;
 const COMMIT_LOG = 'commits.log';
 /** A commit covers at most this many bytes of records (its length field is 32 bits); a call larger is several commits, written at once. */
 const MAX_COMMIT = 1 << 30;
@@ -55,6 +70,27 @@ interface Outgoing {
 }
 
 /** What compact() did. */
+/** What stats() reports. */
+export interface LogStats {
+  keys: number;
+  /** Value bytes of the live values. */
+  liveBytes: number;
+  /** Bytes of the segments, and how many of them no live value uses (what compact() can give back). */
+  segmentBytes: number;
+  garbageBytes: number;
+  /** Entries of the commit log applied so far. */
+  commits: number;
+  /** An estimate of the index's memory (about 150 bytes per key of one value; docs/log.md). */
+  indexBytes: number;
+  /** The commit-log position of the checkpoint opening started from (0: none, the commit log was read from its start). */
+  checkpointPosition: number;
+  /** Records read from segments to build the index since opening: the tail past the checkpoint and other processes' writes. */
+  scannedRecords: number;
+  /** compact() runs of this process that the automatic policy started, and the last one's error, if it failed. */
+  autoCompactions: number;
+  autoCompactError?: string;
+}
+
 export interface CompactResult {
   /** Segment bytes before and after. */
   before: number;
@@ -101,6 +137,17 @@ export class LogStore extends BytesStore {
   private flushing?: Promise<void>;
   /** Where a get's coalesced reads land before their values are copied out. */
   private scratch = Buffer.allocUnsafe(0);
+  /** See LogStats. */
+  private openedAt = 0;
+  private scannedRecords = 0;
+  private autoCompactions = 0;
+  private autoCompactError?: string;
+  /** The automatic compaction: the directory lock without waiting, the run in flight, and the garbage it left. */
+  private readonly autoDirectory: DirectoryLock;
+  private readonly autoCross: Mutex;
+  private autoCompacting?: Promise<void>;
+  private garbageFloor = 0;
+  private stopping = false;
 
   constructor(path?: string, opts: LogOptions = {}) {
     super();
@@ -115,7 +162,15 @@ export class LogStore extends BytesStore {
     const settings = { staleMs: 10_000, timeoutMs: opts.lockTimeoutMs ?? 60_000, exclusive: false };
     this.directory = new DirectoryLock(this.path, settings, () => undefined);
     this.cross = new Mutex(this.directory.perCall(() => undefined));
+    // Waits for nothing: a directory locked by another process (compacting, or in withLock) is left to it.
+    this.autoDirectory = new DirectoryLock(this.path, { ...settings, timeoutMs: 0 }, () => undefined);
+    this.autoCross = new Mutex(this.autoDirectory.perCall(() => undefined));
+    for (const name of ['autoCompactRatio', 'autoCompactBytes'] as const) {
+      const value = opts[name];
+      if (value !== undefined && !(value >= 0)) throw typeError('ERR_INVALID_OPTION', `log(): ${name} must be a number of 0 or more.`);
+    }
     this.load();
+    // Garbage already there when opening counts as new: the first write past the trigger compacts.
   }
 
   /** On disk, so a reopened store finds it; each appended value is a record, so iter() yields them one by one. */
@@ -130,6 +185,7 @@ export class LogStore extends BytesStore {
       this.index = checkpoint.index;
       this.commits.seek(checkpoint.position);
       this.checkpointed = checkpoint.position;
+      this.openedAt = checkpoint.position;
     }
     this.refresh();
     this.cutDeadTails();
@@ -149,11 +205,16 @@ export class LogStore extends BytesStore {
       const n = segmentNumber(name);
       if (n === undefined) continue;
       const path = join(this.path, name);
-      const size = fs.statSync(path).size;
+      // compact() in another process may have removed it since the listing.
+      const size = fs.statSync(path, { throwIfNoEntry: false })?.size ?? 0;
       const end = this.index.segmentEnds.get(n) ?? 0;
       if (size <= end || !writerIsGone(this.reader.writerOf(n))) continue;
-      // A segment with no commit keeps its first record (who wrote it), so it stays a segment.
-      fs.truncateSync(path, Math.max(end, Math.min(size, headerEnd(this.reader, n))));
+      try {
+        // A segment with no commit keeps its first record (who wrote it), so it stays a segment.
+        fs.truncateSync(path, Math.max(end, Math.min(size, headerEnd(this.reader, n))));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     }
   }
 
@@ -184,7 +245,10 @@ export class LogStore extends BytesStore {
       if (batch === undefined || batch.start !== commit.start) throw new LaminateError('ERR_CORRUPT_FRAME', `The commit log ${this.commits.path} lists segment ${commit.segment} at ${commit.start}, which this process did not commit there. Was the directory copied while in use?`);
       for (const record of batch.records) this.index.apply(record, commit.segment, commit.seq);
     } else {
-      this.reader.scan(commit.segment, commit.start, end, (record) => this.index.apply(record, commit.segment, commit.seq));
+      this.reader.scan(commit.segment, commit.start, end, (record) => {
+        this.scannedRecords++;
+        this.index.apply(record, commit.segment, commit.seq);
+      });
     }
     this.index.committed(commit.segment, end);
   }
@@ -257,7 +321,7 @@ export class LogStore extends BytesStore {
         flushPacked();
         pieces.push(r.value);
       }
-      batch.push({ kind: r.kind, id: r.id, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
+      batch.push({ kind: r.kind, id: r.id, keyLength: r.key.byteLength, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
       at += recordSize;
     }
     flushPacked();
@@ -319,6 +383,7 @@ export class LogStore extends BytesStore {
     // The fsync (if any) is awaited outside the mutex, so that concurrent appends share it.
     const [synced] = await this.lock.run(() => [this.write(ids.map((id, i) => this.outgoing(Kind.VALUE, id, values[i])))]);
     await synced;
+    this.considerCompacting();
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
@@ -437,6 +502,7 @@ export class LogStore extends BytesStore {
       return [present.length === 0 ? undefined : this.write(present.map((id) => this.outgoing(Kind.DELETE, id, EMPTY_BYTES, stamp)))];
     });
     await synced[0];
+    this.considerCompacting();
   }
 
   /**
@@ -453,6 +519,7 @@ export class LogStore extends BytesStore {
       return [read, extents === undefined ? undefined : this.write([this.outgoing(Kind.DELETE, id, EMPTY_BYTES, this.commits.position)])] as const;
     });
     await synced;
+    this.considerCompacting();
     return value;
   }
 
@@ -495,9 +562,60 @@ export class LogStore extends BytesStore {
   }
 
   /** How much of the segments is live, and what the index costs. */
-  stats(): { keys: number; liveBytes: number; segmentBytes: number; commits: number } {
+  stats(): LogStats {
     this.refresh();
-    return { keys: this.index.data.size, liveBytes: this.index.liveBytes, segmentBytes: this.index.segmentBytes(), commits: this.commits.position };
+    const index = this.index;
+    return {
+      keys: index.data.size,
+      liveBytes: index.liveBytes,
+      segmentBytes: index.segmentBytes(),
+      garbageBytes: index.garbageBytes(),
+      commits: this.commits.position,
+      indexBytes: index.memoryBytes(),
+      checkpointPosition: this.openedAt,
+      scannedRecords: this.scannedRecords,
+      autoCompactions: this.autoCompactions,
+      ...(this.autoCompactError === undefined ? {} : { autoCompactError: this.autoCompactError }),
+    };
+  }
+
+  /**
+   * The automatic policy: once the garbage is at least autoCompactBytes, has
+   * grown by that much since this process last compacted (what compact()
+   * cannot move — other writers' open segments — stays garbage until they
+   * seal them), and is at least autoCompactRatio of the segments, compact()
+   * runs after the current call, before the next one of this process (a
+   * call made inside withLock: within the section, where the directory
+   * lock is already this process's, so the round is skipped; drop() is
+   * followed by the next write's check). It takes the directory
+   * lock without waiting: when another process holds it (compacting, or in
+   * withLock) this round is left to that process. An error is kept for
+   * stats() (autoCompactError), never thrown into an unrelated call.
+   */
+  private considerCompacting(): void {
+    if (this.given.autoCompact === false || this.autoCompacting !== undefined || this.stopping) return;
+    const garbage = this.index.garbageBytes();
+    const least = this.given.autoCompactBytes ?? AUTO_COMPACT_BYTES;
+    if (garbage < least || garbage - this.garbageFloor < least || garbage < (this.given.autoCompactRatio ?? AUTO_COMPACT_RATIO) * this.index.segmentBytes()) return;
+    // Queued now, so that it runs before the next call of this process.
+    this.autoCompacting = this.lock
+      .run(async () => {
+        if (this.stopping) return;
+        try {
+          await this.autoCross.run(async () => {
+            await this.compactHeld();
+            this.autoCompactions++;
+            this.autoCompactError = undefined;
+          });
+        } catch (error) {
+          if ((error as LaminateError).code !== 'ERR_LOCKED') this.autoCompactError = (error as Error).message;
+        }
+        this.garbageFloor = this.index.garbageBytes();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.autoCompacting = undefined;
+      });
   }
 
   /** Writes the index checkpoint now (close does it when checkpointEvery commits were read since the last one). */
@@ -520,7 +638,12 @@ export class LogStore extends BytesStore {
    * which the next compact() removes.
    */
   compact(): Promise<CompactResult> {
-    return this.withLock(async () => {
+    return this.withLock(() => this.compactHeld());
+  }
+
+  /** compact() with the directory lock held. */
+  private async compactHeld(): Promise<CompactResult> {
+    {
       await this.flushing;
       this.refresh();
       this.sealSegment();
@@ -552,6 +675,7 @@ export class LogStore extends BytesStore {
       for (const n of removable) {
         this.index.segmentEnds.delete(n);
         this.index.sealed.delete(n);
+        this.index.segmentLive.delete(n);
       }
       writeCheckpoint(this.path, this.index, this.commits.position);
       this.checkpointed = this.commits.position;
@@ -559,22 +683,33 @@ export class LogStore extends BytesStore {
         this.reader.forget(n);
         fs.rmSync(join(this.path, segmentName(n)), { force: true });
       }
+      this.garbageFloor = this.index.garbageBytes();
       return { before, after: this.index.segmentBytes(), moved, removed: removable.length };
-    });
+    }
   }
 
-  /** Segments no writer appends to any more: sealed, or written by a process that is gone. */
+  /**
+   * Segments worth copying: no writer appends to them any more (sealed, or
+   * written by a process that is gone) and at least a quarter of their bytes
+   * is garbage. A segment mostly live (one a compaction wrote, a writer's
+   * sealed one with nothing deleted) stays as it is, so compacting again
+   * does not copy the same values over and over.
+   */
   private movableSegments(): Set<number> {
     const out = new Set<number>();
     for (const name of fs.readdirSync(this.path)) {
       const n = segmentNumber(name);
       if (n === undefined || n === this.active?.number) continue;
+      const size = this.index.segmentEnds.get(n) ?? 0;
+      if (this.index.segmentGarbage(n) * MOVE_SHARE < size) continue;
       if (this.index.sealed.has(n) || writerIsGone(this.reader.writerOf(n))) out.add(n);
     }
     return out;
   }
 
   protected async closeStore(): Promise<void> {
+    this.stopping = true;
+    await this.autoCompacting;
     await this.flushing;
     await this.lock.run(() => {
       try {
@@ -587,9 +722,11 @@ export class LogStore extends BytesStore {
         this.reader.close();
         this.commits.close();
         this.directory.close();
+        this.autoDirectory.close();
       }
     });
     await this.cross.releaseIdle();
+    await this.autoCross.releaseIdle();
     if (this.temporary) {
       fs.rmSync(this.path, { recursive: true, force: true });
       removedByStore(this.path);
