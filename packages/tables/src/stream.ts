@@ -16,9 +16,9 @@
  * once it is there.
  */
 import { arrow } from '@laminate/arrow';
-import { typeError } from '@laminate/core/layer';
+import { LaminateError, typeError } from '@laminate/core/layer';
 import { type Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { type Backend, type Context, notFound, type Options, optionalString, unknownCommand } from './backend.js';
+import { type Backend, type Context, nameList, notFound, type Options, optionalString, unknownCommand } from './backend.js';
 import { floats, jsValue, tableOf, takeRows, valuesOf } from './frames.js';
 import { Generations, deleteAttrs, readAttrs, writeAttrs } from './layout.js';
 import { parseTime } from './time.js';
@@ -35,6 +35,7 @@ export interface StreamRecord {
 }
 
 const SEEKS = ['earliest', 'latest', 'sequence', 'time'];
+const RECORD_COLUMNS = ['shard', 'sequence', 'time', 'partition', 'clientInfo', 'data'];
 
 export class StreamBackend implements Backend {
   /** Where records without a partition key go next (round robin, per process). */
@@ -155,6 +156,9 @@ export class StreamBackend implements Backend {
     const now = this.context.now();
     if (mode === 'time' && opts.start === undefined) throw typeError('ERR_INVALID_OPTION', "read(stream) with seek 'time' needs start, such as 'now-1h'.");
     const from = mode === 'time' ? parseTime(opts.start, 'read(stream) start', now) : -Infinity;
+    const columns = nameList(opts.columns, 'read(stream) columns');
+    const unknown = (columns ?? []).filter((c) => !RECORD_COLUMNS.includes(c));
+    if (unknown.length > 0) throw new LaminateError('ERR_SCHEMA', `read(stream): there is no column ${unknown.map((c) => `"${c}"`).join(', ')}; a stream's columns are ${RECORD_COLUMNS.map((c) => `"${c}"`).join(', ')}.`);
     return this.context.stack.withLock(async () => {
       const attrs = await this.attrs(table);
       const shards = opts.shard === undefined ? Array.from({ length: attrs.shards }, (_, i) => i) : [shardNumber(opts.shard, attrs.shards)];
@@ -175,7 +179,8 @@ export class StreamBackend implements Backend {
         if (mode === 'latest') rows = rows.length === 0 ? [] : [rows[rows.length - 1]];
         parts.push({ table: stored, rows, shard });
       }
-      return joinShards(parts);
+      const joined = joinShards(parts);
+      return columns === undefined ? joined : joined.select(columns);
     });
   }
 

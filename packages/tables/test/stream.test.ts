@@ -69,6 +69,9 @@ describe('stream', () => {
     expect(data(await t.read('stream', 'log', { seek: 'seq', sequence: 99 }))).toEqual([]);
     // now is 60 minutes after r0; records at or after now-25m are r4 (20 min ago) and r5 (10 min ago).
     expect(data(await t.read('stream', 'log', { seek: 'time', start: 'now-25m' }))).toEqual(['r4', 'r5']);
+    const projected = await t.read('stream', 'log', { seek: 'latest', columns: ['data', 'sequence'] });
+    expect(rows(projected)).toEqual([{ data: 'r5', sequence: 5 }]);
+    expect((await rejection(t.read('stream', 'log', { columns: ['body'] }))).code).toBe('ERR_SCHEMA');
     const chunks: string[][] = [];
     for await (const chunk of t.read('stream', 'log', { iterator: true, chunkRows: 4 })) chunks.push(data(chunk) as string[]);
     expect(chunks).toEqual([
