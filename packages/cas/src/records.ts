@@ -2,14 +2,18 @@ import { crc32 } from 'node:zlib';
 import { type Key, LaminateError, type Store } from '@laminate/core';
 
 /**
- * The catalog's records: one append-only key of frames, each a 4-byte
+ * The catalog's records: append-only keys of frames, each a 4-byte
  * little-endian length, the CRC-32 of the JSON, then the JSON. Records are
- * only ever added, so a reader keeps what it has parsed and reads only the
- * bytes past it (the part of the key others appended since), which keeps a
- * list() over 100,000 records a lookup in memory plus one small read.
+ * only ever added, so a reader keeps what it has parsed and reads only what
+ * was appended since. They fill keys ['catalog', 'records', 0], 1, 2, … of
+ * RECORDS_PER_KEY each, so that catching up reads one short key even where
+ * the store cannot read part of a key (it returns the key whole): a list()
+ * over 100,000 records is a lookup in memory plus one small read.
  */
-const RECORDS: Key = ['catalog', 'records'];
+const RECORDS_PER_KEY = 512;
 const HEADER = 8;
+
+const recordsKey = (n: number): Key => ['catalog', 'records', n];
 
 export type Kind = 'file' | 'table' | 'log' | 'histogram' | 'config' | 'menu';
 export const KINDS: readonly Kind[] = ['file', 'table', 'log', 'histogram', 'config', 'menu'];
@@ -74,36 +78,45 @@ export class RecordIndex {
   readonly contentIds = new Set<string>();
   private readonly jobSets = new Map<string, Set<string>>();
   private readonly partitionSets = new Map<string, Set<string>>();
-  /** Bytes of the key parsed so far. */
+  /** Where reading resumes: the records key being filled, its bytes and its records parsed so far. */
+  private keyNumber = 0;
   private parsed = 0;
+  private parsedInKey = 0;
 
   constructor(private readonly store: Store<Uint8Array>) {}
 
-  /** The refresh running; refreshes queue so that no two parse the same bytes. */
-  private refreshing: Promise<void> = Promise.resolve();
-
-  /** Reads and indexes the records appended since the last refresh, by this process or any other. */
-  refresh(): Promise<void> {
-    const next = this.refreshing.catch(() => undefined).then(() => this.readNew());
-    this.refreshing = next;
-    return next;
-  }
-
-  private async readNew(): Promise<void> {
-    const tail = await this.readFrom(this.parsed);
-    let at = 0;
-    while (at + HEADER <= tail.byteLength) {
-      const view = Buffer.from(tail.buffer, tail.byteOffset + at, tail.byteLength - at);
-      const length = view.readUInt32LE(0);
-      if (HEADER + length > view.byteLength) break;
-      const json = view.subarray(HEADER, HEADER + length);
-      if (crc32(json) !== view.readUInt32LE(4)) {
-        throw new LaminateError('ERR_CORRUPT', `The catalog's record at byte ${this.parsed + at} fails its checksum: the records key is damaged. Restore the store from a backup.`, { offset: this.parsed + at });
+  /**
+   * Reads and indexes the records appended since the last refresh, by this
+   * process or any other. Refreshes may run at once (one inside a withLock
+   * section, one waiting for it): each reads, then parses only if no other
+   * parsed in between, else reads again from where that one stopped. No
+   * refresh waits for another, so none waits on a section that waits on it.
+   */
+  async refresh(): Promise<void> {
+    for (;;) {
+      const keyNumber = this.keyNumber;
+      const from = this.parsed;
+      const tail = await this.readFrom(recordsKey(keyNumber), from);
+      if (keyNumber !== this.keyNumber || from !== this.parsed) continue;
+      let at = 0;
+      while (at + HEADER <= tail.byteLength) {
+        const view = Buffer.from(tail.buffer, tail.byteOffset + at, tail.byteLength - at);
+        const length = view.readUInt32LE(0);
+        if (HEADER + length > view.byteLength) break;
+        const json = view.subarray(HEADER, HEADER + length);
+        if (crc32(json) !== view.readUInt32LE(4)) {
+          throw new LaminateError('ERR_CORRUPT', `The catalog's records key ${keyNumber} fails its checksum at byte ${from + at}: it is damaged. Restore the store from a backup.`, { offset: from + at });
+        }
+        this.add(JSON.parse(json.toString('utf8')) as CatalogRecord);
+        this.parsedInKey++;
+        at += HEADER + length;
       }
-      this.add(JSON.parse(json.toString('utf8')) as CatalogRecord);
-      at += HEADER + length;
+      this.parsed += at;
+      if (this.parsedInKey < RECORDS_PER_KEY) return;
+      this.keyNumber++;
+      this.parsed = 0;
+      this.parsedInKey = 0;
     }
-    this.parsed += at;
   }
 
   /** Appends one record; call it inside withLock after refresh(), then it is indexed here too. */
@@ -113,7 +126,7 @@ export class RecordIndex {
     frame.writeUInt32LE(json.byteLength, 0);
     frame.writeUInt32LE(crc32(json), 4);
     json.copy(frame, HEADER);
-    await this.store.append([[RECORDS, frame]], { transfer: true });
+    await this.store.append([[recordsKey(this.keyNumber), frame]], { transfer: true });
     await this.refresh();
   }
 
@@ -148,11 +161,11 @@ export class RecordIndex {
     }
   }
 
-  /** The records key from `offset` on: only those bytes where the store reads part of a key. */
-  private async readFrom(offset: number): Promise<Uint8Array> {
+  /** A records key from `offset` on: only those bytes where the store reads part of a key. */
+  private async readFrom(key: Key, offset: number): Promise<Uint8Array> {
     const ranged = this.store as Store<Uint8Array> & { readRanges?: (ranges: { key: Key; offset: number; length: number }[]) => Promise<Uint8Array[]> };
-    if (typeof ranged.readRanges === 'function') return (await ranged.readRanges([{ key: RECORDS, offset, length: Infinity }]))[0];
-    return (await this.store.get(RECORDS)).subarray(offset);
+    if (typeof ranged.readRanges === 'function') return (await ranged.readRanges([{ key, offset, length: Infinity }]))[0];
+    return (await this.store.get(key)).subarray(offset);
   }
 }
 
