@@ -268,6 +268,25 @@ describe('log(): tombstones', () => {
     expect(await store.keys()).toEqual(['a']);
   });
 
+  it('bounds the index with maxIndexBytes: ERR_TOO_LARGE, nothing stored; deleting keys makes room; stats() reports the estimate', async () => {
+    const store = opened(tempDir(), { maxIndexBytes: 20_000 });
+    const batch = (from: number, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`key-${from + i}`, Buffer.from('v')]));
+    await store.append(batch(0, 100));
+    const used = store.stats().indexBytes;
+    expect(used).toBeGreaterThan(100 * 100);
+    expect(used).toBeLessThan(20_000);
+    const error = await rejection(store.append(batch(100, 100)));
+    expect(error).toBeInstanceOf(LaminateError);
+    expect(error.code).toBe('ERR_TOO_LARGE');
+    expect(error.message).toContain('maxIndexBytes');
+    expect((await store.keys()).length).toBe(100);
+    expect(store.stats().indexBytes).toBe(used);
+    await store.delete(Object.keys(batch(0, 90)));
+    await store.append(batch(100, 100));
+    expect((await store.keys()).length).toBe(110);
+    expect(text(await store.get('key-150'))).toBe('v');
+  });
+
   it('describes itself and reopens from the short form', async () => {
     const dir = tempDir();
     const store = opened(dir, { fsync: true });

@@ -143,6 +143,15 @@ export class LogIndex {
     this.segmentLive.set(segment, (this.segmentLive.get(segment) ?? 0) + bytes);
   }
 
+  /** How much memoryBytes() would grow by if one value were appended to each of `ids`. */
+  memoryAdded(ids: readonly KeyId[]): number {
+    let added = ids.length * FIELDS * 8;
+    const fresh = new Set<KeyId>();
+    for (const id of ids) if (!this.data.has(id) && !fresh.has(id)) fresh.add(id);
+    for (const id of fresh) added += KEY_OVERHEAD + id.length;
+    return added;
+  }
+
   /** Bytes of `segment` no live value uses. */
   segmentGarbage(segment: number): number {
     return Math.max(0, (this.segmentEnds.get(segment) ?? 0) - (this.segmentLive.get(segment) ?? 0));

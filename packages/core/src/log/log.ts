@@ -20,6 +20,8 @@ export interface LogOptions {
   fsync?: boolean;
   /** Refuse an append that would take the segments past this many bytes (ERR_DISK_FULL); compact() gives space back. */
   maxDiskBytes?: number;
+  /** Refuse an append that would take the index's estimated memory (stats().indexBytes) past this many bytes (ERR_TOO_LARGE). */
+  maxIndexBytes?: number;
   /** How long withLock, drop, pop and compact wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
   /** Checkpoint the index on close when this many records were read or written since the last checkpoint (default 4096). */
@@ -40,7 +42,7 @@ export interface LogOptions {
 }
 
 /** The fields describe() may write besides type and path. */
-const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes', 'autoCompact', 'autoCompactRatio', 'autoCompactBytes'] as const;
+const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'maxIndexBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes', 'autoCompact', 'autoCompactRatio', 'autoCompactBytes'] as const;
 const AUTO_COMPACT_RATIO = 0.5;
 const AUTO_COMPACT_BYTES = 64 << 20;
 const SEGMENT_BYTES = 256 << 20;
@@ -153,6 +155,7 @@ export class LogStore extends BytesStore {
     super();
     this.given = opts;
     if (opts.maxDiskBytes !== undefined && !(opts.maxDiskBytes > 0)) throw typeError('ERR_INVALID_OPTION', 'log(): maxDiskBytes must be a number of bytes above 0.');
+    if (opts.maxIndexBytes !== undefined && !(opts.maxIndexBytes > 0)) throw typeError('ERR_INVALID_OPTION', 'log(): maxIndexBytes must be a number of bytes above 0.');
     this.temporary = path === undefined;
     this.path = path === undefined ? fs.mkdtempSync(join(tmpdir(), 'laminate-log-')) : resolve(path);
     if (this.temporary) removeOnExit(this.path);
@@ -381,9 +384,25 @@ export class LogStore extends BytesStore {
 
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
     // The fsync (if any) is awaited outside the mutex, so that concurrent appends share it.
-    const [synced] = await this.lock.run(() => [this.write(ids.map((id, i) => this.outgoing(Kind.VALUE, id, values[i])))]);
+    const [synced] = await this.lock.run(() => {
+      if (this.given.maxIndexBytes !== undefined) this.assertIndexRoom(ids, this.given.maxIndexBytes);
+      return [this.write(ids.map((id, i) => this.outgoing(Kind.VALUE, id, values[i])))];
+    });
     await synced;
     this.considerCompacting();
+  }
+
+  /** maxIndexBytes: refuses, storing nothing, an append whose new keys and values would take the index's estimate past `limit`. */
+  private assertIndexRoom(ids: readonly KeyId[], limit: number): void {
+    this.refresh();
+    const added = this.index.memoryAdded(ids);
+    const now = this.index.memoryBytes();
+    if (now + added > limit) {
+      throw new LaminateError(
+        'ERR_TOO_LARGE',
+        `log(): this append would take the index of ${this.path} to about ${now + added} bytes of memory, past maxIndexBytes (${limit}); nothing was stored. Delete keys (the index forgets them at once), spread keys over more stores, or raise maxIndexBytes.`,
+      );
+    }
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
