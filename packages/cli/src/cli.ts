@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isLaminateError } from '@laminate/core';
 import { type Command, parseCommand } from './command.js';
+import { casCommand } from './commands/cas.js';
 import { cat } from './commands/cat.js';
+import { catalogCommand } from './commands/catalog.js';
 import { drop } from './commands/drop.js';
 import { du } from './commands/du.js';
 import { compact } from './commands/compact.js';
@@ -14,7 +16,7 @@ import { commandHelp, mainHelp } from './help.js';
 import { type Io, processIo } from './io.js';
 import { Progress } from './progress.js';
 
-export const COMMANDS: readonly Command[] = [keys, cat, tail, du, drop, compact, serve, read, write];
+export const COMMANDS: readonly Command[] = [keys, cat, tail, du, drop, compact, serve, read, write, casCommand, catalogCommand];
 
 /** The package's version; package.json is one folder up from both src/ and dist/. */
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
