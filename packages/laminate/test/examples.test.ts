@@ -20,6 +20,7 @@ const pages = [
   { doc: 'docs/typed-data.md', dir: 'examples/guide-typed' },
   { doc: 'docs/pool.md', dir: 'examples/pool' },
   { doc: 'docs/streams.md', dir: 'examples/streams' },
+  { doc: 'docs/tables.md', dir: 'examples/tables' },
 ];
 
 interface Snippet {
