@@ -1,5 +1,5 @@
 import type { KeyId } from './keys.js';
-import { BytesStore, EMPTY_BYTES, type OpOptions, type StoreSpec, type Supports } from './store.js';
+import { BytesStore, EMPTY_BYTES, type IdRange, type OpOptions, type StoreSpec, type Supports } from './store.js';
 
 import { registerLayer } from './spec.js';
 /**
@@ -31,6 +31,28 @@ function seal(entry: Entry): void {
   if (entry.fill > 0) entry.chunks.push(entry.block.subarray(0, entry.fill));
   entry.block = undefined;
   entry.fill = 0;
+}
+
+/** `length` bytes of `entry` from `offset` (fewer where it ends): its chunks, then the used part of its block. */
+function readChunks(entry: Entry | undefined, offset: number, length: number): Uint8Array {
+  if (entry === undefined || offset >= entry.size || length === 0) return EMPTY_BYTES;
+  const end = Math.min(entry.size, offset + length);
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  const take = (chunk: Uint8Array) => {
+    const from = Math.max(offset, at);
+    const to = Math.min(end, at + chunk.byteLength);
+    if (from < to) parts.push(chunk.subarray(from - at, to - at));
+    at += chunk.byteLength;
+  };
+  for (const chunk of entry.chunks) {
+    if (at >= end) break;
+    if (at + chunk.byteLength > offset) take(chunk);
+    else at += chunk.byteLength;
+  }
+  // Bytes appended to the block later go past `fill`: a view of its used part stays as it is.
+  if (at < end && entry.block !== undefined) take(entry.block.subarray(0, entry.fill));
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
 /**
@@ -111,6 +133,16 @@ export class DictStore extends BytesStore {
     seal(entry);
     if (entry.chunks.length > 1) entry.chunks = [Buffer.concat(entry.chunks, entry.size)];
     return entry.chunks[0] ?? EMPTY_BYTES;
+  }
+
+  /**
+   * Reads each range from the key's chunks as they lie, without joining the
+   * key: a follower reads a growing key a piece at a time, and joining it
+   * for each piece would copy it all again. A range inside one chunk is a
+   * view, as get() returns.
+   */
+  override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
+    return this.lock.run(() => ranges.map(({ id, offset, length }) => readChunks(this.data.get(id), offset, length)), OWN);
   }
 
   /** Memory of this process: gone on reopen; each appended value kept as it came. */

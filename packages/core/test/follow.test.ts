@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DictStore, buffer, dict, file, isLaminateError, log, msgpack, zlib } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
+import { seededRandom } from '@laminate/core/layer';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
@@ -286,5 +287,27 @@ describe('appendStream()', () => {
     }
     await expect(store.appendStream('j', endless(), { signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     expect(text(await store.get('j'))).toBe('xxx');
+  });
+});
+
+describe("dict()'s ranges, which followers read a piece at a time", () => {
+  it('read from the chunks as they lie give the same bytes as slicing get()', async () => {
+    const store = track(dict());
+    const random = seededRandom(5);
+    for (let i = 0; i < 300; i++) {
+      // Small values packed into blocks, large ones kept apart, some transferred.
+      const size = random() < 0.2 ? 1024 + Math.floor(random() * 3000) : Math.floor(random() * 100);
+      const value = Buffer.alloc(size, i % 251);
+      await store.append({ k: value }, { transfer: random() < 0.3 });
+      if (i % 10 === 0) {
+        const whole = Buffer.from(await store.get('k'));
+        for (let r = 0; r < 20; r++) {
+          const offset = Math.floor(random() * (whole.byteLength + 10));
+          const length = random() < 0.1 ? Infinity : Math.floor(random() * 5000);
+          const [part] = await store.readRanges([{ key: 'k', offset, length }]);
+          expect(Buffer.from(part).equals(whole.subarray(offset, offset + length))).toBe(true);
+        }
+      }
+    }
   });
 });
