@@ -54,6 +54,8 @@ interface Args {
   startup: boolean;
   /** Only the start-up table. */
   startupOnly: boolean;
+  /** Only the live-stream latency and throughput table (benchmarks/streams.ts). */
+  streamsOnly?: boolean;
   /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
   typed: boolean;
   /** Only the typed-array rows. */
@@ -100,6 +102,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--redis' || flag === '--redis-only') args.redis = flag === '--redis' ? 'also' : 'only';
     else if (flag === '--no-startup') args.startup = false;
     else if (flag === '--startup-only') args.startupOnly = true;
+    else if (flag === '--streams-only') args.streamsOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -227,6 +230,12 @@ async function main(): Promise<void> {
     if (args.redis === 'only') {
       console.error('bench: Redis table only');
       console.log(`\n${redisMarkdown(await redisBench(root, { quick: args.quick, repeat: args.repeat, python: args.python }))}\n`);
+      return;
+    }
+    if (args.streamsOnly) {
+      console.error('bench: live-stream table only');
+      const { streamsBench, streamsMarkdown } = await import('./streams.js');
+      console.log(`\n${streamsMarkdown(await streamsBench(root, { quick: args.quick }))}\n`);
       return;
     }
     if (args.startupOnly) {
