@@ -1,6 +1,8 @@
-// The report's charts, drawn from a run's results: throughput by value size
-// (append and get), throughput by layer, and buffer()'s RSS over time.
-import { barListChart, groupedBarChart, lineChart } from './charts.js';
+// The report's charts, drawn from a run's results: throughput for each value
+// size (append and get), throughput by layer, and buffer()'s RSS over time.
+// Every axis is linear from zero, so a bar's length is its rate, and every
+// chart carries the run's date, mode and machine.
+import { barListChart, lineChart } from './charts.js';
 import type { Measurement } from './measure.js';
 import type { Results } from './report.js';
 
@@ -12,53 +14,64 @@ export interface Chart {
 }
 
 const SIZE_LABEL: Record<string, string> = { a: '100 B values', b: '10 KB values', c: '1 MB values' };
+const SIZE_FILE: Record<string, string> = { a: '100-B-values', b: '10-KB-values', c: '1-MB-values' };
 const MiB = 2 ** 20;
 
 function mbPerSecond(m: Measurement | undefined, phase: 'appendSeconds' | 'getSeconds'): number | undefined {
   return m?.verified && m[phase] > 0 ? m.bytes / 1e6 / m[phase] : undefined;
 }
 
-/** The rows of the value-size charts: laminate's two main stacks, then every peer that ran (a)–(c). */
-function sizeSeries(r: Results): { name: string; runs: Measurement[]; laminate: boolean }[] {
-  const out: { name: string; runs: Measurement[]; laminate: boolean }[] = [];
-  for (const stack of ['file', 'buffer']) {
-    const runs = r.laminate.get(stack);
-    if (runs?.length) out.push({ name: runs[0].store, runs, laminate: true });
+type Row = { label: string; value: number | undefined; kind: 'laminate' | 'peer' | 'limit' };
+
+/** What every chart says under its title: when, on what, in which mode, so that a chart copied out of the page still says it. */
+function stamp(r: Results): string {
+  const mode = r.quick ? 'quick mode (a quarter of the data, one run)' : `full size, best of ${r.repeat}`;
+  const m = r.machine;
+  return `${r.date} · ${mode} · ${m.cores} cores, ${m.cpu}, ${m.os}, Node ${m.node}`;
+}
+
+/** laminate's stacks shown in the value-size charts, when they ran: the plain file and buffer stacks and their variants. */
+const SIZE_STACKS = ['file', 'file-exclusive', 'buffer', 'buffer-transfer'];
+
+/**
+ * One value size, one phase: every store that ran it, in MB/s on a linear
+ * axis from zero (bar length is the rate, so 1.4 k is drawn at a fifth of
+ * 6.9 k), and the machine limit for that workload: dd in blocks of the
+ * same value size over the same volume, into or out of the page cache.
+ */
+function bySize(r: Results, id: string, phase: 'appendSeconds' | 'getSeconds'): string {
+  const rows: Row[] = [];
+  const run = (runs: Measurement[] | undefined) => runs?.find((m) => m.workload === id);
+  for (const stack of SIZE_STACKS) {
+    const m = run(r.laminate.get(stack));
+    if (m) rows.push({ label: m.store, value: mbPerSecond(m, phase), kind: 'laminate' });
   }
-  for (const runs of r.nodePeers.values()) if (runs.length) out.push({ name: runs[0].store, runs, laminate: false });
+  for (const runs of r.nodePeers.values()) {
+    const m = run(runs);
+    if (m) rows.push({ label: m.store, value: mbPerSecond(m, phase), kind: 'peer' });
+  }
   // partd.ZLib compresses: it belongs beside zlib(file()) in the tables, not here.
-  for (const [stack, runs] of r.peers) if (stack !== 'ZLib' && Array.isArray(runs) && runs.length) out.push({ name: runs[0].store, runs, laminate: false });
-  return out;
-}
-
-function bySize(r: Results, phase: 'appendSeconds' | 'getSeconds'): string {
-  const series = sizeSeries(r);
-  const dd = phase === 'appendSeconds' ? r.dd.cache : r.dd.read;
-  const ddRate = dd && !dd.error && dd.seconds > 0 ? dd.bytes / 1e6 / dd.seconds : undefined;
+  for (const [stack, runs] of r.peers) {
+    const m = stack !== 'ZLib' && Array.isArray(runs) ? run(runs) : undefined;
+    if (m) rows.push({ label: m.store, value: mbPerSecond(m, phase), kind: 'peer' });
+  }
+  const limit = r.dd.bySize?.[id]?.[phase === 'appendSeconds' ? 'write' : 'read'];
+  if (limit && !limit.error && limit.seconds > 0) rows.push({ label: limit.label, value: limit.bytes / 1e6 / limit.seconds, kind: 'limit' });
   const what = phase === 'appendSeconds' ? 'append' : 'get';
-  return groupedBarChart({
-    title: `${what} throughput by value size (MB/s, higher is better)`,
-    yLabel: `${what} MB/s (log scale)`,
-    series: [...series.map((s) => s.name), ...(ddRate ? [phase === 'appendSeconds' ? 'dd write (page cache)' : 'dd read (page cache)'] : [])],
-    groups: r.workloads.map((w) => ({
-      label: SIZE_LABEL[w.id] ?? w.id,
-      // dd moves 1 MiB blocks: it stands beside the 1 MB values only.
-      values: [...series.map((s) => mbPerSecond(s.runs.find((m) => m.workload === w.id), phase)), ...(ddRate ? [w.id === 'c' ? ddRate : undefined] : [])],
-    })),
-    log: true,
-    emphasise: series.filter((s) => s.laminate).map((s) => s.name),
-  });
+  return barListChart({ title: `${what} throughput, ${SIZE_LABEL[id] ?? id} (MB/s, higher is better)`, xLabel: `${what} MB/s (linear axis from 0)`, rows, stamp: stamp(r) });
 }
 
-/** (b)'s append throughput through every laminate layer and peer: what each layer costs. */
+/** (b)'s append throughput through every laminate layer and peer: what each layer costs; the limit is dd in 10 KB blocks. */
 function byLayer(r: Results): string {
-  const rows: { label: string; value: number | undefined; kind: 'laminate' | 'peer' | 'limit' }[] = [];
+  const rows: Row[] = [];
   const b = (runs: Measurement[] | undefined) => runs?.find((m) => m.workload === 'b');
   for (const runs of r.laminate.values()) rows.push({ label: b(runs)?.store ?? '?', value: mbPerSecond(b(runs), 'appendSeconds'), kind: 'laminate' });
   for (const runs of r.nodePeers.values()) rows.push({ label: b(runs)?.store ?? '?', value: mbPerSecond(b(runs), 'appendSeconds'), kind: 'peer' });
   for (const runs of r.peers.values()) if (Array.isArray(runs)) rows.push({ label: b(runs)?.store ?? '?', value: mbPerSecond(b(runs), 'appendSeconds'), kind: 'peer' });
-  if (!r.dd.cache.error) rows.push({ label: r.dd.cache.label, value: r.dd.cache.bytes / 1e6 / r.dd.cache.seconds, kind: 'limit' });
-  return barListChart({ title: 'append throughput by layer, 10 KB values (MB/s, higher is better)', xLabel: 'append MB/s (log scale)', rows: rows.filter((x) => x.label !== '?'), log: true });
+  // Only a dd of this workload's block size: a 1 MiB-block dd makes a hundred times fewer writes than 10 KB values need.
+  const limit = r.dd.bySize?.b?.write;
+  if (limit && !limit.error && limit.seconds > 0) rows.push({ label: limit.label, value: limit.bytes / 1e6 / limit.seconds, kind: 'limit' });
+  return barListChart({ title: 'append throughput by layer, 10 KB values (MB/s, higher is better)', xLabel: 'append MB/s (linear axis from 0)', rows: rows.filter((x) => x.label !== '?'), stamp: stamp(r) });
 }
 
 function rssOverTime(r: Results): string | undefined {
@@ -84,14 +97,17 @@ function rssOverTime(r: Results): string | undefined {
       { label: 'append', from: 0, to: lastAppend },
       { label: 'get', from: lastAppend, to: all.at(-1)?.[0] ?? lastAppend },
     ],
+    stamp: stamp(r),
   });
 }
 
 export function charts(r: Results): Chart[] {
   const out: Chart[] = [];
-  if (r.workloads.length > 0) {
-    out.push({ name: 'append-by-value-size.svg', title: 'Append throughput by value size', svg: bySize(r, 'appendSeconds') });
-    out.push({ name: 'get-by-value-size.svg', title: 'Get throughput by value size', svg: bySize(r, 'getSeconds') });
+  // One chart per value size and phase: rates a thousand times apart share no linear axis.
+  for (const w of r.workloads) {
+    const size = SIZE_FILE[w.id] ?? w.id;
+    out.push({ name: `append-${size}.svg`, title: `Append throughput, ${SIZE_LABEL[w.id] ?? w.id}`, svg: bySize(r, w.id, 'appendSeconds') });
+    out.push({ name: `get-${size}.svg`, title: `Get throughput, ${SIZE_LABEL[w.id] ?? w.id}`, svg: bySize(r, w.id, 'getSeconds') });
   }
   if (r.workloads.some((w) => w.id === 'b')) out.push({ name: 'append-by-layer.svg', title: 'Append throughput by layer (10 KB values)', svg: byLayer(r) });
   const rss = rssOverTime(r);

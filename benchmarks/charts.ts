@@ -45,12 +45,22 @@ function text(x: number, y: number, content: string, attrs: Attrs = {}): string 
   return el('text', { x, y, 'font-size': 12, fill: INK, ...attrs }, esc(content));
 }
 
-function svgDocument(height: number, title: string, body: string[]): string {
+/**
+ * Where a chart's legend starts: under the title, and under the stamp when
+ * there is one. The stamp says when, on what and in which mode the numbers
+ * were measured, so that a chart copied out of its page still says so.
+ */
+function legendTop(stamp: string | undefined): number {
+  return stamp ? 58 : 42;
+}
+
+function svgDocument(height: number, title: string, body: string[], stamp?: string): string {
   height = Math.ceil(height); // whole pixels for the canvas, whatever the layout added up to
   const head = [
-    el('title', {}, esc(title)),
+    el('title', {}, esc(stamp ? `${title} (${stamp})` : title)),
     el('rect', { x: 0, y: 0, width: WIDTH, height, fill: '#ffffff' }),
     text(12, 22, title, { 'font-size': 13, 'font-weight': 'bold' }),
+    ...(stamp ? [text(12, 38, ellipsize(stamp, WIDTH - 24, 11), { 'font-size': 11, fill: MUTED })] : []),
   ];
   const attrs = {
     xmlns: 'http://www.w3.org/2000/svg',
@@ -62,8 +72,8 @@ function svgDocument(height: number, title: string, body: string[]): string {
   return `${el('svg', attrs, `\n${[...head, ...body].join('\n')}\n`)}\n`;
 }
 
-function noData(title: string): string {
-  return svgDocument(200, title, [text(WIDTH / 2, 110, 'no data', { 'text-anchor': 'middle', fill: MUTED, 'font-size': 13 })]);
+function noData(title: string, stamp?: string): string {
+  return svgDocument(200, title, [text(WIDTH / 2, 110, 'no data', { 'text-anchor': 'middle', fill: MUTED, 'font-size': 13 })], stamp);
 }
 
 // ---------------------------------------------------------------- text size
@@ -210,7 +220,7 @@ const usable = (v: number | undefined, log: boolean): v is number =>
 /** Grouped vertical bars: one group per category (e.g. value size), one bar per series in each group. */
 export function groupedBarChart(opts: {
   title: string;
-  /** Axis label, e.g. "append MB/s (log scale)". */
+  /** Axis label, e.g. "append MB/s". */
   yLabel: string;
   /** Series names, in legend and bar order. */
   series: string[];
@@ -220,16 +230,18 @@ export function groupedBarChart(opts: {
   log?: boolean;
   /** Series drawn with a darker outline / emphasised in the legend (laminate's own rows). */
   emphasise?: string[];
+  /** When, on what and in which mode the numbers were measured; drawn under the title. */
+  stamp?: string;
 }): string {
   const log = opts.log ?? false;
   const { series, groups } = opts;
   const emphasised = new Set(opts.emphasise ?? []);
   const all = groups.flatMap((g) => series.map((_, i) => g.values[i])).filter((v) => usable(v, log));
-  if (series.length === 0 || !all.some((v) => v > 0)) return noData(opts.title);
+  if (series.length === 0 || !all.some((v) => v > 0)) return noData(opts.title, opts.stamp);
 
   const scale = scaleFor(all, log, 5);
   const colour = (i: number) => PALETTE[i % PALETTE.length];
-  const key = legend(series.map((name, i) => ({ name, colour: colour(i), bold: emphasised.has(name) })), 42);
+  const key = legend(series.map((name, i) => ({ name, colour: colour(i), bold: emphasised.has(name) })), legendTop(opts.stamp));
 
   const tickLabels = scale.ticks.map((t) => compact(t, 3));
   const left = 22 + Math.max(...tickLabels.map((l) => textWidth(l, 11))) + 10;
@@ -293,7 +305,7 @@ export function groupedBarChart(opts: {
   });
   body.push(el('line', { x1: left, y1: bottomY, x2: left + plotW, y2: bottomY, stroke: AXIS }));
   body.push(el('line', { x1: left, y1: top, x2: left, y2: bottomY, stroke: AXIS }));
-  return svgDocument(height, opts.title, body);
+  return svgDocument(height, opts.title, body, opts.stamp);
 }
 
 /** Horizontal bars, one per row, sorted as given; for "throughput by layer". */
@@ -302,15 +314,17 @@ export function barListChart(opts: {
   xLabel: string;
   rows: { label: string; value: number | undefined; kind: 'laminate' | 'peer' | 'limit' }[];
   log?: boolean;
+  /** When, on what and in which mode the numbers were measured; drawn under the title. */
+  stamp?: string;
 }): string {
   const log = opts.log ?? false;
   const { rows } = opts;
   const all = rows.map((r) => r.value).filter((v) => usable(v, log));
-  if (!all.some((v) => v > 0)) return noData(opts.title);
+  if (!all.some((v) => v > 0)) return noData(opts.title, opts.stamp);
 
   const scale = scaleFor(all, log, 6);
   const kinds = (['laminate', 'peer', 'limit'] as const).filter((k) => rows.some((r) => r.kind === k));
-  const key = legend(kinds.map((k) => ({ name: KINDS[k].name, colour: KINDS[k].colour, bold: k === 'laminate' })), 42);
+  const key = legend(kinds.map((k) => ({ name: KINDS[k].name, colour: KINDS[k].colour, bold: k === 'laminate' })), legendTop(opts.stamp));
 
   // The left margin fits the longest row label, up to about half the width; longer ones are cut.
   const labelW = Math.min(Math.max(...rows.map((r) => textWidth(r.label, 12))), 360);
@@ -357,7 +371,7 @@ export function barListChart(opts: {
   body.push(el('line', { x1: left, y1: top, x2: left, y2: bottomY, stroke: AXIS }));
   body.push(el('line', { x1: left, y1: bottomY, x2: left + plotW, y2: bottomY, stroke: AXIS }));
   body.push(text(left + plotW / 2, bottomY + 40, opts.xLabel, { 'text-anchor': 'middle' }));
-  return svgDocument(height, opts.title, body);
+  return svgDocument(height, opts.title, body, opts.stamp);
 }
 
 /** Lines over time; for "RSS over time for buffer()". */
@@ -370,20 +384,22 @@ export function lineChart(opts: {
   guides?: { label: string; y: number }[];
   /** Shaded x intervals with a label at the top (e.g. "append", "get"). */
   phases?: { label: string; from: number; to: number }[];
+  /** When, on what and in which mode the numbers were measured; drawn under the title. */
+  stamp?: string;
 }): string {
   // Points with a non-finite coordinate are dropped rather than drawn somewhere arbitrary.
   const series = opts.series.map((s) => ({ name: s.name, points: s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)) }));
   const guides = (opts.guides ?? []).filter((g) => Number.isFinite(g.y));
   const phases = (opts.phases ?? []).filter((p) => Number.isFinite(p.from) && Number.isFinite(p.to));
   const points = series.flatMap((s) => s.points);
-  if (points.length === 0) return noData(opts.title);
+  if (points.length === 0) return noData(opts.title, opts.stamp);
 
   const xs = [...points.map((p) => p[0]), ...phases.flatMap((p) => [p.from, p.to])];
   const ys = [...points.map((p) => p[1]), ...guides.map((g) => g.y)];
   const xScale = linearScale(Math.min(...xs), Math.max(...xs), 6);
   const yScale = linearScale(Math.min(0, ...ys), Math.max(...ys), 5); // memory is read from zero
   const colour = (i: number) => PALETTE[i % PALETTE.length];
-  const key = legend(series.map((s, i) => ({ name: s.name, colour: colour(i) })), 42);
+  const key = legend(series.map((s, i) => ({ name: s.name, colour: colour(i) })), legendTop(opts.stamp));
 
   const yTicks = yScale.ticks.map((t) => compact(t, 3));
   const left = 22 + Math.max(...yTicks.map((l) => textWidth(l, 11))) + 10;
@@ -424,5 +440,5 @@ export function lineChart(opts: {
   body.push(el('line', { x1: left, y1: bottomY, x2: left + plotW, y2: bottomY, stroke: AXIS }));
   body.push(rotatedText(16, top + plotH / 2, opts.yLabel, { 'text-anchor': 'middle' }));
   body.push(text(left + plotW / 2, bottomY + 40, opts.xLabel, { 'text-anchor': 'middle' }));
-  return svgDocument(height, opts.title, body);
+  return svgDocument(height, opts.title, body, opts.stamp);
 }

@@ -336,3 +336,20 @@ describe('every chart', () => {
     }
   });
 });
+
+describe('the stamp under the title', () => {
+  it('says when, in which mode and on what the numbers were measured, in every kind of chart, and in its title', () => {
+    const stamp = '2026-12-01 03:30 UTC · quick mode · 2 cores, Node v20';
+    const svgs = [
+      groupedBarChart({ title: 't', yLabel: 'y', series: ['a'], groups: [{ label: 'g', values: [1] }], stamp }),
+      barListChart({ title: 't', xLabel: 'x', rows: [{ label: 'a', value: 1, kind: 'laminate' }], stamp }),
+      lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [[0, 1]] }], stamp }),
+      barListChart({ title: 't', xLabel: 'x', rows: [], stamp }),
+    ];
+    for (const svg of svgs) {
+      check(svg);
+      expect(svg).toContain(`<title>t (${stamp})</title>`);
+      expect(svg).toContain(`>${stamp}</text>`);
+    }
+  });
+});

@@ -50,11 +50,20 @@ describe('the benchmark command', () => {
     expect(page).toMatch(/Target: `laminate --help` under 5× `node -e 0`: \d+\.\d\d× \((met|NOT met)\)\./);
     expect(page).toContain('`npm run bench -- --only file,leveldb');
     const charts = readdirSync(join(out, 'report')).sort();
-    expect(charts).toEqual(['append-by-value-size.svg', 'buffer-rss.svg', 'get-by-value-size.svg']);
+    expect(charts).toEqual(['append-100-B-values.svg', 'buffer-rss.svg', 'get-100-B-values.svg']);
     for (const name of charts) {
       expect(page).toContain(`(report/${name})`);
-      expect(readFileSync(join(out, 'report', name), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      const svg = readFileSync(join(out, 'report', name), 'utf8');
+      expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      // Every chart says when, in which mode and on what it was measured.
+      expect(svg).toContain(json.date);
+      expect(svg).toContain('quick mode');
+      expect(svg).toContain(`Node ${json.machine.node}`);
     }
+    // The value-size charts draw dd in blocks of the value size (100 B), not 1 MiB blocks.
+    const append = readFileSync(join(out, 'report', 'append-100-B-values.svg'), 'utf8');
+    expect(append).toContain('data-row="dd if=/dev/zero of=… bs=100 count=');
+    expect(append).not.toContain('bs=1M');
     // The JSON holds the whole run: drawing the page again from it gives the same page and charts.
     const again = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join('benchmarks', 'run.ts'), '--render', join(out, 'report.json'), '--out', join(out, 'again.md')], { cwd: root, encoding: 'utf8' });
     expect(again.status, again.stderr).toBe(0);
