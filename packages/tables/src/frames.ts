@@ -10,7 +10,7 @@
  * writes of the same columns compatible whatever their values.
  */
 import { typeError } from '@laminate/core/layer';
-import { Bool, type DataType, Field, Float64, makeData, RecordBatch, Schema, Struct, Table, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
+import { Bool, type DataType, Field, Float64, makeData, makeVector, RecordBatch, Schema, Struct, Table, Type, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
 
 /** What `write` takes: an Arrow Table or RecordBatch, or an array of plain records. */
 export type FrameInput = Table | RecordBatch | readonly object[];
@@ -127,15 +127,26 @@ function readerOf(vector: Vector): (row: number) => unknown {
 
 /** The rows `rows` of `table` (in that order), in a new Table with the same schema. */
 export function takeRows(table: Table, rows: ArrayLike<number>): Table {
-  return tableOf(
-    table.schema.fields.map((field) => {
-      const vector = table.getChild(field.name)!;
-      const read = readerOf(vector);
-      const values: unknown[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) values[i] = read(rows[i]);
-      return [field.name, vectorFromArray(values.map((v) => (typeof v === 'number' && isBigType(field.type) ? BigInt(Math.trunc(v)) : v)), field.type)] as const;
-    }),
-  );
+  return tableOf(table.schema.fields.map((field) => [field.name, takeVector(table.getChild(field.name)!, rows)] as const));
+}
+
+/** The values at `rows` of a vector: typed arrays gathered directly where the column is numeric and has no nulls. */
+function takeVector(vector: Vector, rows: ArrayLike<number>): Vector {
+  const type = vector.type;
+  if (vector.nullCount === 0 && (type.typeId === Type.Float || type.typeId === Type.Int)) {
+    const source = vector.toArray() as Float64Array;
+    const Out = source.constructor as new (n: number) => Float64Array;
+    const out = new Out(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = source[rows[i]];
+    return makeVector(makeData({ type, length: rows.length, nullCount: 0, data: out } as never));
+  }
+  const read = readerOf(vector);
+  const values: unknown[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const value = read(rows[i]);
+    values[i] = typeof value === 'number' && isBigType(type) ? BigInt(Math.trunc(value)) : value;
+  }
+  return vectorFromArray(values, type);
 }
 
 function isBigType(type: DataType): boolean {
