@@ -78,6 +78,7 @@ const DEFAULT_POLL_MS = 20;
 
 /** A store as this module sees it: the hooks of store.ts. */
 export interface FollowableBytes {
+  assertOpen(): void;
   readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array>;
   watchId(id: KeyId, pollMs?: number): ChangeWatch;
   sealedId(id: KeyId): Promise<number | undefined>;
@@ -165,6 +166,7 @@ export async function* followBytes(store: FollowableBytes, id: KeyId, request: F
     let lastNews = Date.now();
     for (;;) {
       throwIfAborted(request.signal);
+      store.assertOpen();
       const max = sealed === undefined ? FOLLOW_PIECE : Math.min(FOLLOW_PIECE, sealed - offset);
       const bytes = max > 0 ? await store.readFollowedId(id, offset, max) : EMPTY;
       if (bytes.byteLength > 0) {

@@ -266,6 +266,7 @@ export abstract class BaseStore<V> implements Store<V> {
     this.closing ??= (async () => {
       await this.closeStore();
       this.closed = true;
+      changed(); // followers of this store (follow.ts) wake and end with ERR_CLOSED
     })();
     return this.closing;
   }
@@ -274,7 +275,8 @@ export abstract class BaseStore<V> implements Store<V> {
     return this.close();
   }
 
-  protected assertOpen(): void {
+  /** Throws ERR_CLOSED once close() has begun; public so that a follower (follow.ts) can check between reads. */
+  assertOpen(): void {
     if (this.closed || this.closing) {
       throw new LaminateError('ERR_CLOSED', `This ${this.describe().type}() store is closed; open a new one to keep using the data.`);
     }

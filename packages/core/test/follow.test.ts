@@ -129,6 +129,40 @@ describe('follow() in one process', () => {
     await expect(collect(store.follow('k', { signal: AbortSignal.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
+  it('closing the store ends its waiting followers with ERR_CLOSED', async () => {
+    const store = msgpack(file(tempDir()));
+    await store.append({ k: [1] });
+    const seen: unknown[] = [];
+    const following = (async () => {
+      for await (const value of store.follow('k')) seen.push(value);
+    })();
+    await until(() => seen.length === 1);
+    await store.close();
+    await expect(following).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('stacked encoders (msgpack over zlib) decode frame by frame, and resume from a position', async () => {
+    const store = track(msgpack(zlib(dict())));
+    for (let i = 0; i < 5; i++) await store.append({ k: [i, 'x'.repeat(i * 100)] });
+    await store.seal('k');
+    const entries: { value: unknown[]; position: number }[] = [];
+    for await (const entry of store.follow('k').entries()) entries.push(entry);
+    expect(entries.map((e) => e.value[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(entries.at(-1)!.position).toBe((await (store.inner as ReturnType<typeof zlib>).inner.get('k')).byteLength);
+    expect((await collect(store.follow('k', { from: entries[2].position }))).map((v) => v[0])).toEqual([3, 4]);
+  });
+
+  it('file(): a tuple key, whose folder is made after the follower starts', async () => {
+    const dir = tempDir();
+    const store = track(msgpack(file(dir)));
+    const values = collect(store.follow(['day', 7]));
+    await store.append({ other: [0] });
+    await store.append([[['day', 7], ['a']]]);
+    await store.append([[['day', 7], ['b']]]);
+    await store.seal(['day', 7]);
+    expect(await values).toEqual([['a'], ['b']]);
+  });
+
   it('refuses bad options with ERR_INVALID_OPTION', () => {
     const store = track(dict());
     for (const opts of [{ from: -1 }, { from: 1.5 }, { from: 'middle' }, { idleTimeoutMs: 0 }, { signal: {} }, { pollMs: 0 }]) {
