@@ -1,4 +1,4 @@
-// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]
+// npm run bench [-- --full] [--repeat N (default 1, 3 with --full)] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--cas-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]
 //
 // Runs workloads (a), (b) and (c) through every laminate stack, through the
 // Node.js peers (LevelDB, LMDB, appendFile), through Python partd and against
@@ -56,6 +56,8 @@ interface Args {
   startupOnly: boolean;
   /** Only the live-stream latency and throughput table (benchmarks/streams.ts). */
   streamsOnly?: boolean;
+  /** Only the cas() and catalog() tables (benchmarks/cas.ts). */
+  casOnly?: boolean;
   /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
   typed: boolean;
   /** Only the typed-array rows. */
@@ -103,6 +105,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--no-startup') args.startup = false;
     else if (flag === '--startup-only') args.startupOnly = true;
     else if (flag === '--streams-only') args.streamsOnly = true;
+    else if (flag === '--cas-only') args.casOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -133,7 +136,7 @@ function names(args: Args): string[] {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]');
+  console.error('usage: npm run bench [-- --full] [--repeat N] [--only file,buffer,…] [--workloads a,b,c] [--no-python] [--no-shuffle] [--no-memory] [--no-arrow] [--no-typed] [--typed-only] [--no-compression] [--compression-only] [--no-network] [--network-only] [--no-pool] [--pool-only] [--no-startup] [--startup-only] [--cas-only] [--redis] [--redis-only] [--dir PATH] [--out FILE] [--render RUN.json]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -236,6 +239,12 @@ async function main(): Promise<void> {
       console.error('bench: live-stream table only');
       const { streamsBench, streamsMarkdown } = await import('./streams.js');
       console.log(`\n${streamsMarkdown(await streamsBench(root, { quick: args.quick }))}\n`);
+      return;
+    }
+    if (args.casOnly) {
+      console.error('bench: cas() and catalog() tables only');
+      const { casBench, casMarkdown } = await import('./cas.js');
+      console.log(`\n${casMarkdown(await casBench(root, { quick: args.quick, repeat: args.repeat }))}\n`);
       return;
     }
     if (args.startupOnly) {
