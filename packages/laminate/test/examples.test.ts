@@ -21,6 +21,7 @@ const pages = [
   { doc: 'docs/pool.md', dir: 'examples/pool' },
   { doc: 'docs/streams.md', dir: 'examples/streams' },
   { doc: 'docs/tables.md', dir: 'examples/tables' },
+  { doc: 'docs/catalog.md', dir: 'examples/catalog' },
 ];
 
 interface Snippet {
