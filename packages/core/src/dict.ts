@@ -1,3 +1,4 @@
+import { unsealInMemory } from './follow.js';
 import type { KeyId } from './keys.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type OpOptions, type StoreSpec, type Supports } from './store.js';
 
@@ -162,6 +163,7 @@ export class DictStore extends BytesStore {
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
       for (const id of ids) this.data.delete(id);
+      unsealInMemory(this, ids); // a key written again is a new stream (follow.ts)
     }, OWN);
   }
 
@@ -182,6 +184,7 @@ export class DictStore extends BytesStore {
   protected async dropAll(): Promise<void> {
     this.data.clear();
     this.meta.clear();
+    unsealInMemory(this);
   }
 
   protected async closeStore(): Promise<void> {

@@ -77,6 +77,12 @@ describe('follow() in one process', () => {
     expect(follower.position).toBe(4);
     // A sealed key: a new follower reads it whole and finishes.
     expect(text(Buffer.concat(await collect(store.follow('k'))))).toBe('abcd');
+    // Deleted, the key is a new stream: unsealed.
+    await store.delete(['k']);
+    await store.append({ k: bytes('new') });
+    const again = store.follow('k', { idleTimeoutMs: 50 });
+    expect((await collect(again)).map(text)).toEqual(['new']);
+    expect(again.endedBy).toBe('idle');
   });
 
   it("from: 'end' skips what is stored; from a position resumes after it", async () => {
