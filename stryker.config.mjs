@@ -7,6 +7,8 @@
 // a mutant is killed only by a test that was written to watch that mechanism, and a run of one
 // module takes minutes instead of hours. Scores and the equivalent mutants are in docs/testing.md.
 
+import { existsSync } from 'node:fs';
+
 /** Module → the test files that watch it. */
 const MODULES = {
   // Framing: the 8-byte length header and reading frames back, whole or torn.
@@ -46,16 +48,20 @@ if (unknown.length > 0) {
   throw new Error(`stryker.config.mjs: no test files are listed for ${unknown.join(', ')}; add the module to MODULES with the tests that watch it`);
 }
 
+// vitest.mutate.config.ts runs these files only. Set LAMINATE_MUTATE_TESTS (a comma-separated
+// list) beforehand to score a module against other files, such as the suite before a new test.
+process.env.LAMINATE_MUTATE_TESTS ||= [...new Set(modules.flatMap((file) => MODULES[file]))].filter((file) => existsSync(file)).join(',');
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   // Named by path: under pnpm, Stryker's own search of @stryker-mutator/* next to its core finds no runner.
   plugins: [import.meta.resolve('@stryker-mutator/vitest-runner')],
-  // The test files are listed per module, so vitest's "related" search (which would find nearly
-  // every test through the packages' index files) is off.
-  vitest: { configFile: 'vitest.config.ts', related: false },
+  // The test files are listed per module (in vitest.mutate.config.ts, not Stryker's testFiles:
+  // see there), so vitest's "related" search, which would find nearly every test through the
+  // packages' index files, is off.
+  vitest: { configFile: 'vitest.mutate.config.ts', related: false },
   mutate: Object.keys(MODULES),
-  testFiles: [...new Set(modules.flatMap((file) => MODULES[file]))],
   coverageAnalysis: 'perTest',
   // The machine is shared: one test process at a time.
   concurrency: 1,
