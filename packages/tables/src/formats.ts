@@ -39,20 +39,25 @@ export function csvText(table: Table, columns: readonly string[] = table.schema.
   });
 }
 
-/** CSV bytes (a header line, then rows) as a Table; `what` names the source in errors. */
+/**
+ * CSV bytes (a header line, then rows) as a Table; `what` names the source in
+ * errors. Text with no quote character at all is parsed without csv-parse's
+ * per-field cast (which builds an info object for every field, several times
+ * the cost of the parse): nothing in it is quoted, so every field is unquoted.
+ */
 export function csvTable(bytes: Uint8Array, what: string): Table {
-  let records: Cell[][];
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const quoted = buffer.includes(0x22);
+  let records: (Cell | string)[][];
   try {
-    records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-      cast: (value, context) => ({ value, quoted: context.quoting }),
-      bom: true,
-    }) as unknown as Cell[][];
+    records = quoted ? (parse(buffer, { cast: (value, context) => ({ value, quoted: context.quoting }), bom: true }) as unknown as Cell[][]) : (parse(buffer, { bom: true }) as string[][]);
   } catch (error) {
     throw new LaminateError('ERR_CORRUPT_FRAME', `${what} is not valid CSV: ${(error as Error).message}`, { cause: error });
   }
   if (records.length === 0) return tableOf([]);
   const [header, ...rows] = records;
-  return tableOf(header.map((name, k) => [name.value, columnOf(rows.map((row) => row[k]))] as const));
+  const cell = quoted ? (value: Cell | string | undefined) => value as Cell | undefined : (value: Cell | string | undefined) => (value === undefined ? undefined : { value: value as string, quoted: false });
+  return tableOf(header.map((name, k) => [cell(name)!.value, columnOf(rows.map((row) => cell(row[k])))] as const));
 }
 
 /** A column from its cells: Float64 or Bool when every present cell is an unquoted one of those, Utf8 otherwise. */

@@ -78,6 +78,18 @@ describe('csv', () => {
     expect(rows(await t.read('csv', 'empty'))).toEqual([{ a: 1, b: 'x' }]);
   });
 
+  it('reads a file with no quoted field at all the same way (numbers, booleans, nulls, strings)', async () => {
+    const store = dict();
+    await store.append([[['csv', 'plain'], Buffer.from('n,ok,name\n1.5,true,a\n,false,\n-2e3,,c d\n')]]);
+    const table = await tables(store).read('csv', 'plain');
+    expect(table.schema.fields.map((f) => String(f.type))).toEqual(['Float64', 'Bool', 'Utf8']);
+    expect(rows(table)).toEqual([
+      { n: 1.5, ok: true, name: 'a' },
+      { n: null, ok: false, name: null },
+      { n: -2000, ok: null, name: 'c d' },
+    ]);
+  });
+
   it('a damaged CSV file is a coded error', async () => {
     const store = dict();
     await store.append([[['csv', 'bad'], Buffer.from('a,b\n"unclosed,1\n')]]);
