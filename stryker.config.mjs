@@ -15,8 +15,8 @@ const MODULES = {
   'packages/core/src/framing.ts': ['packages/core/test/properties.test.ts', 'packages/core/test/corruption.test.ts', 'packages/core/test/framing.test.ts'],
   'packages/core/src/frames.ts': ['packages/core/test/properties.test.ts', 'packages/core/test/corruption.test.ts', 'packages/core/test/framing.test.ts'],
   // Keys → file names: reversible and collision-free.
-  'packages/core/src/filenames.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts'],
-  'packages/core/src/key-paths.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/file.test.ts'],
+  'packages/core/src/filenames.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/filename-table.test.ts', 'packages/core/test/properties.test.ts'],
+  'packages/core/src/key-paths.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/model.test.ts'],
   'packages/core/src/keys.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/keys.test.ts'],
   // buffer()'s spill policy.
   'packages/core/src/buffer.ts': ['packages/core/test/buffer.test.ts', 'packages/core/test/buffer-limits.test.ts', 'packages/core/test/model.test.ts'],
