@@ -128,8 +128,14 @@ export class Cas {
     }
     // Large: the thread pool hashes while the store writes, so a put costs about the longer of the two.
     const tag = newWriterTag();
-    const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-256', bytes), this.store.append([[dataKey(tag), bytes]])]);
-    return { id: Buffer.from(digest).toString('hex'), size: bytes.byteLength, data: tag };
+    try {
+      const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-256', bytes), this.store.append([[dataKey(tag), bytes]])]);
+      return { id: Buffer.from(digest).toString('hex'), size: bytes.byteLength, data: tag };
+    } catch (error) {
+      // Whatever part of the bytes landed: nothing names them, and they are this writer's to remove.
+      await this.store.delete([dataKey(tag)]).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**

@@ -46,6 +46,8 @@ export interface ListQuery {
   prefix?: string;
   /** Names that end with this. */
   suffix?: string;
+  /** Tables whose schema has a field of this name. */
+  column?: string;
 }
 
 export interface GcOptions {
@@ -57,7 +59,7 @@ export interface GcOptions {
   graceMs?: number;
 }
 
-const QUERY_FIELDS = new Set(['dataset', 'job', 'partition', 'kind', 'prefix', 'suffix']);
+const QUERY_FIELDS = new Set(['dataset', 'job', 'partition', 'kind', 'prefix', 'suffix', 'column']);
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -128,29 +130,32 @@ export class Catalog {
   async registerContent(content: Content, info: ContentInfo): Promise<string> {
     const checked = await this.checkInfo(info);
     const staged = await this.objects.write(content);
+    let committed = false;
     try {
       return await this.store.withLock(async () => {
         const id = await this.objects.commit(staged);
+        // Recorded now: should the catalog record fail, the object stays, unnamed, for gc().
+        committed = true;
         await this.index.refresh();
         const record: ContentRecord = { type: 'content', id, ...checked, name: checked.name ?? id, size: staged.size, at: new Date().toISOString() };
         if (!this.index.contentKeys.has(contentKey(record))) await this.index.append(record);
         return id;
       });
     } catch (error) {
-      await this.objects.discard(staged).catch(() => undefined);
+      if (!committed) await this.objects.discard(staged).catch(() => undefined);
       throw error;
     }
   }
 
   /** The content records that match every field given, in the order they were registered. */
   async list(query: ListQuery = {}): Promise<ContentRecord[]> {
-    if (query === null || typeof query !== 'object') throw typeError('ERR_INVALID_OPTION', 'list() takes an object { dataset, job, partition, kind, prefix, suffix }.');
+    if (query === null || typeof query !== 'object') throw typeError('ERR_INVALID_OPTION', 'list() takes an object { dataset, job, partition, kind, prefix, suffix, column }.');
     for (const field of Object.keys(query)) {
       if (!QUERY_FIELDS.has(field)) throw typeError('ERR_INVALID_OPTION', `list(): unknown field ${JSON.stringify(field)}; the fields are ${[...QUERY_FIELDS].join(', ')}.`);
     }
     if (query.kind !== undefined && !KINDS.includes(query.kind)) throw typeError('ERR_INVALID_OPTION', `list(): kind must be one of ${KINDS.join(', ')}; got ${JSON.stringify(query.kind)}.`);
     await this.index.refresh();
-    const { dataset, job, partition, kind, prefix, suffix } = query;
+    const { dataset, job, partition, kind, prefix, suffix, column } = query;
     const from = dataset === undefined ? this.index.contents : (this.index.contentsByDataset.get(dataset) ?? []);
     return from.filter(
       (record) =>
@@ -158,7 +163,8 @@ export class Catalog {
         (partition === undefined || record.partition === partition) &&
         (kind === undefined || record.kind === kind) &&
         (prefix === undefined || record.name.startsWith(prefix)) &&
-        (suffix === undefined || record.name.endsWith(suffix)),
+        (suffix === undefined || record.name.endsWith(suffix)) &&
+        (column === undefined || (record.schema?.fields.some((field) => field.name === column) ?? false)),
     );
   }
 

@@ -76,6 +76,9 @@ describe('catalog()', () => {
     expect((await cat.list({ suffix: '.json' })).map((r) => r.kind)).toEqual(['config']);
     expect((await cat.list({ prefix: 'orders/' })).map((r) => r.id)).toEqual([id]);
     expect(await cat.list({ dataset: other })).toEqual([]);
+    // The schema is queryable: tables with a column of that name.
+    expect((await cat.list({ column: 'amount' })).map((r) => r.id)).toEqual([id]);
+    expect(await cat.list({ column: 'price' })).toEqual([]);
     expect(Buffer.from(await cat.get(id)).equals(table)).toBe(true);
   });
 
