@@ -14,7 +14,7 @@ import { LaminateError, typeError } from '@laminate/core/layer';
 import { type DataType, type Table, Type, vectorFromArray } from 'apache-arrow';
 import { type Backend, type Context, nameList, notFound, type Options, optionalString, unknownCommand } from './backend.js';
 import { checkColumns, compile, expressionError, matchingRows, parseExpression, parseUpdate } from './expression.js';
-import { columnReaders, describeSchema, jsValue, tableOf, takeRows } from './frames.js';
+import { columnReaders, describeSchema, jsValue, stringReader, tableOf, takeRows } from './frames.js';
 import { Generations, deleteAttrs, readAttrs, writeAttrs } from './layout.js';
 
 interface KvAttrs {
@@ -266,7 +266,8 @@ export function lastWins(table: Table, index: string): number[] {
   const column = table.getChild(index);
   if (column === null) return [];
   const last = new Map<unknown, number>();
-  const read = columnReaders(table.select([index])).get(index)!;
+  // Index values only need to be told apart here, so strings are keyed by their bytes (latin1), not decoded.
+  const read = column.type.typeId === Type.Utf8 ? stringReader(column, 'latin1') : columnReaders(table.select([index])).get(index)!;
   for (let i = 0; i < table.numRows; i++) last.set(read(i), i);
   return [...last.values()];
 }
