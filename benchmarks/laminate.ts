@@ -2,7 +2,7 @@
 // through a Node.js peer (peers.ts): append everything, read every key back
 // with get, check what was read.
 import { rmSync } from 'node:fs';
-import { type BaseStore, brotli, buffer, dict, file, gzip, log, lz4, zlib, zstd } from '@laminate/core';
+import { type BaseStore, type FileStore, brotli, buffer, dict, file, gzip, log, lz4, zlib, zstd } from '@laminate/core';
 import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
 import { NODE_PEERS } from './peers.js';
@@ -20,6 +20,7 @@ interface Stack {
 export const STACKS: Record<string, Stack> = {
   file: { label: 'file()', make: (dir) => file(dir), onDisk: true },
   'file-exclusive': { label: 'file(dir, { exclusive: true })', make: (dir) => file(dir, { exclusive: true }), onDisk: true },
+  'file-view': { label: 'file(), getView', make: (dir) => viewing(file(dir)), onDisk: true },
   log: { label: 'log()', make: (dir) => log(dir), onDisk: true },
   buffer: { label: 'buffer(dict(), file(), 64 MiB)', make: (dir) => buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }), onDisk: false },
   'buffer-transfer': { label: 'buffer(dict(), file(), 64 MiB), transfer', make: (dir) => transferring(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY })), onDisk: false },
@@ -34,6 +35,16 @@ export const STACKS: Record<string, Stack> = {
 function transferring<S extends BaseStore<Uint8Array>>(store: S): S {
   const append = store.append.bind(store);
   store.append = (data, opts) => append(data, { ...opts, transfer: true });
+  return store;
+}
+
+/**
+ * `store` whose get is getView(): each key read into the store's reused
+ * scratch buffer. The harness checks each read before the next get, which is
+ * as long as such a view is valid.
+ */
+function viewing(store: FileStore): FileStore {
+  store.get = (key) => store.getView(key);
   return store;
 }
 

@@ -60,6 +60,7 @@ export interface Results {
 export const PEER_OF: Record<string, PartdStack> = {
   file: 'File',
   'file-exclusive': 'File',
+  'file-view': 'File',
   buffer: 'Buffer',
   'buffer-transfer': 'Buffer',
   zlib: 'ZLib',

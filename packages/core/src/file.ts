@@ -86,6 +86,10 @@ export interface FileDropOptions {
 }
 
 const READ_PIECE = 4 << 20;
+/** The largest scratch buffer getView() keeps between calls; a larger key is read into memory of its own. */
+const MAX_SCRATCH = 64 << 20;
+
+const NOT_REENTRANT = { reentrant: false } as const;
 
 /** The fields describe() may write besides type and path, in the order it writes them. */
 const SPEC_OPTIONS = ['exclusive', 'fsync', 'maxOpenFiles', 'lockStaleMs', 'lockTimeoutMs', 'lock', 'layout'] as const;
@@ -101,6 +105,17 @@ function writeWhole(fd: number, bytes: Uint8Array): void {
     if (done > 0) fs.ftruncateSync(fd, fs.fstatSync(fd).size - done);
     throw error;
   }
+}
+
+/** Reads up to `size` bytes from the start of the file `fd` into `into`; returns how many it read (fewer when the file ends sooner). */
+function readAt(fd: number, into: Uint8Array, size: number): number {
+  let done = 0;
+  while (done < size) {
+    const n = fs.readSync(fd, into, done, size - done, done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
 /** Cuts `bytes` off the end of the file at `path` (never through a link). */
@@ -272,9 +287,14 @@ export class FileStore extends BytesStore {
     return fd;
   }
 
-  /** Runs `fn` (a call) under the lock: guard(). */
+  /**
+   * Runs `fn` (a call) under the lock: guard(). A call's section is
+   * synchronous and never calls back into this store, so it is not recorded
+   * in the async context (mutex.ts): that would turn on Node's promise hooks
+   * for the whole process. Calls made inside withLock still re-enter.
+   */
   private run<T>(fn: () => T, key?: KeyId): Promise<T> {
-    return this.lock.run(() => this.guard(fn, key));
+    return this.lock.run(() => this.guard(fn, key), NOT_REENTRANT);
   }
 
   /** Runs `fn` once the directory is known to be there; the system's errors become LaminateErrors (explain). */
@@ -382,6 +402,66 @@ export class FileStore extends BytesStore {
         }
       }),
     );
+  }
+
+  /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
+  private scratch?: Buffer;
+
+  /**
+   * `key`'s bytes in memory this store reuses: a view of a scratch buffer
+   * that the next getView() on this store overwrites (and may replace with a
+   * larger one). Valid until then: copy what must outlive it, and never keep
+   * it across an await that may let another getView() run. Where get()
+   * returns fresh memory for each read, whose page faults cost more than the
+   * read itself for large keys, this reads into the same memory each time
+   * (lmdb-js's getBinaryFast works the same way). Keys larger than 64 MiB
+   * are read into memory of their own, which the store does not keep.
+   */
+  async getView(key: Key): Promise<Uint8Array> {
+    this.assertOpen();
+    const id = keyId(key);
+    return this.run(() => {
+      const file = this.openToRead(id);
+      if (file === undefined) return EMPTY_BYTES;
+      try {
+        let into = this.scratch;
+        if (into === undefined || into.byteLength < file.size) {
+          into = Buffer.allocUnsafe(file.size);
+          if (file.size <= MAX_SCRATCH) this.scratch = into;
+        }
+        return into.subarray(0, readAt(file.fd, into, file.size));
+      } finally {
+        fs.closeSync(file.fd);
+      }
+    }, id);
+  }
+
+  /**
+   * Reads `key`'s bytes into the caller's `target`, from its start, and
+   * returns how many there are: memory the caller owns and reuses, so no
+   * fresh memory per read. A key larger than `target` is ERR_TOO_LARGE
+   * (its size is in the message and the error's `size`), and `target` is
+   * then left as it was.
+   */
+  async readInto(key: Key, target: Uint8Array): Promise<number> {
+    this.assertOpen();
+    if (!(target instanceof Uint8Array)) throw typeError('ERR_VALUE_TYPE', 'readInto(key, target): target must be a Uint8Array (or Buffer) to read the key into.');
+    const id = keyId(key);
+    return this.run(() => {
+      const file = this.openToRead(id);
+      if (file === undefined) return 0;
+      try {
+        if (file.size > target.byteLength) {
+          throw Object.assign(
+            new LaminateError('ERR_TOO_LARGE', `Key ${showKey(id)} holds ${file.size} bytes, more than the ${target.byteLength} of the buffer given to readInto(); nothing was read. Pass a buffer of at least ${file.size} bytes.`, { key: showKey(id) }),
+            { size: file.size },
+          );
+        }
+        return readAt(file.fd, target, file.size);
+      } finally {
+        fs.closeSync(file.fd);
+      }
+    }, id);
   }
 
   /** `id`'s file opened for reading, with its size; undefined when the key holds nothing. */

@@ -1,0 +1,83 @@
+/**
+ * file()'s reads without fresh memory: getView() returns a view of a scratch
+ * buffer the store reuses (valid until the next getView()), readInto() reads
+ * into the caller's buffer. What is checked: the bytes, which memory they lie
+ * in, what a later call does to an earlier view, and the errors.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { file, isLaminateError } from '@laminate/core';
+import { rejection, tempDirs } from '@laminate/core/testing';
+
+const tempDir = tempDirs('laminate-file-views-test-', afterAll);
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
+
+describe('file().getView()', () => {
+  it('reads a key into the same memory each time: the next getView() overwrites the last view, as documented; get() results are not touched', async () => {
+    const store = file(tempDir());
+    await store.append({ a: Buffer.from('a'.repeat(100)), b: Buffer.from('b'.repeat(100)), small: Buffer.from('xy') });
+    await store.append({ a: Buffer.from('A'.repeat(20)) });
+    const copy = await store.get('a');
+
+    const first = await store.getView('a');
+    expect(text(first)).toBe('a'.repeat(100) + 'A'.repeat(20));
+    const second = await store.getView('b');
+    expect(text(second)).toBe('b'.repeat(100));
+    // The same memory: the first view now shows the second key's bytes.
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteOffset).toBe(first.byteOffset);
+    expect(text(first)).toBe('b'.repeat(100) + 'A'.repeat(20));
+    // A shorter key reuses it too; what get() returned is its own memory.
+    expect(text(await store.getView('small'))).toBe('xy');
+    expect(text(copy)).toBe('a'.repeat(100) + 'A'.repeat(20));
+
+    // A missing key is empty, and leaves the last view as it was.
+    const last = await store.getView('b');
+    expect((await store.getView('missing')).byteLength).toBe(0);
+    expect(text(last)).toBe('b'.repeat(100));
+    await store.close();
+  });
+
+  it('grows its buffer for a larger key, and reads keys appended after the view was taken', async () => {
+    const store = file(tempDir());
+    await store.append({ k: Buffer.from('1') });
+    const small = await store.getView('k');
+    expect(text(small)).toBe('1');
+    const big = Buffer.alloc(300_000, 7);
+    await store.append({ k: big });
+    const grown = await store.getView('k');
+    expect(grown.byteLength).toBe(300_001);
+    expect(grown[0]).toBe('1'.charCodeAt(0));
+    expect(Buffer.compare(Buffer.from(grown.subarray(1)), big)).toBe(0);
+    await store.close();
+    expect(isLaminateError(await rejection(store.getView('k')), 'ERR_CLOSED')).toBe(true);
+  });
+});
+
+describe('file().readInto()', () => {
+  it("reads a key into the caller's buffer from its start, returns its size, and leaves the rest of the buffer alone", async () => {
+    const store = file(tempDir());
+    await store.append({ k: Buffer.from('hello '), other: Buffer.from('zz') });
+    await store.append({ k: Buffer.from('world') });
+    const target = Buffer.alloc(16, '.');
+    expect(await store.readInto('k', target)).toBe(11);
+    expect(target.toString()).toBe('hello world.....');
+    // The same buffer again, for another key: the caller's memory, reused.
+    expect(await store.readInto('other', target)).toBe(2);
+    expect(target.toString()).toBe('zzllo world.....');
+    expect(await store.readInto('missing', target)).toBe(0);
+    await store.close();
+  });
+
+  it('a key larger than the buffer is ERR_TOO_LARGE with its size, and nothing is read; a target that is not bytes is ERR_VALUE_TYPE', async () => {
+    const store = file(tempDir());
+    await store.append({ k: Buffer.from('0123456789') });
+    const target = Buffer.alloc(4, '.');
+    const error = await rejection(store.readInto('k', target));
+    expect(isLaminateError(error, 'ERR_TOO_LARGE')).toBe(true);
+    expect((error as unknown as { size: number }).size).toBe(10);
+    expect(error.message).toContain('at least 10 bytes');
+    expect(target.toString()).toBe('....');
+    expect(isLaminateError(await rejection(store.readInto('k', 'nope' as never)), 'ERR_VALUE_TYPE')).toBe(true);
+    await store.close();
+  });
+});
