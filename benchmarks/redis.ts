@@ -226,7 +226,8 @@ async function bestOf(repeat: number, run: () => Promise<Run>): Promise<Run> {
   for (let i = 0; i < repeat; i++) {
     const next = await run();
     if (next.error) return next;
-    kept = !kept ? next : { appendSeconds: Math.min(kept.appendSeconds, next.appendSeconds), getSeconds: Math.min(kept.getSeconds ?? Infinity, next.getSeconds ?? Infinity) };
+    // Each phase's best; a row whose reads are not timed (partd) keeps none.
+    kept = !kept ? next : { appendSeconds: Math.min(kept.appendSeconds, next.appendSeconds), getSeconds: next.getSeconds === undefined ? undefined : Math.min(kept.getSeconds ?? Infinity, next.getSeconds) };
   }
   return kept!;
 }
