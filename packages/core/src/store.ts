@@ -1,6 +1,7 @@
 import { LaminateError, typeError } from './errors.js';
 import { type ChangeWatch, type FollowOptions, type FollowRequest, type Followed, Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory, throwIfAborted } from './follow.js';
-import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
+import { type Key, type KeyId, keyId, showKey } from './keys.js';
+import { type KeyListing, type KeysOptions, listKeys } from './key-listing.js';
 import { Mutex } from './mutex.js';
 
 export type { Key, KeyId } from './keys.js';
@@ -50,7 +51,7 @@ export interface Store<V> {
   iget(key: Key): Promise<V>;
   delete(keys: readonly Key[]): Promise<void>;
   pop(key: Key): Promise<V>;
-  keys(): Promise<Key[]>;
+  keys(opts?: KeysOptions): Promise<Key[]>;
   drop(): Promise<void>;
   withLock<T>(fn: () => Promise<T>): Promise<T>;
   describe(): StoreSpec;
@@ -246,9 +247,10 @@ export abstract class BaseStore<V> implements Store<V> {
     return this.popId(keyId(key));
   }
 
-  async keys(): Promise<Key[]> {
-    this.assertOpen();
-    return (await this.listIds()).map(keyFromId);
+  /** The keys (key-listing.ts): `await store.keys()`, or `for await (const key of store.keys({ prefix }))`. */
+  keys(opts?: KeysOptions): KeyListing {
+    // A closed store rejects, as every other call does, rather than throwing.
+    return listKeys(async () => (this.assertOpen(), this.listIds()), opts);
   }
 
   async drop(): Promise<void> {

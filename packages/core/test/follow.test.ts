@@ -351,3 +351,42 @@ describe("dict()'s ranges, which followers read a piece at a time", () => {
     }
   });
 });
+
+describe('keys({ prefix, signal })', () => {
+  it('is a promise of the keys and an async iterator of them, filtered by a prefix', async () => {
+    const store = track(file(tempDir()));
+    await store.append([
+      ['2024-01', bytes('a')],
+      ['2024-02', bytes('b')],
+      ['2023-12', bytes('c')],
+      [['day', '17', 'x'], bytes('d')],
+      [['day', '2'], bytes('e')],
+      [['2024-03', 'x'], bytes('f')],
+    ]);
+    expect((await store.keys()).length).toBe(6);
+    expect((await store.keys({ prefix: '2024-' })).sort()).toEqual([['2024-03', 'x'], '2024-01', '2024-02'].sort());
+    const iterated: unknown[] = [];
+    for await (const key of store.keys({ prefix: ['day', '1'] })) iterated.push(key);
+    expect(iterated).toEqual([['day', '17', 'x']]);
+    expect(await store.keys({ prefix: ['day', '17', 'x', 'more'] })).toEqual([]);
+  });
+
+  it('an AbortSignal ends the listing or its iteration with ERR_ABORTED; a bad prefix is ERR_INVALID_OPTION', async () => {
+    const store = track(dict());
+    await store.append({ a: bytes('1'), b: bytes('2'), c: bytes('3') });
+    await expect(store.keys({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const key of store.keys({ signal: controller.signal })) {
+          seen.push(key);
+          controller.abort();
+        }
+      })(),
+    );
+    expect(isLaminateError(error, 'ERR_ABORTED')).toBe(true);
+    expect(seen.length).toBe(1);
+    await expect(store.keys({ prefix: 7 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+});
