@@ -22,6 +22,8 @@ export interface LogOptions {
   maxDiskBytes?: number;
   /** Refuse an append that would take the index's estimated memory (stats().indexBytes) past this many bytes (ERR_TOO_LARGE). */
   maxIndexBytes?: number;
+  /** Bytes of segment blocks kept for gets of small values (default 32 MiB; 0: none). */
+  readCacheBytes?: number;
   /** How long withLock, drop, pop and compact wait for the directory lock before ERR_LOCKED. */
   lockTimeoutMs?: number;
   /** Checkpoint the index on close when this many records were read or written since the last checkpoint (default 4096). */
@@ -42,7 +44,10 @@ export interface LogOptions {
 }
 
 /** The fields describe() may write besides type and path. */
-const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'maxIndexBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes', 'autoCompact', 'autoCompactRatio', 'autoCompactBytes'] as const;
+const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'maxIndexBytes', 'lockTimeoutMs', 'checkpointEvery', 'segmentBytes', 'autoCompact', 'autoCompactRatio', 'autoCompactBytes', 'readCacheBytes'] as const;
+const READ_CACHE_BYTES = 32 << 20;
+/** For sections that never call back into the store: not recorded in the async context, which costs a share of a small call (see Mutex.run). */
+const NOT_REENTERED = { reentrant: false } as const;
 const AUTO_COMPACT_RATIO = 0.5;
 const AUTO_COMPACT_BYTES = 64 << 20;
 const SEGMENT_BYTES = 256 << 20;
@@ -55,10 +60,6 @@ const COMMIT_LOG = 'commits.log';
 const MAX_COMMIT = 1 << 30;
 /** Values at least this large are written from the caller's buffer (writev), not copied into the batch. */
 const COPY_LIMIT = 64 << 10;
-/** A get reads a key's values in one segment with one read when at most this many bytes lie between two of them… */
-const READ_GAP = 4 << 10;
-/** …and the read spans at most this many bytes (the scratch buffer it goes into is kept for the next get). */
-const READ_SPAN = 1 << 20;
 
 /** One record about to be written: its kind, key, value and stamp. */
 interface Outgoing {
@@ -137,8 +138,6 @@ export class LogStore extends BytesStore {
   /** Group commit (fsync mode): batches written but not yet committed, and the flush that will commit them. */
   private unsynced: { segment: number; start: number; length: number }[] = [];
   private flushing?: Promise<void>;
-  /** Where a get's coalesced reads land before their values are copied out. */
-  private scratch = Buffer.allocUnsafe(0);
   /** See LogStats. */
   private openedAt = 0;
   private scannedRecords = 0;
@@ -161,7 +160,7 @@ export class LogStore extends BytesStore {
     if (this.temporary) removeOnExit(this.path);
     else fs.mkdirSync(this.path, { recursive: true });
     this.commits = new CommitLog(join(this.path, COMMIT_LOG));
-    this.reader = new SegmentReader(this.path);
+    this.reader = new SegmentReader(this.path, opts.readCacheBytes ?? READ_CACHE_BYTES);
     const settings = { staleMs: 10_000, timeoutMs: opts.lockTimeoutMs ?? 60_000, exclusive: false };
     this.directory = new DirectoryLock(this.path, settings, () => undefined);
     this.cross = new Mutex(this.directory.perCall(() => undefined));
@@ -387,7 +386,7 @@ export class LogStore extends BytesStore {
     const [synced] = await this.lock.run(() => {
       if (this.given.maxIndexBytes !== undefined) this.assertIndexRoom(ids, this.given.maxIndexBytes);
       return [this.write(ids.map((id, i) => this.outgoing(Kind.VALUE, id, values[i])))];
-    });
+    }, NOT_REENTERED);
     await synced;
     this.considerCompacting();
   }
@@ -406,20 +405,21 @@ export class LogStore extends BytesStore {
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
-    return this.lock.run(() => {
-      this.refresh();
-      return ids.map((id) => this.read(id, this.index.data.get(id)));
-    });
+    return this.lock.run(
+      () => {
+        this.refresh();
+        return ids.map((id) => this.read(id, this.index.data.get(id)));
+      },
+      NOT_REENTERED,
+    );
   }
 
   /**
    * The values of `extents` joined, each checked against its checksum. The
    * result's size is known from the index, so values are read straight into
-   * it; values of the key that lie in one segment close to each other (gaps
-   * of at most READ_GAP, a span of at most READ_SPAN) are read with one
-   * positioned read into a scratch buffer, from which only the values
-   * themselves are copied out: the bytes between them (headers, other keys)
-   * are never returned.
+   * it; small values through the block cache (block-cache.ts), so that the
+   * gets of many keys read each stretch of a segment once; the bytes around
+   * a value (headers, other keys) are never returned.
    */
   private read(id: KeyId, extents: Extents | undefined): Uint8Array {
     if (extents === undefined) return EMPTY_BYTES;
@@ -427,40 +427,20 @@ export class LogStore extends BytesStore {
     for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
     const out = Buffer.allocUnsafe(total);
     let at = 0;
-    for (let i = 0; i < extents.length; ) {
-      const segment = extents[i];
-      const start = extents[i + 1];
-      let end = start + extents[i + 2];
-      let j = i + FIELDS;
-      while (j < extents.length && extents[j] === segment && extents[j + 1] >= end && extents[j + 1] - end <= READ_GAP && extents[j + 1] + extents[j + 2] - start <= READ_SPAN) {
-        end = extents[j + 1] + extents[j + 2];
-        j += FIELDS;
-      }
-      if (j === i + FIELDS) {
-        this.readExtent(id, extents, i, out, at);
-        at += extents[i + 2];
-      } else {
-        if (this.scratch.byteLength < end - start) this.scratch = Buffer.allocUnsafe(Math.max(end - start, this.scratch.byteLength * 2));
-        if (!this.reader.readInto(segment, start, this.scratch, 0, end - start)) throw damaged(this.path, segment, start, 'the segment ends before the value does', showKey(id));
-        for (let k = i; k < j; k += FIELDS) {
-          const length = extents[k + 2];
-          const from = extents[k + 1] - start;
-          this.scratch.copy(out, at, from, from + length);
-          if (length > 0 && crc32(out.subarray(at, at + length)) !== extents[k + 3]) throw damaged(this.path, segment, extents[k + 1], 'its checksum does not match', showKey(id));
-          at += length;
-        }
-      }
-      i = j;
+    for (let i = 0; i < extents.length; i += FIELDS) {
+      this.readExtent(id, extents, i, out, at);
+      at += extents[i + 2];
     }
     return out;
   }
 
-  private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number): void {
+  private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number, cached = true): void {
     const segment = extents[i];
     const offset = extents[i + 1];
     const length = extents[i + 2];
     const crc = extents[i + 3];
-    if (!this.reader.readInto(segment, offset, out, at, length)) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
+    const whole = cached ? this.reader.readValue(segment, offset, out, at, length) : this.reader.readInto(segment, offset, out, at, length);
+    if (!whole) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
     if (length > 0 && crc32(out.subarray(at, at + length)) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
   }
 
@@ -676,7 +656,7 @@ export class LogStore extends BytesStore {
           for (let i = 0; i < extents.length; i += FIELDS) {
             if (!movable.has(extents[i])) continue;
             const value = Buffer.allocUnsafe(extents[i + 2]);
-            this.readExtent(id, extents, i, value, 0);
+            this.readExtent(id, extents, i, value, 0, false);
             batch.push({ ...this.outgoing(kind, id, value, extents[i + 1]), from: extents[i] });
             bytes += value.byteLength;
             moved++;
@@ -690,7 +670,10 @@ export class LogStore extends BytesStore {
       }
       this.refresh();
       const used = this.index.referenced();
-      const removable = [...movable].filter((n) => !used.has(n));
+      // The highest-numbered segment stays, even unused: a new segment takes the next number after the highest
+      // there is, and a number used again would be a different file to a process still holding the old one.
+      const highest = Math.max(0, ...fs.readdirSync(this.path).map((name) => segmentNumber(name) ?? 0));
+      const removable = [...movable].filter((n) => !used.has(n) && n !== highest);
       for (const n of removable) {
         this.index.segmentEnds.delete(n);
         this.index.sealed.delete(n);

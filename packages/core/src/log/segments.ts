@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LaminateError } from '../errors.js';
+import { BLOCK, BlockCache } from './block-cache.js';
 import { Kind, RECORD_HEADER, type RecordHead, announcedKeyLength, readHead, writeRecord } from './record.js';
 
 /** Segment files are named by number: 00000001.seg, 00000002.seg, … */
@@ -68,13 +69,34 @@ export function writerIsGone(writer: SegmentWriter | undefined): boolean {
 }
 
 const WINDOW = 64 << 10;
+/** Values up to this size are read through the block cache; larger ones straight into their buffer. */
+const CACHED_VALUE = BLOCK / 4;
 
-/** Reading segments: one read descriptor per segment, opened on first use. */
+/** Reading segments: one read descriptor per segment, opened on first use, and the block cache. */
 export class SegmentReader {
   private readonly fds = new Map<number, number>();
   private window = Buffer.allocUnsafe(WINDOW);
+  private readonly cache?: BlockCache;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    /** Bytes of the block cache (0: none). */
+    cacheBytes = 0,
+  ) {
+    if (cacheBytes >= BLOCK) {
+      this.cache = new BlockCache(cacheBytes, (segment, position, into) => {
+        let done = 0;
+        for (let n; done < into.byteLength && (n = fs.readSync(this.fd(segment), into, done, into.byteLength - done, position + done)) > 0; ) done += n;
+        return done;
+      });
+    }
+  }
+
+  /** readInto, through the block cache for a small value. */
+  readValue(segment: number, position: number, out: Uint8Array, at: number, length: number): boolean {
+    if (this.cache === undefined || length > CACHED_VALUE) return this.readInto(segment, position, out, at, length);
+    return this.cache.copy(segment, position, out, at, length);
+  }
 
   private fd(segment: number): number {
     let fd = this.fds.get(segment);
@@ -150,11 +172,13 @@ export class SegmentReader {
     const fd = this.fds.get(segment);
     if (fd !== undefined) fs.closeSync(fd);
     this.fds.delete(segment);
+    this.cache?.forget(segment);
   }
 
   close(): void {
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
+    this.cache?.clear();
   }
 }
 
