@@ -1,4 +1,4 @@
-// npx tsx --conditions=source benchmarks/tables.ts [--full] [--dir PATH]
+// npm run bench -- --tables-only [--full]   (or: npx tsx --conditions=source benchmarks/tables.ts [--full] [--dir PATH])
 //
 // tables() against DuckDB (@duckdb/node-api, a file database in the same
 // directory) on the same data, in the same process:
@@ -22,14 +22,7 @@ import { csvTable, tables } from '@laminate/tables';
 import { Float64, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { parse } from 'csv-parse/sync';
 
-const full = process.argv.includes('--full');
-const dirArg = process.argv.indexOf('--dir');
-const scale = full ? 1 : 1 / 50;
-const runs = full ? 3 : 1;
-const KV_ROWS = Math.round(10_000_000 * scale);
-const TS_SAMPLES = Math.round(10_000_000 * scale);
 const SERIES = 100;
-const CSV_BYTES = Math.round(1e9 * scale);
 const HOUR = 3_600_000;
 
 export interface TablesRow {
@@ -43,7 +36,7 @@ export interface TablesRow {
   verified: boolean;
 }
 
-async function best(fn: () => Promise<unknown> | unknown): Promise<number> {
+async function best(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
   let min = Infinity;
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
@@ -53,7 +46,12 @@ async function best(fn: () => Promise<unknown> | unknown): Promise<number> {
   return min;
 }
 
-export async function tablesBench(root: string): Promise<TablesRow[]> {
+export async function tablesBench(root: string, opts: { quick: boolean }): Promise<TablesRow[]> {
+  const scale = opts.quick ? 1 / 50 : 1;
+  const runs = opts.quick ? 1 : 3;
+  const KV_ROWS = Math.round(10_000_000 * scale);
+  const TS_SAMPLES = Math.round(10_000_000 * scale);
+  const CSV_BYTES = Math.round(1e9 * scale);
   const out: TablesRow[] = [];
   const random = seededRandom(7);
   const store = file(join(root, 'laminate'));
@@ -83,8 +81,8 @@ export async function tablesBench(root: string): Promise<TablesRow[]> {
     appender.closeSync();
     let ours: Table | undefined;
     let theirs: { count: number; sum: number } = { count: 0, sum: 0 };
-    const laminateKv = await best(async () => (ours = await t.read('kv', 'rows', { filter: 'a > 0.9 and c == "c3"', columns: ['id', 'b'] })));
-    const duckKv = await best(async () => {
+    const laminateKv = await best(runs, async () => (ours = await t.read('kv', 'rows', { filter: 'a > 0.9 and c == "c3"', columns: ['id', 'b'] })));
+    const duckKv = await best(runs, async () => {
       const reader = await db.runAndReadAll("SELECT id, b FROM kv WHERE a > 0.9 AND c = 'c3'");
       const columns = reader.getColumns();
       theirs = { count: columns[0].length, sum: (columns[1] as number[]).reduce((x, y) => x + y, 0) };
@@ -114,8 +112,8 @@ export async function tablesBench(root: string): Promise<TablesRow[]> {
     let agg: Table | undefined;
     let duckAgg: { rows: number; sum: number } = { rows: 0, sum: 0 };
     const end = start + 240 * HOUR;
-    const laminateTs = await best(async () => (agg = await t.read('tsdb', 'cpu', { start, end, step: '1h', aggregators: ['avg', 'max'] })));
-    const duckTs = await best(async () => {
+    const laminateTs = await best(runs, async () => (agg = await t.read('tsdb', 'cpu', { start, end, step: '1h', aggregators: ['avg', 'max'] })));
+    const duckTs = await best(runs, async () => {
       const reader = await db.runAndReadAll(`SELECT host, floor((time - ${start}) / ${HOUR}) AS w, avg(v) AS avg, max(v) AS max FROM ts WHERE time >= ${start} AND time <= ${end} GROUP BY host, w`);
       const columns = reader.getColumns();
       duckAgg = { rows: columns[0].length, sum: (columns[3] as number[]).reduce((x, y) => x + y, 0) };
@@ -137,10 +135,10 @@ export async function tablesBench(root: string): Promise<TablesRow[]> {
       writeFileSync(csvPath, csv);
       let imported: Table | undefined;
       let direct: string[][] = [];
-      const laminateCsv = await best(() => (imported = csvTable(csv, 'import.csv')));
-      const csvParse = await best(() => (direct = parse(csv) as string[][]));
+      const laminateCsv = await best(runs, () => (imported = csvTable(csv, 'import.csv')));
+      const csvParse = await best(runs, () => (direct = parse(csv) as string[][]));
       let duckRows = 0;
-      const duckCsv = await best(async () => {
+      const duckCsv = await best(runs, async () => {
         const reader = await db.runAndReadAll(`SELECT * FROM read_csv('${csvPath}', header = true)`);
         duckRows = reader.getColumns()[0].length;
       });
@@ -165,9 +163,10 @@ export function tablesMarkdown(rows: readonly TablesRow[]): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const dirArg = process.argv.indexOf('--dir');
   const root = dirArg > 0 ? process.argv[dirArg + 1] : mkdtempSync(join(tmpdir(), 'laminate-bench-tables-'));
   try {
-    const rows = await tablesBench(root);
+    const rows = await tablesBench(root, { quick: !process.argv.includes('--full') });
     console.log(tablesMarkdown(rows));
     if (rows.some((r) => !r.verified)) process.exitCode = 1;
   } finally {
