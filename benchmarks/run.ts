@@ -58,6 +58,8 @@ interface Args {
   streamsOnly?: boolean;
   /** Only the cas() and catalog() tables (benchmarks/cas.ts). */
   casOnly?: boolean;
+  /** Only tables() against DuckDB and csv-parse (benchmarks/tables.ts). */
+  tablesOnly?: boolean;
   /** Also measure typedArrays() against partd.Numpy (benchmarks/typed-arrays.ts). */
   typed: boolean;
   /** Only the typed-array rows. */
@@ -106,6 +108,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--startup-only') args.startupOnly = true;
     else if (flag === '--streams-only') args.streamsOnly = true;
     else if (flag === '--cas-only') args.casOnly = true;
+    else if (flag === '--tables-only') args.tablesOnly = true;
     else if (flag === '--repeat') args.repeat = Math.max(1, Number.parseInt(value(), 10) || usage('--repeat takes a number'));
     else if (flag === '--only') args.only = value().split(',');
     else if (flag === '--workloads') args.workloads = value().split(',');
@@ -239,6 +242,12 @@ async function main(): Promise<void> {
       console.error('bench: live-stream table only');
       const { streamsBench, streamsMarkdown } = await import('./streams.js');
       console.log(`\n${streamsMarkdown(await streamsBench(root, { quick: args.quick }))}\n`);
+      return;
+    }
+    if (args.tablesOnly) {
+      console.error('bench: tables() against DuckDB and csv-parse only');
+      const { tablesBench, tablesMarkdown } = await import('./tables.js');
+      console.log(`\n${tablesMarkdown(await tablesBench(root, { quick: args.quick }))}\n`);
       return;
     }
     if (args.casOnly) {
