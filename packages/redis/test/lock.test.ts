@@ -45,9 +45,10 @@ describe('redis() withLock across processes', () => {
 
   it('renews the lock while the section runs, far past lockTtlMs, so another process waits', async () => {
     const ns = randomUUID();
-    const a = runFixture(children, 'locker.ts', [spec(ns, 1000), 'A', 'hold', '1', '4000']);
+    // Renewed every third of the ttl: only a stall of the holder longer than two thirds of it (1.3 s) would lose it.
+    const a = runFixture(children, 'locker.ts', [spec(ns, 2000), 'A', 'hold', '1', '7000']);
     await a.line('in');
-    const b = runFixture(children, 'locker.ts', [spec(ns, 1000), 'B', 'hold', '1', '0']);
+    const b = runFixture(children, 'locker.ts', [spec(ns, 2000), 'B', 'hold', '1', '0']);
     // A's section ends without ERR_LOCKED (exit 0): its lock was never lost.
     expect(await a.exited, a.output()).toBe(0);
     expect(await b.exited, b.output()).toBe(0);
@@ -56,7 +57,8 @@ describe('redis() withLock across processes', () => {
 
   it('lets another process take over the lock of a holder killed with SIGKILL once its ttl runs out', async () => {
     const ns = randomUUID();
-    const a = runFixture(children, 'locker.ts', [spec(ns, 1500), 'A', 'hold', '1', '600000']);
+    // A ttl long enough that the check below sees the dead holder's lock even on a loaded machine.
+    const a = runFixture(children, 'locker.ts', [spec(ns, 5000), 'A', 'hold', '1', '600000']);
     await a.line('in');
     a.process.kill('SIGKILL');
     expect(await a.exited).toBe(null);
