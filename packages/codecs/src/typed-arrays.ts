@@ -11,7 +11,7 @@
  *   append holding a MessagePack array of its items.
  */
 import { type Store, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
-import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, readFrames, wholeFramesEnd, wrongValue, showKey, type FrameReader, type KeyId } from '@laminate/core/layer';
+import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, readFrames, wholeFramesEnd, wrongValue, showKey, type FrameReader, type KeyId, type FollowRequest, type Followed, followFrames } from '@laminate/core/layer';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -362,6 +362,39 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
     if (data === undefined) throw new LaminateError('ERR_CORRUPT_FRAME', `The iset value of key ${showKey(id)} was not written by typedArrays().`, { key: showKey(id), offset: 0 });
     const dtype = parseDtype(Buffer.from(text).toString('latin1'), id);
     return data.byteLength === 0 ? emptyOf(dtype) : decodeValue(data, dtype, id);
+  }
+
+  /**
+   * Followed values (follow.ts): numeric data is unframed, so each piece of
+   * the key's bytes that lands yields an array of the whole items in it (a
+   * partial item waits for the rest); object arrays come frame by frame. The
+   * dtype is read from the sidecar, which an append writes before the data.
+   */
+  override async *followId(id: KeyId, request: FollowRequest): AsyncIterable<Followed<TypedValue>> {
+    checkUserKey(id);
+    const source = this.inner.followId(id, request)[Symbol.asyncIterator]();
+    const first = await source.next();
+    if (first.done) return;
+    const [sidecar] = await this.inner.getIds([sidecarOf(id)]);
+    if (sidecar.byteLength === 0) {
+      throw new LaminateError('ERR_DTYPE', `Key ${showKey(id)} holds bytes but no dtype (its ${showKey(sidecarOf(id))} is missing), so they cannot be read as an array. It was not written by typedArrays() or partd.Numpy.`, { key: showKey(id) });
+    }
+    const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
+    const chunks = (async function* () {
+      yield first.value;
+      for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+    })();
+    if (dtype.code === 'O') {
+      yield* followFrames(chunks, id, objectFrames, request, !(this.inner instanceof WrapperStore));
+      return;
+    }
+    let carry: Uint8Array = new Uint8Array(0);
+    for await (const { value: chunk, position } of chunks) {
+      const bytes = carry.byteLength === 0 ? chunk : Buffer.concat([carry, chunk]);
+      const whole = bytes.byteLength - (bytes.byteLength % dtype.size);
+      if (whole > 0) yield { value: decodeValue(bytes.subarray(0, whole), dtype, id), position: position - (bytes.byteLength - whole) };
+      carry = Buffer.from(bytes.subarray(whole));
+    }
   }
 
   /** Numeric data is stored unframed (partd's layout), so iter() yields a key's values joined. */
