@@ -23,6 +23,8 @@ import { parseDuration, parseRate, parseTime } from './time.js';
 export const AGGREGATORS = ['avg', 'max', 'min', 'sum', 'count', 'last'] as const;
 export type Aggregator = (typeof AGGREGATORS)[number];
 
+/** Up to this many windows in [start, end], accumulators cover them all and aggregation is one pass. */
+const DIRECT_WINDOWS = 65_536;
 /** The most windows one read may fill per group; a finer step over a longer range is refused. */
 const MAX_WINDOWS = 10_000_000;
 
@@ -276,25 +278,32 @@ export function aggregate(series: readonly Loaded[], opts: AggregateOptions): Ta
     if (!group) groups.set(key, (group = { metric: s.metric, labels, members: [] }));
     group.members.push(s);
   }
-  const windowOf = step === undefined ? () => 0 : (t: number) => Math.floor((t - start) / step);
+  // Windows are numbered from start; with no step every sample falls in window 0.
+  const width = step ?? Infinity;
+  // When the whole range is a modest number of windows, accumulators cover all of it and one pass
+  // over the samples does; otherwise a first pass over the times finds the windows samples fall in.
+  const span = step === undefined ? 1 : Number.isFinite(end - start) ? Math.floor((end - start) / width) + 1 : Infinity;
   const out = { time: [] as number[], metric: [] as string[], labels: names.map(() => [] as (string | null)[]), values: aggregators.map(() => [] as number[]) };
   const sortedKeys = [...groups.keys()].sort();
   for (const key of sortedKeys) {
     const group = groups.get(key)!;
-    // The windows this group's samples fall in, so accumulators cover only those.
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const s of group.members) {
-      const time = s.time;
-      for (let i = 0; i < time.length; i++) {
-        const t = time[i];
-        if (t < start || t > end) continue;
-        const w = windowOf(t);
-        if (w < lo) lo = w;
-        if (w > hi) hi = w;
+    let lo = 0;
+    let hi = span - 1;
+    if (span > DIRECT_WINDOWS) {
+      lo = Infinity;
+      hi = -Infinity;
+      for (const s of group.members) {
+        const time = s.time;
+        for (let i = 0; i < time.length; i++) {
+          const t = time[i];
+          if (t < start || t > end) continue;
+          const w = step === undefined ? 0 : Math.floor((t - start) / width);
+          if (w < lo) lo = w;
+          if (w > hi) hi = w;
+        }
       }
+      if (lo > hi) continue;
     }
-    if (lo > hi) continue;
     const size = hi - lo + 1;
     if (size > MAX_WINDOWS) throw typeError('ERR_INVALID_OPTION', `read(tsdb): the samples span ${size} windows of the step (at most ${MAX_WINDOWS}); use a larger step or a narrower start … end.`);
     const count = new Float64Array(size);
@@ -310,7 +319,7 @@ export function aggregate(series: readonly Loaded[], opts: AggregateOptions): Ta
         const t = time[i];
         const v = value[i];
         if (t < start || t > end || v !== v) continue;
-        const w = windowOf(t) - lo;
+        const w = (step === undefined ? 0 : Math.floor((t - start) / width)) - lo;
         count[w]++;
         sum[w] += v;
         if (v < min[w]) min[w] = v;

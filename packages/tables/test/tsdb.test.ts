@@ -140,6 +140,9 @@ describe('tsdb', () => {
     const empty = NOW - 7 * HOUR;
     expect(perSeries.filter((r) => (r.time as number) >= empty && (r.time as number) + 30 * 60_000 <= empty + HOUR)).toEqual([]);
     expect(perSeries.some((r) => (r.time as number) >= empty + HOUR)).toBe(true);
+    // Without start (from the epoch: too many windows to cover all, so the windows holding samples are found first).
+    const fromEpoch = rows(await t.read('tsdb', 'cpu', { end, step: '1h', aggregators: ['sum', 'min'], groupBy: 'host' }));
+    close(fromEpoch, bruteForce(data, 0, end, HOUR, ['sum', 'min'], ['host']));
     // Without a step, one window from start.
     const total = rows(await t.read('tsdb', 'cpu', { start, end, aggregators: ['count'], groupBy: [] }));
     close(total, bruteForce(data, start, end, Infinity, ['count'], []));
