@@ -1,4 +1,4 @@
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type Key, LaminateError, type Store } from '@laminate/core';
 import { typeError } from '@laminate/core/layer';
 import { type Content, chunksOf } from './content.js';
@@ -21,8 +21,8 @@ const WRITE_BATCH = 4 << 20;
 const WHOLE_READ = 8 << 20;
 /** Pieces of a ranged read of a large object. */
 const READ_PIECE = 4 << 20;
-/** Bytes given whole at least this large are hashed on the thread pool while they are written. */
-const PARALLEL_HASH = 1 << 20;
+/** Bytes given whole below this size are written inside commit()'s lock section; larger ones before it. */
+const SMALL_WRITE = 1 << 20;
 
 const ID_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -53,7 +53,7 @@ export interface StagedObject {
   size: number;
   /** The writer tag its bytes lie under; '' when none were written (the empty object, or small bytes held in `bytes`). */
   data: string;
-  /** Small bytes not written yet: commit() writes them only when the id is not recorded. */
+  /** Bytes not written yet: commit() writes them only when the id is not recorded. */
   bytes?: Uint8Array;
 }
 
@@ -120,22 +120,25 @@ export class Cas {
     return { id: hash.digest('hex'), size, data: size === 0 ? '' : tag };
   }
 
+  /** Bytes given whole are hashed first: when their id is recorded already, nothing is written. */
   private async writeWhole(bytes: Uint8Array): Promise<StagedObject> {
-    if (bytes.byteLength === 0) return { id: sha256(bytes), size: 0, data: '' };
-    if (bytes.byteLength < PARALLEL_HASH) {
-      // Written by commit(), under the lock, only if the id is not recorded yet.
-      return { id: sha256(bytes), size: bytes.byteLength, data: '', bytes };
-    }
-    // Large: the thread pool hashes while the store writes, so a put costs about the longer of the two.
+    const id = sha256(bytes);
+    const size = bytes.byteLength;
+    if (size === 0) return { id, size, data: '' };
+    // Small bytes are written by commit(), under the lock, only if the id is not recorded yet; a
+    // copy, so that what is written is what was hashed even if the caller reuses its buffer.
+    if (size < SMALL_WRITE) return { id, size, data: '', bytes: Buffer.from(bytes) };
+    // Known already: commit() writes them only if gc() removed the object in between.
+    if (await this.has(id)) return { id, size, data: '', bytes };
     const tag = newWriterTag();
     try {
-      const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-256', bytes), this.store.append([[dataKey(tag), bytes]])]);
-      return { id: Buffer.from(digest).toString('hex'), size: bytes.byteLength, data: tag };
+      await this.store.append([[dataKey(tag), bytes]]);
     } catch (error) {
       // Whatever part of the bytes landed: nothing names them, and they are this writer's to remove.
       await this.store.delete([dataKey(tag)]).catch(() => undefined);
       throw error;
     }
+    return { id, size, data: tag };
   }
 
   /**

@@ -122,8 +122,8 @@ describe('cas() over file(): what lies on disk', () => {
   it('stores the same bytes once, however and however often they are put (files counted)', async () => {
     const dir = tempDir();
     const objects = cas(opened(file(dir)));
-    const large = bytes(3 << 20, 3); // hashed on the thread pool while written
-    const small = bytes(4096, 4); // hashed first, written only if new
+    const large = bytes(3 << 20, 3); // written before it is recorded, unless its id is known
+    const small = bytes(4096, 4); // written inside the recording lock section, only if new
     const ids = [
       await objects.put(large),
       await objects.put(Buffer.from(large)),
