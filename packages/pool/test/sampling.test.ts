@@ -83,6 +83,15 @@ describe('distinctIndices(n, k)', () => {
     }
   });
 
+  it('draws the same indices from the same generator in every version: one random number per pick and per swap', () => {
+    const random = generator(1);
+    expect([distinctIndices(10, 3, random), distinctIndices(10, 3, random), distinctIndices(5, 5, random)]).toEqual([
+      [6, 3, 9],
+      [9, 0, 5],
+      [4, 2, 3, 1, 0],
+    ]);
+  });
+
   it('chooses each 2-subset of 4 equally often', () => {
     const random = generator(2020);
     const counts = new Map<string, number>();
