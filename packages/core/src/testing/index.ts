@@ -68,6 +68,16 @@ function sortedKeys(keys: Key[]): string[] {
 }
 
 /** Deep equality, with a fast path for bytes (element-wise comparison of megabytes is slow). */
+/** expectSame() as a question. */
+function matches(actual: unknown, expected: unknown): boolean {
+  try {
+    expectSame(actual, expected);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function expectSame(actual: unknown, expected: unknown): void {
   if (actual instanceof Uint8Array && expected instanceof Uint8Array) {
     expect(actual.byteLength).toBe(expected.byteLength);
@@ -268,6 +278,45 @@ export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
       const chunks = await collect(store.iter('k'));
       same(values.joined(chunks), values.joined(appended));
       if (supports.iterChunks) sameEach(chunks, appended);
+    });
+
+    it('follows a key: what it holds, then each append as it lands, in order, until it is sealed (where it can be)', async () => {
+      const store = fresh();
+      const appended = [v(1), v(2), v(3), v(4)];
+      await store.append({ k: appended[0] });
+      // Stores that keep no seals (log(), redis()) refuse seal(); their followers end by a signal instead.
+      const controller = new AbortController();
+      const follower = store.follow('k', { signal: controller.signal });
+      const seen: V[] = [];
+      const reading = (async () => {
+        for await (const value of follower) seen.push(value);
+      })();
+      const ended = reading.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      for (const value of appended.slice(1)) await store.append({ k: value });
+      const outcome = await store.seal('k').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const notSupported = (error: unknown) => error instanceof LaminateError && error.code === 'ERR_NOT_SUPPORTED';
+      if (outcome !== undefined) {
+        expect(notSupported(outcome)).toBe(true);
+        // Unsealed: wait until every value has arrived (or the follower failed), then end it.
+        const arrived = () => matches(view(values.joined(seen)), view(values.joined(appended)));
+        let failed = false;
+        void ended.then((error) => (failed = error !== undefined));
+        while (!arrived() && !failed) await new Promise((resolve) => setTimeout(resolve, 5));
+        controller.abort();
+      }
+      const error = await ended;
+      // A layer that cannot be followed says so; the others read every value once, in order.
+      if (notSupported(error)) return;
+      if (outcome === undefined) expect(error).toBeUndefined();
+      // Joined: a bytes store's follower yields its bytes in pieces, which need not be the appends.
+      same(values.joined(seen), values.joined(appended));
+      if (outcome === undefined) expect(await collect(store.follow('k', { from: follower.position }))).toEqual([]);
     });
 
     it('loses nothing under hundreds of concurrent appends, in call order', async () => {
