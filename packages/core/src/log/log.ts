@@ -65,7 +65,8 @@ const COPY_LIMIT = 64 << 10;
 interface Outgoing {
   kind: Kind;
   id: KeyId;
-  key: Buffer;
+  /** The key's UTF-8 size (it is encoded straight into the batch). */
+  keyLength: number;
   value: Uint8Array;
   stamp: number;
   /** MOVE: the segment the value is copied from (its offset is the stamp). */
@@ -285,7 +286,7 @@ export class LogStore extends BytesStore {
    */
   private write(records: readonly Outgoing[], durable = this.given.fsync === true, segment = this.segment()): Promise<void> | undefined {
     let size = 0;
-    for (const r of records) size += RECORD_HEADER + r.key.byteLength + r.value.byteLength;
+    for (const r of records) size += RECORD_HEADER + r.keyLength + r.value.byteLength;
     const limit = this.given.maxDiskBytes;
     if (limit !== undefined && this.index.segmentBytes() + (segment.size - (this.index.segmentEnds.get(segment.number) ?? 0)) + size > limit) {
       throw new LaminateError('ERR_DISK_FULL', `log(): this append of ${size} bytes would take the store at ${this.path} past maxDiskBytes (${limit}); nothing was stored. Delete keys and compact(), or raise maxDiskBytes.`);
@@ -305,7 +306,7 @@ export class LogStore extends BytesStore {
       fill = 0;
     };
     for (const r of records) {
-      const recordSize = RECORD_HEADER + r.key.byteLength + r.value.byteLength;
+      const recordSize = RECORD_HEADER + r.keyLength + r.value.byteLength;
       if (at > rangeStart && at + recordSize - rangeStart > MAX_COMMIT) {
         ranges.push({ segment: segment.number, start: rangeStart, length: at - rangeStart });
         pending.push({ start: rangeStart, records: batch });
@@ -314,16 +315,16 @@ export class LogStore extends BytesStore {
       }
       const large = r.value.byteLength >= COPY_LIMIT;
       const inline = large ? EMPTY_BYTES : r.value;
-      const headSize = RECORD_HEADER + r.key.byteLength + inline.byteLength;
+      const headSize = RECORD_HEADER + r.keyLength + inline.byteLength;
       const valueCrc = checksum(r.value);
       if (fill + headSize > packed.byteLength) flushPacked();
       if (headSize > packed.byteLength) packed = Buffer.allocUnsafe(headSize);
-      fill = writeRecord(packed, fill, r.kind, r.key, inline, r.stamp, r.value.byteLength, valueCrc, r.from ?? 0);
+      fill = writeRecord(packed, fill, r.kind, r.id, r.keyLength, inline, r.stamp, r.value.byteLength, valueCrc, r.from ?? 0);
       if (large) {
         flushPacked();
         pieces.push(r.value);
       }
-      batch.push({ kind: r.kind, id: r.id, keyLength: r.key.byteLength, valueOffset: at + RECORD_HEADER + r.key.byteLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
+      batch.push({ kind: r.kind, id: r.id, keyLength: r.keyLength, valueOffset: at + RECORD_HEADER + r.keyLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
       at += recordSize;
     }
     flushPacked();
@@ -378,7 +379,7 @@ export class LogStore extends BytesStore {
   }
 
   private outgoing(kind: Kind, id: KeyId, value: Uint8Array, stamp = 0): Outgoing {
-    return { kind, id, key: Buffer.from(id, 'utf8'), value, stamp };
+    return { kind, id, keyLength: Buffer.byteLength(id, 'utf8'), value, stamp };
   }
 
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {

@@ -50,22 +50,25 @@ export function recordSize(keyLength: number, valueLength: number): number {
 }
 
 /**
- * Writes a record into `out` at `at` (the key already encoded as `key`);
- * returns where it ends. A large value is written apart (writev): then
- * `value` is empty and `valueLength` and `valueCrc` describe the real one.
+ * Writes a record into `out` at `at`, the key encoded in place (`keyLength`
+ * is its UTF-8 size); returns where it ends. A large value is written apart
+ * (writev): then `value` is empty and `valueLength` and `valueCrc` describe
+ * the real one.
  */
-export function writeRecord(out: Buffer, at: number, kind: Kind, key: Uint8Array, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value), from = 0): number {
+export function writeRecord(out: Buffer, at: number, kind: Kind, key: string, keyLength: number, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value), from = 0): number {
   out.writeUInt32LE(valueCrc, at + 4);
   out[at + 8] = kind;
-  out.writeUIntLE(from, at + 9, 3);
-  out.writeUInt32LE(key.byteLength, at + 12);
+  out[at + 9] = from & 0xff;
+  out[at + 10] = (from >>> 8) & 0xff;
+  out[at + 11] = (from >>> 16) & 0xff;
+  out.writeUInt32LE(keyLength, at + 12);
   writeU64(out, at + 16, valueLength);
   writeU64(out, at + 24, stamp);
-  out.set(key, at + RECORD_HEADER);
-  const headerCrc = crc32(out.subarray(at + 4, at + RECORD_HEADER + key.byteLength));
+  if (keyLength > 0) out.write(key, at + RECORD_HEADER, keyLength, 'utf8');
+  const headerCrc = crc32(out.subarray(at + 4, at + RECORD_HEADER + keyLength));
   out.writeUInt32LE(headerCrc, at);
-  out.set(value, at + RECORD_HEADER + key.byteLength);
-  return at + RECORD_HEADER + key.byteLength + value.byteLength;
+  if (value.byteLength > 0) out.set(value, at + RECORD_HEADER + keyLength);
+  return at + RECORD_HEADER + keyLength + value.byteLength;
 }
 
 /** The CRC-32 of a value (0 for an empty one). */

@@ -50,7 +50,7 @@ export function createSegment(dir: string): ActiveSegment {
     }
     const who = Buffer.from(JSON.stringify({ pid: process.pid, host: hostname() } satisfies SegmentWriter));
     const head = Buffer.allocUnsafe(RECORD_HEADER + who.byteLength);
-    writeRecord(head, 0, Kind.SEGMENT, Buffer.alloc(0), who, 0);
+    writeRecord(head, 0, Kind.SEGMENT, '', 0, who, 0);
     fs.writeSync(fd, head);
     return { number: next, fd, size: head.byteLength };
   }
