@@ -41,41 +41,88 @@ export function csvText(table: Table, columns: readonly string[] = table.schema.
 
 /**
  * CSV bytes (a header line, then rows) as a Table; `what` names the source in
- * errors. Text with no quote character at all is parsed without csv-parse's
- * per-field cast (which builds an info object for every field, several times
- * the cost of the parse): nothing in it is quoted, so every field is unquoted.
+ * errors.
+ *
+ * Whether a field was quoted matters only for one that would otherwise read
+ * as a number, a boolean or a null, and finding out costs: csv-parse tells a
+ * cast function, but builds an info object for every field to do so, several
+ * times the cost of the parse. So the text is first searched for a quote
+ * character followed by what such a field starts with (a digit, a sign, a
+ * dot, N, I, t, f, or a second quote, as in an empty "" or an escaped one).
+ * Without one, no such field is quoted, and the fields are parsed as plain
+ * strings; with one, through the cast function.
  */
 export function csvTable(bytes: Uint8Array, what: string): Table {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const quoted = buffer.includes(0x22);
+  const careful = quotesLookAlike(buffer);
   let records: (Cell | string)[][];
   try {
-    records = quoted ? (parse(buffer, { cast: (value, context) => ({ value, quoted: context.quoting }), bom: true }) as unknown as Cell[][]) : (parse(buffer, { bom: true }) as string[][]);
+    records = careful ? (parse(buffer, { cast: (value, context) => ({ value, quoted: context.quoting }), bom: true }) as unknown as Cell[][]) : (parse(buffer, { bom: true }) as string[][]);
   } catch (error) {
     throw new LaminateError('ERR_CORRUPT_FRAME', `${what} is not valid CSV: ${(error as Error).message}`, { cause: error });
   }
   if (records.length === 0) return tableOf([]);
   const [header, ...rows] = records;
-  const cell = quoted ? (value: Cell | string | undefined) => value as Cell | undefined : (value: Cell | string | undefined) => (value === undefined ? undefined : { value: value as string, quoted: false });
-  return tableOf(header.map((name, k) => [cell(name)!.value, columnOf(rows.map((row) => cell(row[k])))] as const));
+  return tableOf(
+    header.map((name, k) => {
+      const title = careful ? (name as Cell).value : (name as string);
+      const column = careful
+        ? columnFrom(rows.length, (i) => (rows[i][k] as Cell | undefined)?.value, (i) => (rows[i][k] as Cell | undefined)?.quoted === true)
+        : columnFrom(rows.length, (i) => rows[i][k] as string | undefined, () => false);
+      return [title, column] as const;
+    }),
+  );
 }
 
-/** A column from its cells: Float64 or Bool when every present cell is an unquoted one of those, Utf8 otherwise. */
+/** Whether some quote character is followed by what a number, a boolean or an empty field starts with. */
+function quotesLookAlike(bytes: Uint8Array): boolean {
+  for (let at = bytes.indexOf(0x22); at >= 0; at = bytes.indexOf(0x22, at + 1)) {
+    const next = bytes[at + 1];
+    // 0-9 + - . N I t f "
+    if ((next >= 0x30 && next <= 0x39) || next === 0x2b || next === 0x2d || next === 0x2e || next === 0x4e || next === 0x49 || next === 0x74 || next === 0x66 || next === 0x22) return true;
+  }
+  return false;
+}
+
+/** A column from its cells (see columnFrom). */
 export function columnOf(cells: readonly (Cell | undefined)[]): Vector {
-  const isNull = (cell: Cell | undefined) => cell === undefined || (!cell.quoted && cell.value === '');
+  return columnFrom(cells.length, (i) => cells[i]?.value, (i) => cells[i]?.quoted === true);
+}
+
+/**
+ * A column from its `n` cells: Float64 or Bool when every present cell is an
+ * unquoted one of those, Utf8 otherwise; an unquoted empty cell (or a missing
+ * one, in a short row) is null.
+ */
+function columnFrom(n: number, value: (i: number) => string | undefined, quoted: (i: number) => boolean): Vector {
+  const isNull = (i: number) => {
+    const v = value(i);
+    return v === undefined || (v === '' && !quoted(i));
+  };
   let numbers = true;
   let booleans = true;
   let present = false;
-  for (const cell of cells) {
-    if (isNull(cell)) continue;
+  for (let i = 0; i < n; i++) {
+    if (isNull(i)) continue;
     present = true;
-    if (cell!.quoted || !NUMBER.test(cell!.value)) numbers = false;
-    if (cell!.quoted || !BOOLEAN.test(cell!.value)) booleans = false;
+    const v = value(i)!;
+    const q = quoted(i);
+    if (numbers && (q || !NUMBER.test(v))) numbers = false;
+    if (booleans && (q || !BOOLEAN.test(v))) booleans = false;
     if (!numbers && !booleans) break;
   }
-  if (present && numbers) return vectorFromArray(cells.map((c) => (isNull(c) ? null : Number(c!.value))), new Float64());
-  if (present && booleans) return vectorFromArray(cells.map((c) => (isNull(c) ? null : c!.value === 'true')), new Bool());
-  return vectorFromArray(cells.map((c) => (isNull(c) ? null : c!.value)), new Utf8());
+  if (present && numbers) {
+    let nulls = false;
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      if (isNull(i)) nulls = true;
+      else out[i] = Number(value(i));
+    }
+    if (!nulls) return vectorFromArray(out);
+    return vectorFromArray(Array.from({ length: n }, (_, i) => (isNull(i) ? null : out[i])), new Float64());
+  }
+  if (present && booleans) return vectorFromArray(Array.from({ length: n }, (_, i) => (isNull(i) ? null : value(i) === 'true')), new Bool());
+  return vectorFromArray(Array.from({ length: n }, (_, i) => (isNull(i) ? null : value(i)!)), new Utf8());
 }
 
 /** One JSON object per row and line; NaN and ±Infinity (which JSON lacks) as strings. */
