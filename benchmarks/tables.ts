@@ -8,7 +8,7 @@
 //    reader (csv-parse with types kept) against csv-parse used directly and
 //    DuckDB's read_csv (1 GB with --full).
 // The quick mode (the default) runs each at a fiftieth of the size. Times are
-// the best of 3 runs (1 in quick mode) after loading; loading is not timed.
+// the best of 3 runs after loading; loading is not timed.
 // Every result is checked against the other side's (row counts and sums).
 // Targets: within 2x of DuckDB on the filter and the aggregation; CSV import
 // at least 1x csv-parse used directly.
@@ -48,7 +48,7 @@ async function best(runs: number, fn: () => Promise<unknown> | unknown): Promise
 
 export async function tablesBench(root: string, opts: { quick: boolean }): Promise<TablesRow[]> {
   const scale = opts.quick ? 1 / 50 : 1;
-  const runs = opts.quick ? 1 : 3;
+  const runs = 3;
   const KV_ROWS = Math.round(10_000_000 * scale);
   const TS_SAMPLES = Math.round(10_000_000 * scale);
   const CSV_BYTES = Math.round(1e9 * scale);
