@@ -55,88 +55,114 @@ function objectsOf(size: number, count: number): Buffer[] {
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-async function timed(run: () => Promise<void>, repeat: number): Promise<number> {
-  let bestSeconds = Infinity;
-  for (let r = 0; r < repeat; r++) {
-    const start = now();
-    await run();
-    bestSeconds = Math.min(bestSeconds, now() - start);
-  }
-  return bestSeconds;
+interface Variant {
+  what: string;
+  /** One run over every object; `round` counts from 0. */
+  run(round: number): Promise<void>;
+  seconds: number;
+  verified: boolean;
 }
+
+/**
+ * Runs the variants in turn, round after round, keeping each one's best:
+ * interleaved, so that none always runs after the others have filled the
+ * page cache with bytes still to be written back.
+ */
+async function rounds(variants: Variant[], repeat: number): Promise<void> {
+  for (let round = 0; round < repeat; round++) {
+    for (const variant of variants) {
+      const start = now();
+      await variant.run(round);
+      variant.seconds = Math.min(variant.seconds, now() - start);
+    }
+  }
+}
+
+const variant = (what: string, run: (round: number) => Promise<void>): Variant => ({ what, run, seconds: Infinity, verified: true });
 
 async function putRows(root: string, size: number, count: number, repeat: number): Promise<CasRow[]> {
   const objects = objectsOf(size, count);
   const ids = objects.map(sha);
   const total = size * count;
-  const rate = (seconds: number) => total / seconds / 1e6;
-  const hashSeconds = await timed(async () => {
-    for (const bytes of objects) sha(bytes);
-  }, repeat);
-  const rows: CasRow[] = [{ what: 'SHA-256 alone (nothing stored)', objectBytes: size, objects: count, mbPerS: rate(hashSeconds), ofHash: 1, verified: true }];
-  const row = (what: string, seconds: number, verified: boolean) => rows.push({ what, objectBytes: size, objects: count, mbPerS: rate(seconds), ofHash: hashSeconds / seconds, verified });
-
-  let run = 0;
-  // hashfs-style: the digest, then a temporary file renamed to it (an existing digest is kept).
-  const hashDir = async (dir: string) => {
-    for (const bytes of objects) {
-      const id = sha(bytes);
-      const tmp = join(dir, `.tmp-${id}`);
-      await fsp.writeFile(tmp, bytes);
-      await fsp.rename(tmp, join(dir, id));
-    }
-  };
-  const dirs: string[] = [];
-  const dirSeconds = await timed(async () => {
-    const dir = join(root, `hashdir-${size}-${run++}`);
-    mkdirSync(dir);
-    dirs.push(dir);
-    await hashDir(dir);
-  }, repeat);
-  row('hash-named directory (fs.promises)', dirSeconds, true);
-
+  const hashDirOf = (round: number) => join(root, `hashdir-${size}-${round}`);
   const stacks: [string, (dir: string) => Store<Uint8Array>][] = [
     ['cas(file())', (dir) => file(dir)],
     ['cas(log())', (dir) => log(dir)],
   ];
-  for (const [label, make] of stacks) {
-    let store: Store<Uint8Array> | undefined;
-    const seconds = await timed(async () => {
-      await store?.close();
-      store = make(join(root, `${label.replace(/\W/g, '')}-${size}-${run++}`));
-      const target = cas(store);
-      for (const bytes of objects) await target.put(bytes);
-    }, repeat);
-    const target = cas(store!);
-    let verified = true;
-    const getSeconds = await timed(async () => {
-      for (let i = 0; i < ids.length; i++) if (!Buffer.from(await target.get(ids[i])).equals(objects[i])) verified = false;
-    }, repeat);
-    row(`${label}.put(bytes)`, seconds, verified);
-    rows.push({ what: `${label}.get(id), digest checked`, objectBytes: size, objects: count, mbPerS: rate(getSeconds), ofHash: hashSeconds / getSeconds, verified });
-    await store!.close();
-  }
-  if (size >= 64 * MB) {
-    let store: Store<Uint8Array> | undefined;
-    const seconds = await timed(async () => {
-      await store?.close();
-      store = file(join(root, `stream-${run++}`));
-      const target = cas(store);
+  const opened = new Map<string, Store<Uint8Array>>();
+  /** A new store of the stack for each round; the last round's stays open for the reads. */
+  const fresh = async (label: string, make: (dir: string) => Store<Uint8Array>, round: number) => {
+    await opened.get(label)?.close();
+    const store = make(join(root, `${label.replace(/\W/g, '')}-${size}-${round}`));
+    opened.set(label, store);
+    return cas(store);
+  };
+
+  const puts: Variant[] = [
+    variant('SHA-256 alone (nothing stored)', async () => {
+      for (const bytes of objects) sha(bytes);
+    }),
+    variant('fs.promises.writeFile alone (no hash)', async (round) => {
+      const dir = join(root, `plain-${size}-${round}`);
+      mkdirSync(dir);
+      for (let i = 0; i < count; i++) await fsp.writeFile(join(dir, String(i)), objects[i]);
+    }),
+    // hashfs-style: the digest, then a temporary file renamed to it.
+    variant('hash-named directory (fs.promises)', async (round) => {
+      const dir = hashDirOf(round);
+      mkdirSync(dir);
       for (const bytes of objects) {
-        const chunks = Array.from({ length: Math.ceil(bytes.byteLength / MB) }, (_, i) => bytes.subarray(i * MB, (i + 1) * MB));
-        await target.put(Readable.from(chunks));
+        const id = sha(bytes);
+        const tmp = join(dir, `.tmp-${id}`);
+        await fsp.writeFile(tmp, bytes);
+        await fsp.rename(tmp, join(dir, id));
       }
-    }, repeat);
-    const ok = (await cas(store!).ids()).sort().join() === [...ids].sort().join();
-    row('cas(file()).put(stream of 1 MiB chunks)', seconds, ok);
-    await store!.close();
+    }),
+    ...stacks.map(([label, make]) =>
+      variant(`${label}.put(bytes)`, async (round) => {
+        const target = await fresh(label, make, round);
+        for (const bytes of objects) await target.put(bytes);
+      }),
+    ),
+  ];
+  if (size >= 64 * MB) {
+    puts.push(
+      variant('cas(file()).put(stream of 1 MiB chunks)', async (round) => {
+        const target = await fresh('stream', (dir) => file(dir), round);
+        for (const bytes of objects) {
+          const chunks = Array.from({ length: Math.ceil(bytes.byteLength / MB) }, (_, i) => bytes.subarray(i * MB, (i + 1) * MB));
+          await target.put(Readable.from(chunks));
+        }
+      }),
+    );
   }
-  const readSeconds = await timed(async () => {
-    for (const id of ids) sha(await fsp.readFile(join(dirs[0], id)));
-  }, repeat);
-  rows.push({ what: 'hash-named directory: readFile + SHA-256', objectBytes: size, objects: count, mbPerS: rate(readSeconds), ofHash: hashSeconds / readSeconds, verified: true });
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  return rows;
+  await rounds(puts, repeat);
+  for (const put of puts.slice(3)) {
+    const label = put.what.startsWith('cas(file()).put(stream') ? 'stream' : put.what.slice(0, put.what.indexOf('.put'));
+    put.verified = (await cas(opened.get(label)!).ids()).sort().join() === [...ids].sort().join();
+  }
+
+  const gets: Variant[] = [
+    ...stacks.map(([label]) => {
+      const got = variant(`${label}.get(id), digest checked`, async () => {
+        const target = cas(opened.get(label)!);
+        for (let i = 0; i < ids.length; i++) if (!Buffer.from(await target.get(ids[i])).equals(objects[i])) got.verified = false;
+      });
+      return got;
+    }),
+    variant('hash-named directory: readFile + SHA-256', async () => {
+      for (const id of ids) if (sha(await fsp.readFile(join(hashDirOf(0), id))) !== id) throw new Error('cas bench: the hash-named directory read back other bytes');
+    }),
+  ];
+  await rounds(gets, repeat);
+  for (const store of opened.values()) await store.close();
+  for (let round = 0; round < repeat; round++) {
+    rmSync(hashDirOf(round), { recursive: true, force: true });
+    rmSync(join(root, `plain-${size}-${round}`), { recursive: true, force: true });
+  }
+
+  const hashSeconds = puts[0].seconds;
+  return [...puts, ...gets].map((v) => ({ what: v.what, objectBytes: size, objects: count, mbPerS: total / v.seconds / 1e6, ofHash: hashSeconds / v.seconds, verified: v.verified }));
 }
 
 function percentile(sorted: number[], p: number): number {
