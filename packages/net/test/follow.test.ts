@@ -43,16 +43,22 @@ describe('follow() over client()', () => {
     const reading = (async () => {
       for await (const [i] of follower) received.push(i as number);
     })();
-    // Cut every connection each time another 100 values have arrived.
-    for (let next = 100; next < count; next += 100) {
-      await until(() => received.length >= next);
+    // Cut the connection each time another 100 values have arrived, once the client has connected again
+    // (one reply may carry many values, so a threshold can pass while no connection is open).
+    let cuts = 0;
+    const done = () => received.length >= count;
+    while (!done()) {
+      await until(() => done() || (received.length >= (cuts + 1) * 100 && proxy.connections > cuts));
+      if (done()) break;
       proxy.cut();
+      cuts++;
     }
     expect(await produced, err).toBe(0);
     await reading;
     expect(received).toEqual([...Array(count).keys()]);
     expect(follower.endedBy).toBe('sealed');
-    expect(proxy.connections).toBeGreaterThanOrEqual(10);
+    expect(cuts).toBeGreaterThanOrEqual(1);
+    expect(proxy.connections).toBeGreaterThan(cuts);
   }, 120_000);
 
   it('a stalled follower does not grow the server: the producer keeps appending, the server holds at most a piece for it', async () => {
