@@ -212,10 +212,11 @@ export class DirectoryLock {
     return fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ? path : undefined;
   }
 
-  /** Who holds the lock, as its file records it, for an ERR_LOCKED message; '' when that is not known (the mkdir strategy records no owner). */
-  private holder(): string {
+  /** `error` with `holder`: who holds the lock, as its file records it ({ pid, host }), when that is known (the mkdir strategy records no owner). */
+  private withHolder(error: LaminateError): LaminateError {
     const owner = this.lockFile ? readOwner(this.lockFile.path) : undefined;
-    return owner === undefined ? '' : ` (pid ${owner.pid} on ${owner.host})`;
+    if (owner !== undefined) Object.assign(error, { holder: { pid: owner.pid, host: owner.host } });
+    return error;
   }
 
   private lockError(error: unknown): Error {
@@ -223,13 +224,15 @@ export class DirectoryLock {
     if (link !== undefined) return symlinkError(link);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOCKED' && this.settings.exclusive) {
-      return new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process${this.holder()}. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error });
+      return this.withHolder(new LaminateError('ERR_LOCKED', `The directory ${this.path} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`, { cause: error }));
     }
     if (code === 'ELOCKED') {
-      return new LaminateError(
-        'ERR_LOCKED',
-        `The directory ${this.path} stayed locked for lockTimeoutMs (${this.settings.timeoutMs} ms): another process${this.holder()} holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
-        { cause: error },
+      return this.withHolder(
+        new LaminateError(
+          'ERR_LOCKED',
+          `The directory ${this.path} stayed locked for lockTimeoutMs (${this.settings.timeoutMs} ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
+          { cause: error },
+        ),
       );
     }
     // The lock is a file or folder made in the directory: no directory, no room, a read-only filesystem…

@@ -78,7 +78,7 @@ function bootId(): string {
 }
 
 describe("file(): the lock file (the default 'file' strategy)", () => {
-  it('records its holder while held, is gone once the call is over, and another store waits and then gets ERR_LOCKED naming the holder', async () => {
+  it('records its holder while held, is gone once the call is over, and another store waits and then gets ERR_LOCKED carrying the holder\'s pid and host', async () => {
     const dir = tempDir();
     const held = await holder(dir, 'file');
     const stat = fs.lstatSync(join(dir, LOCK));
@@ -90,7 +90,7 @@ describe("file(): the lock file (the default 'file' strategy)", () => {
     const waiting = file(dir, { lockTimeoutMs: 300, lockStaleMs: 2000 });
     const error = await rejection(waiting.append({ k: Buffer.from('x') }));
     expect(isLaminateError(error, 'ERR_LOCKED')).toBe(true);
-    expect(error.message).toContain(`pid ${held.pid} on ${hostname()}`);
+    expect((error as unknown as { holder: unknown }).holder).toEqual({ pid: held.pid, host: hostname() });
     expect(fs.existsSync(join(dir, 'k'))).toBe(false);
 
     // Let go: the waiter gets it, and the lock file is gone after the call.
