@@ -54,7 +54,7 @@ describe('arrow(file(dir)).follow() across processes', () => {
     const count = 2000;
     const producer = start('batch-producer.ts', [dir, String(count)]);
     const early = start('batch-consumer.ts', [dir, 'start']);
-    const killed = start('batch-consumer.ts', [dir, 'start']);
+    const killed = start('batch-consumer.ts', [dir, 'start', '400']);
     await until(() => batches(killed.lines).length >= 400);
     killed.child.kill('SIGKILL');
     await killed.ended.catch(() => undefined);

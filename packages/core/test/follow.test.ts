@@ -261,7 +261,7 @@ describe('follow() across processes', () => {
     const producer = runFixture('stream-producer.ts', [dir, String(count)]);
     const early = runFixture('stream-consumer.ts', [dir, 'start']);
     // The one to be killed acknowledges each value with its position.
-    const killed = runFixture('stream-consumer.ts', [dir, 'start']);
+    const killed = runFixture('stream-consumer.ts', [dir, 'start', '300']);
     await until(() => killed.lines.length >= 300);
     killed.child.kill('SIGKILL');
     await rejection(killed.ended);
