@@ -246,7 +246,7 @@ describe('stores that keep no seals other processes see', () => {
     const store = track(msgpack(log(tempDir())));
     await store.append({ k: [1] });
     await expect(store.seal('k')).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED' });
-    const follower = store.follow('k', { idleTimeoutMs: 200 });
+    const follower = store.follow('k', { idleTimeoutMs: 1000 });
     const values = collect(follower);
     await store.append({ k: [2] });
     expect(await values).toEqual([[1], [2]]);
