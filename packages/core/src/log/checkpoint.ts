@@ -93,8 +93,16 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
       at += 4 + keyLength;
       const numbers = bytes.readUInt32LE(at);
       at += 4;
-      const extents: Extents = new Array<number>(numbers);
-      for (let n = 0; n < numbers; n++, at += 8) extents[n] = bytes.readDoubleLE(at);
+      let extents: Extents;
+      if (numbers === FIELDS) {
+        // Most keys of a large store hold one value: a literal is made as an array of doubles at once,
+        // where filling `new Array(5)` first makes an array of small integers and then converts it.
+        extents = [bytes.readDoubleLE(at), bytes.readDoubleLE(at + 8), bytes.readDoubleLE(at + 16), bytes.readDoubleLE(at + 24), bytes.readDoubleLE(at + 32)];
+        at += 40;
+      } else {
+        extents = new Array<number>(numbers);
+        for (let n = 0; n < numbers; n++, at += 8) extents[n] = bytes.readDoubleLE(at);
+      }
       map.set(id, extents);
       let valueBytes = 0;
       for (let n = 0; n < numbers; n += FIELDS) {
