@@ -11,10 +11,10 @@
  */
 import { arrowColumns } from '@laminate/arrow';
 import { LaminateError, typeError } from '@laminate/core/layer';
-import { type DataType, type Table, Type, vectorFromArray } from 'apache-arrow';
+import { type DataType, type Table, Type, type Vector, vectorFromArray } from 'apache-arrow';
 import { type Backend, type Context, nameList, notFound, type Options, optionalString, unknownCommand } from './backend.js';
 import { checkColumns, compile, expressionError, matchingRows, parseExpression, parseUpdate } from './expression.js';
-import { columnReaders, describeSchema, jsValue, stringReader, tableOf, takeRows } from './frames.js';
+import { columnReaders, describeSchema, jsValue, tableOf, takeRows } from './frames.js';
 import { Generations, deleteAttrs, readAttrs, writeAttrs } from './layout.js';
 
 interface KvAttrs {
@@ -265,9 +265,70 @@ function fits(value: unknown, type: DataType): boolean {
 export function lastWins(table: Table, index: string): number[] {
   const column = table.getChild(index);
   if (column === null) return [];
+  if (column.type.typeId === Type.Utf8 && column.nullCount === 0) return lastWinsBytes(column);
   const last = new Map<unknown, number>();
-  // Index values only need to be told apart here, so strings are keyed by their bytes (latin1), not decoded.
-  const read = column.type.typeId === Type.Utf8 ? stringReader(column, 'latin1') : columnReaders(table.select([index])).get(index)!;
+  const read = columnReaders(table.select([index])).get(index)!;
   for (let i = 0; i < table.numRows; i++) last.set(read(i), i);
   return [...last.values()];
+}
+
+/**
+ * lastWins for a Utf8 index: an open-addressing hash table over the values'
+ * bytes (FNV-1a), compared byte for byte on a collision, so no string is
+ * decoded or allocated per row.
+ */
+function lastWinsBytes(column: Vector): number[] {
+  const n = column.length;
+  const rowBytes: Uint8Array[] = new Array(column.data.length);
+  const chunkOf = new Int32Array(n);
+  const starts = new Int32Array(n);
+  const ends = new Int32Array(n);
+  let row = 0;
+  column.data.forEach((data, c) => {
+    rowBytes[c] = data.values as Uint8Array;
+    const offsets = data.valueOffsets as Int32Array;
+    for (let i = 0; i < data.length; i++, row++) {
+      chunkOf[row] = c;
+      starts[row] = offsets[i];
+      ends[row] = offsets[i + 1];
+    }
+  });
+  let capacity = 16;
+  while (capacity < n * 2) capacity *= 2;
+  const mask = capacity - 1;
+  const slotFirst = new Int32Array(capacity).fill(-1);
+  const slotLast = new Int32Array(capacity);
+  const order = new Int32Array(n);
+  let distinct = 0;
+  for (let r = 0; r < n; r++) {
+    const bytes = rowBytes[chunkOf[r]];
+    const start = starts[r];
+    const end = ends[r];
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+    let slot = h & mask;
+    for (;;) {
+      const first = slotFirst[slot];
+      if (first < 0) {
+        slotFirst[slot] = r;
+        slotLast[slot] = r;
+        order[distinct++] = slot;
+        break;
+      }
+      if (sameBytes(rowBytes[chunkOf[first]], starts[first], ends[first], bytes, start, end)) {
+        slotLast[slot] = r;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+  const out: number[] = new Array(distinct);
+  for (let k = 0; k < distinct; k++) out[k] = slotLast[order[k]];
+  return out;
+}
+
+function sameBytes(a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
 }

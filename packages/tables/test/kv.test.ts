@@ -7,6 +7,8 @@ import { dict, file } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { tables } from '../src/index.js';
+import { lastWins } from '../src/kv.js';
+import { seededRandom } from '@laminate/core/layer';
 import { RecordingDict, rows } from './helpers.js';
 
 const tmp = tempDirs('laminate-tables-kv-');
@@ -28,6 +30,25 @@ describe('kv', () => {
       { name: 'nick', age: 15, city: 'Berlin' },
       { name: 'juli', age: 14, city: 'NY' },
     ]);
+  });
+
+  it('keeps the last row of each index value, in order of first write, across batches and unicode keys', async () => {
+    const random = seededRandom(3);
+    const alphabet = ['a', 'b', 'é', '日', '🚀', ''];
+    const t = tables(dict());
+    const written: { k: string; v: number }[] = [];
+    for (let batch = 0; batch < 5; batch++) {
+      const rows = Array.from({ length: 400 }, () => ({ k: Array.from({ length: Math.floor(random() * 3) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''), v: written.length + Math.floor(random() * 1000) / 1000 }));
+      rows.forEach((row, i) => (row.v = written.length + i));
+      written.push(...rows);
+      await t.write('kv', 'keys', rows, { index: 'k' });
+    }
+    const expected = new Map<string, number>();
+    for (const row of written) expected.set(row.k, row.v);
+    expect(rows(await t.read('kv', 'keys'))).toEqual([...expected].map(([k, v]) => ({ k, v })));
+    // The same on an index of numbers, through the general path.
+    const numbers = new Table({ n: vectorFromArray([3, 1, 3, 2, 1], new Int32()) });
+    expect(lastWins(numbers, 'n')).toEqual([2, 4, 3]);
   });
 
   it('filters rows and returns only the asked columns, reading only the columns it needs', async () => {
