@@ -269,10 +269,7 @@ export class BufferStore extends BytesStore {
         );
         slow.forEach((i, j) => (out[i] = parts[j]));
       }
-      if (whole.length > 0) {
-        const values = await this.getIds(whole.map((i) => ranges[i].id));
-        whole.forEach((i, j) => (out[i] = values[j].subarray(ranges[i].offset, ranges[i].offset + ranges[i].length)));
-      }
+      if (whole.length > 0) await this.readAcross(ranges, whole, out);
       return out;
     });
   }
@@ -291,6 +288,37 @@ export class BufferStore extends BytesStore {
 
   override sealedId(id: KeyId): Promise<number | undefined> {
     return this.slow instanceof BytesStore ? this.slow.sealedId(id) : super.sealedId(id);
+  }
+
+  /**
+   * Ranges of keys with bytes in memory, into `out` at `at`. Where the slow
+   * store tells its sizes, each range is read as its part of the spilled
+   * bytes and its part of those in memory, so that a follower reading a
+   * growing key piece by piece does not join the whole key for each piece;
+   * otherwise the keys are read whole and sliced. The caller holds the lock.
+   */
+  private async readAcross(ranges: readonly IdRange[], at: readonly number[], out: Uint8Array[]): Promise<void> {
+    const spilled = this.slow instanceof BytesStore ? await this.slow.sizeIds(at.map((i) => ranges[i].id)) : undefined;
+    if (spilled === undefined) {
+      const values = await this.getIds(at.map((i) => ranges[i].id));
+      at.forEach((i, j) => (out[i] = values[j].subarray(ranges[i].offset, ranges[i].offset + ranges[i].length)));
+      return;
+    }
+    const slowParts: IdRange[] = [];
+    const fastParts: IdRange[] = [];
+    const slowOf = new Map<number, number>();
+    at.forEach((i, j) => {
+      const { id, offset, length } = ranges[i];
+      const size = spilled[j];
+      if (offset < size) slowOf.set(i, slowParts.push({ id, offset, length: Math.min(length, size - offset) }) - 1);
+      const from = Math.max(offset, size);
+      fastParts.push({ id, offset: from - size, length: Math.max(0, offset + length - from) });
+    });
+    const [slow, fast] = await Promise.all([slowParts.length > 0 ? readRangeIds(this.slow, slowParts) : [], readRangeIds(this.fast, fastParts)]);
+    at.forEach((i, j) => {
+      const head = slowOf.has(i) ? slow[slowOf.get(i)!] : EMPTY_BYTES;
+      out[i] = head.byteLength === 0 ? fast[j] : fast[j].byteLength === 0 ? head : concatBytes([head, fast[j]]);
+    });
   }
 
   /** Reopened, it finds what was spilled, and close() spills the rest; chunks survive only where both stores keep them. */

@@ -352,6 +352,27 @@ describe("dict()'s ranges, which followers read a piece at a time", () => {
   });
 });
 
+describe("buffer()'s ranges of a key part spilled, part in memory", () => {
+  it('read from both stores give the same bytes as slicing get()', async () => {
+    const store = track(buffer(dict(), file(tempDir()), { availableMemory: 4096 }));
+    const random = seededRandom(9);
+    for (let i = 0; i < 200; i++) {
+      await store.append({ k: Buffer.alloc(1 + Math.floor(random() * 300), i % 251), other: Buffer.alloc(Math.floor(random() * 200), 1) });
+      if (i % 10 === 0) {
+        const whole = Buffer.from(await store.get('k'));
+        for (let r = 0; r < 20; r++) {
+          const offset = Math.floor(random() * (whole.byteLength + 10));
+          const length = random() < 0.1 ? Infinity : Math.floor(random() * 3000);
+          const [part] = await store.readRanges([{ key: 'k', offset, length }]);
+          expect(Buffer.from(part).equals(whole.subarray(offset, offset + length))).toBe(true);
+        }
+      }
+    }
+    // Both parts were there: some of the key spilled, some still in memory.
+    expect(store.spilledBytes).toBeGreaterThan(0);
+  });
+});
+
 describe('keys({ prefix, signal })', () => {
   it('is a promise of the keys and an async iterator of them, filtered by a prefix', async () => {
     const store = track(file(tempDir()));
