@@ -171,8 +171,9 @@ export async function* followBytes(store: FollowableBytes, id: KeyId, request: F
       const bytes = max > 0 ? await store.readFollowedId(id, offset, max) : EMPTY;
       if (bytes.byteLength > 0) {
         offset += bytes.byteLength;
-        lastNews = Date.now();
         yield { value: bytes, position: offset };
+        // Idle counts from when the consumer took the value: a slow consumer is not an idle key.
+        lastNews = Date.now();
         continue;
       }
       sealed ??= await store.sealedId(id);

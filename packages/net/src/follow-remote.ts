@@ -32,8 +32,9 @@ export async function* followRemote(call: (header: Omit<Header, 'id'>) => Promis
     offset = start;
     if (bytes.byteLength > 0) {
       offset += bytes.byteLength;
-      lastNews = Date.now();
       yield { value: bytes, position: offset };
+      // Idle counts from when the consumer took the value: a slow consumer is not an idle key.
+      lastNews = Date.now();
       continue;
     }
     if (sealed !== undefined && offset >= sealed) {
