@@ -8,9 +8,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LaminateError, type LogStore, log, open } from '@laminate/core';
 import { rejection, seededRandom, tempDirs } from '@laminate/core/testing';
+import { crc32Of } from '../src/log/crc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(here, '..', '..', '..');
@@ -63,6 +65,18 @@ function tokens(value: string): string[] {
   for (const token of out) expect(token).toMatch(/^w\d+:\d+$/);
   return out;
 }
+
+describe('log(): checksums', () => {
+  it('computes the same CRC-32 as zlib at every length and offset, short inputs in JavaScript and long ones in zlib', () => {
+    const random = seededRandom(32);
+    const bytes = Buffer.from(Array.from({ length: 2048 }, () => Math.floor(random() * 256)));
+    for (let length = 0; length <= 600; length++) {
+      for (const start of [0, 1, 3, 8, 13]) expect(crc32Of(bytes, start, start + length)).toBe(crc32(bytes.subarray(start, start + length)));
+    }
+    expect(crc32Of(bytes)).toBe(crc32(bytes));
+    expect(crc32Of(new Uint8Array(37).fill(0xff))).toBe(crc32(Buffer.alloc(37, 0xff)));
+  });
+});
 
 describe('log(): reopening', () => {
   it('reopens from the checkpoint and reads the commit log only past it', async () => {

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32Of } from './crc.js';
 import { LaminateError } from '../errors.js';
 import { readU64, writeU64 } from './record.js';
 
@@ -99,11 +99,11 @@ function encode(out: Buffer, at: number, segment: number, start: number, length:
   out.writeUInt32LE(segment, at + 8);
   writeU64(out, at + 16, start);
   out.writeUInt32LE(length, at + 24);
-  out.writeUInt32LE(crc32(out.subarray(at, at + 28)), at + 28);
+  out.writeUInt32LE(crc32Of(out, at, at + 28), at + 28);
 }
 
 function decode(bytes: Buffer, at: number, seq: number, path: string): Commit {
-  if (bytes.readUInt32LE(at) !== MAGIC || crc32(bytes.subarray(at, at + 28)) !== bytes.readUInt32LE(at + 28) || bytes.readUInt32LE(at + 4) !== COMMIT) {
+  if (bytes.readUInt32LE(at) !== MAGIC || crc32Of(bytes, at, at + 28) !== bytes.readUInt32LE(at + 28) || bytes.readUInt32LE(at + 4) !== COMMIT) {
     throw new LaminateError('ERR_CORRUPT_FRAME', `The commit log ${path} is damaged at entry ${seq} (byte ${seq * ENTRY}): its checksum does not match. Restore the directory from a copy; the entries before it are intact.`, { offset: seq * ENTRY });
   }
   return { seq, segment: bytes.readUInt32LE(at + 8), start: readU64(bytes, at + 16), length: bytes.readUInt32LE(at + 24) };

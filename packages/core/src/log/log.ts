@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { DirectoryLock } from '../directory-lock.js';
 import { LaminateError, typeError } from '../errors.js';
 import { type KeyId, showKey } from '../keys.js';
@@ -9,6 +8,7 @@ import { Mutex } from '../mutex.js';
 import { registerLayer } from '../spec.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from '../store.js';
 import { removedByStore, removeOnExit } from '../temporary.js';
+import { crc32Of } from './crc.js';
 import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { type Commit, CommitLog } from './commit-log.js';
 import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
@@ -443,7 +443,7 @@ export class LogStore extends BytesStore {
     const crc = extents[i + 3];
     const whole = cached ? this.reader.readValue(segment, offset, out, at, length) : this.reader.readInto(segment, offset, out, at, length);
     if (!whole) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
-    if (length > 0 && crc32(out.subarray(at, at + length)) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
+    if (length > 0 && crc32Of(out, at, at + length) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
   }
 
   /** Reads only the values that overlap each range. */

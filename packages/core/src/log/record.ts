@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32Of } from './crc.js';
 
 /**
  * A record in a segment: a 32-byte header, the key's UTF-8 bytes, the value.
@@ -65,7 +65,7 @@ export function writeRecord(out: Buffer, at: number, kind: Kind, key: string, ke
   writeU64(out, at + 16, valueLength);
   writeU64(out, at + 24, stamp);
   if (keyLength > 0) out.write(key, at + RECORD_HEADER, keyLength, 'utf8');
-  const headerCrc = crc32(out.subarray(at + 4, at + RECORD_HEADER + keyLength));
+  const headerCrc = crc32Of(out, at + 4, at + RECORD_HEADER + keyLength);
   out.writeUInt32LE(headerCrc, at);
   if (value.byteLength > 0) out.set(value, at + RECORD_HEADER + keyLength);
   return at + RECORD_HEADER + keyLength + value.byteLength;
@@ -73,7 +73,7 @@ export function writeRecord(out: Buffer, at: number, kind: Kind, key: string, ke
 
 /** The CRC-32 of a value (0 for an empty one). */
 export function checksum(value: Uint8Array): number {
-  return value.byteLength === 0 ? 0 : crc32(value);
+  return value.byteLength === 0 ? 0 : crc32Of(value);
 }
 
 /**
@@ -83,7 +83,7 @@ export function checksum(value: Uint8Array): number {
 export function readHead(bytes: Buffer, at: number): RecordHead | undefined {
   const keyLength = bytes.readUInt32LE(at + 12);
   if (at + RECORD_HEADER + keyLength > bytes.byteLength) return undefined;
-  if (crc32(bytes.subarray(at + 4, at + RECORD_HEADER + keyLength)) !== bytes.readUInt32LE(at)) return undefined;
+  if (crc32Of(bytes, at + 4, at + RECORD_HEADER + keyLength) !== bytes.readUInt32LE(at)) return undefined;
   return { kind: bytes[at + 8] as Kind, keyLength, valueLength: readU64(bytes, at + 16), valueCrc: bytes.readUInt32LE(at + 4), stamp: readU64(bytes, at + 24), from: bytes.readUIntLE(at + 9, 3) };
 }
 
