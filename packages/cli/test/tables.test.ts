@@ -73,7 +73,7 @@ describe('laminate read / write', () => {
 
   it('reports bad input with codes and exit statuses', { timeout: 300_000 }, async () => {
     const bad = await laminate(['read', spec, 'kv', 'people', '--filter', 'age >']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toContain('ERR_INVALID_OPTION');
     expect(bad.err).toContain('character 6');
     const backend = await laminate(['read', spec, 'sql', 'people']);

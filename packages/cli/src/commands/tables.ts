@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import type { Store } from '@laminate/core';
+import { isLaminateError, type Store } from '@laminate/core';
 import type { Table } from 'apache-arrow';
 import { type Command, holdsBytes, withStore } from '../command.js';
-import { usageError } from '../errors.js';
+import { markUsage, usageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { Output } from '../io.js';
 
@@ -44,10 +44,16 @@ function checkBackend(mod: TablesModule, backend: string, command: string): void
   if (!mod.BACKENDS.includes(backend)) throw usageError(`Unknown backend "${backend}"; the backends are ${mod.BACKENDS.join(', ')}.`, command);
 }
 
+/** Runs `fn` on the stack; an option or expression the tables refuse is a usage error (exit 2), as the options it came from are. */
 async function withStack<T>(spec: string, command: string, io: Io, fn: (stack: Store<Uint8Array>) => Promise<T>): Promise<T> {
   return withStore(spec, command, { io }, async (store) => {
     if (!holdsBytes(store)) throw usageError(`${command} needs a stack that stores bytes (file(), log(), buffer(), client(), a compressor over one); tables encode their own values.`, command);
-    return fn(store as unknown as Store<Uint8Array>);
+    try {
+      return await fn(store as unknown as Store<Uint8Array>);
+    } catch (error) {
+      if (isLaminateError(error, 'ERR_INVALID_OPTION')) throw markUsage(error, command);
+      throw error;
+    }
   });
 }
 
