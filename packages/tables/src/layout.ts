@@ -108,6 +108,14 @@ export class Generations {
   }
 }
 
+/** The current data of many pieces stored through one `store`, read with one getMany for the pointers and one for the data. */
+export async function readPieces(stack: Stack, store: TableStore, bases: readonly (readonly string[])[]): Promise<Table[]> {
+  if (bases.length === 0) return [];
+  const pointers = await stack.getMany(bases.map((base) => [...base, '.gen']));
+  const keys = bases.map((base, i) => [...base, 'g', lastLine(pointers[i]) ?? '0']);
+  return store.getMany(keys);
+}
+
 /** The pieces of data stored under `prefix` (each found by its pointer key), as their base parts. */
 export async function listPieces(stack: Stack, prefix: readonly string[]): Promise<string[][]> {
   const out: string[][] = [];

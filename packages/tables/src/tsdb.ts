@@ -17,7 +17,7 @@ import { type Table, Type, Utf8, vectorFromArray } from 'apache-arrow';
 import { type Backend, type Context, nameList, notFound, type Options, optionalString, unknownCommand } from './backend.js';
 import { compile, parseExpression } from './expression.js';
 import { floats, jsValue, tableOf } from './frames.js';
-import { Generations, deleteAttrs, listPieces, readAttrs, writeAttrs } from './layout.js';
+import { Generations, deleteAttrs, listPieces, readAttrs, readPieces, writeAttrs } from './layout.js';
 import { parseDuration, parseRate, parseTime } from './time.js';
 
 export const AGGREGATORS = ['avg', 'max', 'min', 'sum', 'count', 'last'] as const;
@@ -160,11 +160,11 @@ export class TsdbBackend implements Backend {
         });
       }
       const loaded: Loaded[] = [];
-      for (const s of series) {
-        const stored = await this.piece(s.base).read();
-        if (stored.numRows === 0) continue;
-        loaded.push({ ...s, time: stored.getChild('time')!.toArray() as Float64Array, value: stored.getChild('value')!.toArray() as Float64Array });
-      }
+      const stored = await readPieces(this.context.stack, arrow(this.context.stack), series.map((s) => s.base));
+      series.forEach((s, i) => {
+        if (stored[i].numRows === 0) return;
+        loaded.push({ ...s, time: stored[i].getChild('time')!.toArray() as Float64Array, value: stored[i].getChild('value')!.toArray() as Float64Array });
+      });
       if (aggregators === undefined) return rawSamples(loaded, start, end);
       return aggregate(loaded, { start, end, step, aggregators: aggregators as Aggregator[], groupBy });
     });
