@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LaminateError, type Store } from '@laminate/core';
 import { typeError } from '@laminate/core/layer';
+import { arrowSchema } from './arrow-schema.js';
 import { Cas, type CollectResult, type ObjectStat, type OpenOptions } from './cas.js';
 import type { Content } from './content.js';
 import { type ContentRecord, type DatasetRecord, KINDS, type Kind, RecordIndex, type TableSchema, canonicalJson, contentKey } from './records.js';
@@ -31,7 +32,11 @@ export interface ContentInfo {
   partition?: string;
   /** A name for list()'s prefix and suffix, such as 'part-00007.arrow'; default the object's id. */
   name?: string;
-  /** For a table: its Arrow schema's fields ({ name, type, nullable }), recorded and returned by list(). */
+  /**
+   * For a table: its Arrow schema's fields ({ name, type, nullable }), recorded and
+   * returned by list(). Read from the bytes (Arrow IPC, stream or file) when not given;
+   * a table given as a stream needs it.
+   */
   schema?: TableSchema;
   /** Anything else to record (JSON). */
   meta?: unknown;
@@ -128,7 +133,7 @@ export class Catalog {
    * takes, so gc() never sees an object that is about to be recorded.
    */
   async registerContent(content: Content, info: ContentInfo): Promise<string> {
-    const checked = await this.checkInfo(info);
+    const checked = await this.checkInfo(info, content);
     const staged = await this.objects.write(content);
     let committed = false;
     try {
@@ -230,7 +235,7 @@ export class Catalog {
   }
 
   /** The info as it will be recorded, or the coded error naming the id that is missing or unknown. */
-  private async checkInfo(info: ContentInfo): Promise<Omit<ContentRecord, 'type' | 'id' | 'size' | 'at' | 'name'> & { name?: string }> {
+  private async checkInfo(info: ContentInfo, content: Content): Promise<Omit<ContentRecord, 'type' | 'id' | 'size' | 'at' | 'name'> & { name?: string }> {
     if (info === null || typeof info !== 'object') throw typeError('ERR_INVALID_OPTION', 'registerContent() takes the content and an info object { kind, dataset, job, partition, … }.');
     const { kind, dataset, job, partition, name, schema, meta } = info;
     if (!KINDS.includes(kind)) throw typeError('ERR_INVALID_OPTION', `registerContent(): info.kind must be one of ${KINDS.join(', ')}; got ${JSON.stringify(kind)}.`);
@@ -246,12 +251,13 @@ export class Catalog {
       throw new LaminateError('ERR_NOT_FOUND', `registerContent(): unknown partition ${JSON.stringify(partition)} of dataset ${dataset}; record it with newPartition() first.`, { key: String(partition) });
     }
     if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw typeError('ERR_INVALID_OPTION', `registerContent(): info.name must be a non-empty string; got ${JSON.stringify(name)}.`);
-    if (kind === 'table') checkSchema(schema);
-    else if (schema !== undefined) throw typeError('ERR_INVALID_OPTION', `registerContent(): only a table has a schema; this is a ${kind}.`);
+    // A table's schema: as given, or read from its Arrow IPC bytes.
+    const tableSchema = kind === 'table' ? (schema === undefined && content instanceof Uint8Array ? arrowSchema(content) : checkSchema(schema)) : undefined;
+    if (kind !== 'table' && schema !== undefined) throw typeError('ERR_INVALID_OPTION', `registerContent(): only a table has a schema; this is a ${kind}.`);
     const out: Omit<ContentRecord, 'type' | 'id' | 'size' | 'at' | 'name'> & { name?: string } = { kind, dataset, name };
     if (job !== undefined) Object.assign(out, { job });
     if (partition !== undefined) Object.assign(out, { partition });
-    if (schema !== undefined) Object.assign(out, { schema: { fields: schema.fields.map(({ name: field, type, nullable }) => ({ name: field, type, nullable })) } });
+    if (tableSchema !== undefined) Object.assign(out, { schema: { fields: tableSchema.fields.map(({ name: field, type, nullable }) => ({ name: field, type, nullable })) } });
     if (meta !== undefined) Object.assign(out, { meta: JSON.parse(JSON.stringify(meta)) as unknown });
     return out;
   }
@@ -262,10 +268,11 @@ export function catalog(store: Store<Uint8Array>): Catalog {
   return new Catalog(store);
 }
 
-function checkSchema(schema: unknown): asserts schema is TableSchema {
+function checkSchema(schema: unknown): TableSchema {
   const fields = (schema as { fields?: unknown } | undefined)?.fields;
   const ok = Array.isArray(fields) && fields.length > 0 && fields.every((f) => f !== null && typeof f === 'object' && typeof f.name === 'string' && typeof f.type === 'string' && typeof f.nullable === 'boolean');
   if (!ok) {
-    throw new LaminateError('ERR_SCHEMA', 'registerContent(): a table needs info.schema, its Arrow schema as { fields: [{ name, type, nullable }] } (from an apache-arrow Table: { fields: table.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })) }).');
+    throw new LaminateError('ERR_SCHEMA', 'registerContent(): a table given as a stream needs info.schema, its Arrow schema as { fields: [{ name, type, nullable }] } (from an apache-arrow Table: { fields: table.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })) }); given as bytes, it is read from them.');
   }
+  return schema as TableSchema;
 }

@@ -6,6 +6,7 @@ import { type Store, dict, file, log } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { catalog, sha256 } from '../src/index.js';
+import { ORDERS_FILE, ORDERS_SCHEMA, ORDERS_STREAM } from './fixtures/orders-arrow.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(here, '..', '..', '..');
@@ -80,6 +81,24 @@ describe('catalog()', () => {
     expect((await cat.list({ column: 'amount' })).map((r) => r.id)).toEqual([id]);
     expect(await cat.list({ column: 'price' })).toEqual([]);
     expect(Buffer.from(await cat.get(id)).equals(table)).toBe(true);
+  });
+
+  it("reads a table's schema from its Arrow IPC bytes, stream or file, as apache-arrow names the types", async () => {
+    const cat = catalog(opened(dict()));
+    const ds = await cat.registerDataset({ menu: 'orders', config: {} });
+    const job = await cat.newJob(ds);
+    await cat.newPartition(ds, 'p0');
+    await cat.registerContent(ORDERS_STREAM, { kind: 'table', dataset: ds, job, partition: 'p0', name: 'orders.arrows' });
+    await cat.registerContent(ORDERS_FILE, { kind: 'table', dataset: ds, job, partition: 'p0', name: 'orders.arrow' });
+    const tables = await cat.list({ kind: 'table' });
+    expect(tables.map((r) => r.schema)).toEqual([ORDERS_SCHEMA, ORDERS_SCHEMA]);
+    expect((await cat.list({ column: 'at' })).map((r) => r.name)).toEqual(['orders.arrows', 'orders.arrow']);
+    // A stream is not read ahead for its schema: it needs info.schema; bytes that are not Arrow are refused.
+    const streamed = await rejection(cat.registerContent((async function* () { yield ORDERS_STREAM; })(), { kind: 'table', dataset: ds, job, partition: 'p0' }));
+    expect([streamed.code, streamed.message]).toEqual(['ERR_SCHEMA', expect.stringMatching(/given as a stream needs info\.schema/)]);
+    const garbage = await rejection(cat.registerContent(Buffer.from('not arrow at all, just text'), { kind: 'table', dataset: ds, job, partition: 'p0' }));
+    expect([garbage.code, garbage.message]).toEqual(['ERR_SCHEMA', expect.stringMatching(/must be Arrow IPC/)]);
+    expect(await cat.list({ kind: 'table' })).toHaveLength(2);
   });
 
   it('names the id that is missing or unknown, before a byte is stored', async () => {
