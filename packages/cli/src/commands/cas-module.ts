@@ -21,18 +21,7 @@ export interface CatalogRow {
   partition?: string;
 }
 
-/**
- * Loads @laminate/cas when a cas or catalog command runs, so other commands
- * never load it. Where this package does not list it as a dependency yet
- * (the workspace before its next install), the built copy beside this
- * package is used instead.
- */
+/** Loads @laminate/cas when a cas or catalog command runs, so other commands never load it. */
 export async function loadCas(): Promise<CasModule> {
-  const name = '@laminate/cas';
-  try {
-    return (await import(name)) as CasModule;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    return (await import(new URL('../../../cas/dist/index.js', import.meta.url).href)) as CasModule;
-  }
+  return (await import('@laminate/cas')) as CasModule;
 }

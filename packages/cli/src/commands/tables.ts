@@ -24,18 +24,9 @@ interface TablesModule {
   BACKENDS: readonly string[];
 }
 
-/**
- * Loads @laminate/tables when it is needed. By name where the CLI package can
- * resolve it; otherwise from the tables package's build beside this one in
- * the repository (packages/tables/dist), which the bin builds with the rest.
- */
+/** Loads @laminate/tables when a read or write runs, so other commands never load it. */
 async function loadTables(): Promise<TablesModule> {
-  const name = '@laminate/tables';
-  try {
-    return (await import(name)) as TablesModule;
-  } catch {
-    return (await import(new URL('../../../tables/dist/index.js', import.meta.url).href)) as TablesModule;
-  }
+  return (await import('@laminate/tables')) as TablesModule;
 }
 
 const FORMATS = ['csv', 'jsonl', 'arrow'];
