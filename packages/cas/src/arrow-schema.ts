@@ -139,6 +139,8 @@ class FlatBuffer {
     if (at === 0) return [];
     const start = at + this.buf.readUInt32LE(at);
     const count = this.buf.readUInt32LE(start);
+    // A damaged count would otherwise ask for billions of elements.
+    if (start + 4 + count * 4 > this.buf.byteLength) throw new RangeError('a vector runs past the metadata');
     return Array.from({ length: count }, (_, i) => {
       const element = start + 4 + i * 4;
       return element + this.buf.readUInt32LE(element);
