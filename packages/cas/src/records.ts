@@ -139,7 +139,8 @@ export class RecordIndex {
   }
 
   private add(record: CatalogRecord): void {
-    Object.freeze(record);
+    // Handed out as they are by list(): frozen through and through, so no caller can change the index.
+    deepFreeze(record);
     switch (record.type) {
       case 'dataset':
         this.datasets.set(record.id, record);
@@ -180,6 +181,12 @@ export function canonicalJson(value: unknown): string {
     if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
     return Object.fromEntries(Object.keys(inner).sort().map((k) => [k, (inner as Record<string, unknown>)[k]]));
   });
+}
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  Object.freeze(value);
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {

@@ -72,6 +72,7 @@ describe('catalog()', () => {
     expect(tables).toHaveLength(1);
     expect(tables[0]).toMatchObject({ id, kind: 'table', dataset: ds, job: 'job-1', partition: '2024-01-01', size: table.byteLength, schema });
     expect(Object.isFrozen(tables[0])).toBe(true);
+    expect(Object.isFrozen(tables[0].schema!.fields[0])).toBe(true);
     expect((await cat.list({ dataset: ds })).map((r) => r.name)).toEqual(['orders/2024-01-01.arrow', 'config.json', 'job-2.log']);
     expect((await cat.list({ dataset: ds, job: 'job-2' })).map((r) => r.name)).toEqual(['job-2.log']);
     expect((await cat.list({ suffix: '.json' })).map((r) => r.kind)).toEqual(['config']);
