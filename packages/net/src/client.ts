@@ -64,6 +64,20 @@ export class ClientStore extends BytesStore {
     return this.gate.section(acquire, fn);
   }
 
+  /**
+   * One request of an op the server was given with serve(store, { ops }),
+   * such as `tables.read`: its header fields and payloads in, the reply's
+   * out. An error reply rejects with its LaminateError. Like every request it
+   * is sent again on a new connection if the old one drops.
+   */
+  async request(op: string, fields: Record<string, unknown> = {}, payloads: readonly Uint8Array[] = []): Promise<{ header: Record<string, unknown>; payloads: Uint8Array[] }> {
+    this.assertOpen();
+    if (typeof op !== 'string' || !op.includes('.')) throw typeError('ERR_INVALID_OPTION', `request() names an op a package added to the server, such as "tables.read"; got ${JSON.stringify(op)}.`);
+    const { header, payloads: out } = await this.call({ ...fields, op }, payloads);
+    const { id: _id, ok: _ok, sizes: _sizes, ...rest } = header;
+    return { header: rest, payloads: out };
+  }
+
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {
     await this.call({ op: 'append', keys: ids }, values);
   }

@@ -18,7 +18,17 @@ export interface Request {
   work: () => Promise<Reply>;
   /** The bytes of the reply's frame, about; undefined when the store cannot tell. Absent for requests whose replies carry no values. */
   replySize?: () => Promise<number | undefined>;
+  /** The request changes the store: a reconnecting client's resent copy is answered from memory, not run again (sessions.ts). Built-in ops are known by name. */
+  change?: boolean;
 }
+
+/**
+ * An op another package adds to serve() (`serve(store, { ops })`), such as
+ * @laminate/tables' `tables.read`: it checks its request and returns the work,
+ * as the built-in ops below do. What its work throws is the request's error
+ * reply; what it throws itself closes the connection (a malformed request).
+ */
+export type ServedOp = (request: { header: Header; payloads: Buffer[]; store: BaseStore<Uint8Array> }) => Request;
 
 /**
  * An iter batch is cut from chunks no store can size before reading them
@@ -32,6 +42,8 @@ export interface RequestScope {
   store: BaseStore<Uint8Array>;
   lock: ConnectionLock;
   cursors: Cursors;
+  /** Ops added with serve(store, { ops }), by name. */
+  ops?: ReadonlyMap<string, ServedOp>;
 }
 
 /**
@@ -39,7 +51,7 @@ export interface RequestScope {
  * request throws here, before any work, and closes the connection; what the
  * work throws (a bad key id, a store error) is the request's error reply.
  */
-export function dispatch(header: Header, payloads: Buffer[], { store, lock, cursors }: RequestScope): Request {
+export function dispatch(header: Header, payloads: Buffer[], { store, lock, cursors, ops }: RequestScope): Request {
   const payloadCount = (n: number) => {
     if (payloads.length !== n) throw protocolError(`"${header.op}" carries ${payloads.length} payloads, expected ${n}`);
   };
@@ -107,7 +119,10 @@ export function dispatch(header: Header, payloads: Buffer[], { store, lock, curs
       return { work: async () => (await lock.take(), {}) };
     case 'unlock':
       return { work: async () => (await lock.release(), {}) };
-    default:
+    default: {
+      const op = typeof header.op === 'string' ? ops?.get(header.op) : undefined;
+      if (op !== undefined) return op({ header, payloads, store });
       throw protocolError(`unknown op ${JSON.stringify(header.op)}`);
+    }
   }
 }

@@ -162,7 +162,7 @@ export class ServerConnection {
     }
     let request: Request;
     try {
-      request = dispatch(header, payloads, { store: this.server.store, lock: this.lock, cursors: this.cursors });
+      request = dispatch(header, payloads, { store: this.server.store, lock: this.lock, cursors: this.cursors, ops: this.server.ops });
     } catch (error) {
       this.flow.account(-frameBytes);
       return this.fail(error as LaminateError, header.id);
@@ -196,12 +196,12 @@ export class ServerConnection {
   }
 
   /** Runs a started request and answers it; `reply` is the room reserved for its reply (undefined: its size was not known). */
-  private run(header: Header, { work }: Request, frameBytes: number, reply: number | undefined): void {
+  private run(header: Header, { work, change }: Request, frameBytes: number, reply: number | undefined): void {
     const { id } = header;
     this.running++;
     const run = (): Promise<Outcome> => this.lock.run(work, header.locked === true).then((result) => ({ reply: result }), (error: unknown) => ({ error }));
     this.track(
-      this.server.sessions.settle(this.session, header, run).then((result) => {
+      this.server.sessions.settle(this.session, header, run, change).then((result) => {
         this.running--;
         this.deadlines.active();
         const taken = () => this.flow.done();

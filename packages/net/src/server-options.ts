@@ -1,5 +1,6 @@
 import { LaminateError } from '@laminate/core';
 import { typeError } from '@laminate/core/layer';
+import type { ServedOp } from './dispatch.js';
 import { HELLO_MAX_BYTES, MAX_TOKEN_BYTES } from './hello.js';
 import { type Address, DEFAULT_MAX_MESSAGE_BYTES, LIMIT_MAX_MESSAGE_BYTES, formatAddress, isLoopback } from './protocol.js';
 
@@ -28,6 +29,13 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** iter cursors one connection may have open at once; default 16. */
   maxCursors?: number;
+  /**
+   * Ops beside the built-in ones, by name: a package's requests served on the
+   * same connections, under the same limits and byte accounting, e.g.
+   * `{ ops: tableOps() }` from @laminate/tables. A name has a dot
+   * (`package.op`), so it never shadows a built-in op.
+   */
+  ops?: Readonly<Record<string, ServedOp>>;
 }
 
 /** The bounds a server keeps, from its options and their defaults. */
@@ -39,6 +47,7 @@ export interface ServerLimits {
   helloTimeoutMs: number;
   idleTimeoutMs: number;
   maxCursors: number;
+  ops: ReadonlyMap<string, ServedOp>;
 }
 
 /**
@@ -59,6 +68,7 @@ export function checkServeOptions(address: Address, opts: ServeOptions): ServerL
     helloTimeoutMs: positive(opts.helloTimeoutMs, 3000, 'helloTimeoutMs'),
     idleTimeoutMs: opts.idleTimeoutMs === 0 ? 0 : positive(opts.idleTimeoutMs, 0, 'idleTimeoutMs'),
     maxCursors: positive(opts.maxCursors, 16, 'maxCursors'),
+    ops: servedOps(opts.ops),
   };
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0 || Buffer.byteLength(opts.token) > MAX_TOKEN_BYTES)) {
     throw typeError('ERR_INVALID_OPTION', `token must be a non-empty string of at most ${MAX_TOKEN_BYTES} bytes (a hello must fit in the ${HELLO_MAX_BYTES} bytes a connection may send before it).`);
@@ -70,6 +80,19 @@ export function checkServeOptions(address: Address, opts: ServeOptions): ServerL
     );
   }
   return limits;
+}
+
+function servedOps(ops: ServeOptions['ops']): ReadonlyMap<string, ServedOp> {
+  const map = new Map<string, ServedOp>();
+  if (ops === undefined) return map;
+  if (ops === null || typeof ops !== 'object') throw typeError('ERR_INVALID_OPTION', `ops must be an object of functions by op name, got ${ops === null ? 'null' : typeof ops}.`);
+  for (const [name, op] of Object.entries(ops)) {
+    if (!/^[a-z][a-z0-9-]*\.[a-z][a-zA-Z0-9.-]*$/.test(name) || typeof op !== 'function') {
+      throw typeError('ERR_INVALID_OPTION', `ops.${name} must be a function, named package.op (lowercase, with a dot) so it cannot shadow a built-in op.`);
+    }
+    map.set(name, op);
+  }
+  return map;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

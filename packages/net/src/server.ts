@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { type Server as NetServer, createServer } from 'node:net';
 import { type BaseStore, LaminateError } from '@laminate/core';
+import type { ServedOp } from './dispatch.js';
 import { ServerFlow } from './flow-control.js';
 import { type Address, formatAddress, parseAddress } from './protocol.js';
 import { ServerConnection } from './server-connection.js';
@@ -64,6 +65,10 @@ export class Server {
   refusedReads = 0;
   /** Connections closed for a hello or idle timeout (stats().timedOut). */
   timedOut = 0;
+  /** Ops added with serve(store, { ops }). */
+  get ops(): ReadonlyMap<string, ServedOp> {
+    return this.limits.ops;
+  }
   private readonly net: NetServer;
   private readonly connections = new Set<ServerConnection>();
   private closing?: Promise<void>;

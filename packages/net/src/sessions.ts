@@ -68,9 +68,9 @@ export class Sessions {
    * client sent again, which is answered with its first copy's outcome
    * instead of being applied twice.
    */
-  settle(session: Session | undefined, header: Header, run: () => Promise<Outcome>): Promise<Outcome> {
+  settle(session: Session | undefined, header: Header, run: () => Promise<Outcome>, change = typeof header.op === 'string' && CHANGES.has(header.op)): Promise<Outcome> {
     if (session === undefined) return run();
-    if (typeof header.op !== 'string' || !CHANGES.has(header.op)) {
+    if (!change) {
       this.acknowledge(session, header.ack);
       return run();
     }

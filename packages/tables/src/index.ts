@@ -4,3 +4,4 @@ export { parseTime, parseDuration, parseRate } from './time.js';
 export { AGGREGATORS, type Aggregator } from './tsdb.js';
 export type { FrameInput } from './frames.js';
 export { encodeTable, decodeTable, csvText, csvTable, jsonlText, jsonlTable, arrowBytes, arrowTable, FORMATS, type Format } from './formats.js';
+export { tableOps, TABLE_OPS, type TableOp, type TableOpRequest, type TableOpWork } from './served-ops.js';
