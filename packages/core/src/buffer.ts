@@ -19,6 +19,16 @@ export interface BufferOptions {
   maxSpillKeys?: number;
 }
 
+/** A slow store that reads keys into memory with room to spare after them (file(): readIdsWithRoom). */
+interface ReadsWithRoom {
+  sizeIds(ids: readonly KeyId[]): Promise<number[]>;
+  readIdsWithRoom(ids: readonly KeyId[], room: readonly number[]): Promise<{ bytes: Uint8Array; length: number }[]>;
+}
+
+function readsWithRoom(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Array> & ReadsWithRoom {
+  return typeof (store as Partial<ReadsWithRoom>).readIdsWithRoom === 'function' && store instanceof BytesStore;
+}
+
 /**
  * buffer(fast, slow, { availableMemory }): appends land in `fast`; when more
  * than `availableMemory` bytes are held there, the largest keys move to `slow`
@@ -220,10 +230,39 @@ export class BufferStore extends BytesStore {
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
     // Like appendIds, it calls only the two stores (readRangeIds, which calls it, already holds the lock).
     return this.lock.run(async () => {
+      if (readsWithRoom(this.slow)) return this.getWithRoom(this.slow, ids);
       const spilled = await this.spilledParts(ids);
       const inMemory = await this.fast.getIds(ids);
       return ids.map((_, i) => (spilled[i].byteLength === 0 ? inMemory[i] : inMemory[i].byteLength === 0 ? spilled[i] : concatBytes([spilled[i], inMemory[i]])));
     }, { reentrant: false });
+  }
+
+  /**
+   * getIds over a slow store that reads with room to spare (file()): a key
+   * with bytes in both stores is read from disk into memory sized for both,
+   * and its bytes in memory are copied after them: one fresh allocation and
+   * one copy of the memory part, where joining the two allocated and copied
+   * everything again. Keys the slow store holds nothing of are not read
+   * (spilledParts says why).
+   */
+  private async getWithRoom(slow: ReadsWithRoom, ids: readonly KeyId[]): Promise<Uint8Array[]> {
+    const sizes = await slow.sizeIds(ids);
+    const held: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (sizes[i] > 0) held.push(i);
+    const read = held.length === 0 ? [] : await slow.readIdsWithRoom(held.map((i) => ids[i]), held.map((i) => this.memorySize(ids[i])));
+    const inMemory = await this.fast.getIds(ids);
+    const out = inMemory.slice();
+    held.forEach((i, j) => {
+      const { bytes, length } = read[j];
+      const memory = inMemory[i];
+      if (length === 0) return; // emptied on disk since its size was taken: memory holds the rest
+      if (memory.byteLength === 0) out[i] = bytes.subarray(0, length);
+      else if (memory.byteLength <= bytes.byteLength - length) {
+        bytes.set(memory, length);
+        out[i] = bytes.subarray(0, length + memory.byteLength);
+      } else out[i] = concatBytes([bytes.subarray(0, length), memory]);
+    });
+    return out;
   }
 
   /**

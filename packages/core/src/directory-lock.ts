@@ -35,6 +35,8 @@ export interface LockWait {
   path: string;
   /** How long the call waits at most before ERR_LOCKED: lockTimeoutMs. */
   timeoutMs: number;
+  /** Who held the lock when the wait began, as the lock file records it; absent with the mkdir strategy, which records no owner. */
+  holder?: { pid: number; host: string };
 }
 
 export interface LockSettings {
@@ -185,7 +187,9 @@ export class DirectoryLock {
           if (code !== 'ELOCKED' || Date.now() > deadline || (!waiting && this.linkedLock() !== undefined)) throw this.lockError(error);
           if (!waiting) {
             waiting = true;
-            endWait = this.onWait({ path: this.path, timeoutMs: this.settings.timeoutMs });
+            const owner = this.lockFile ? readOwner(this.lockFile.path) : undefined;
+            const holder = owner === undefined ? {} : { holder: { pid: owner.pid, host: owner.host } };
+            endWait = this.onWait({ path: this.path, timeoutMs: this.settings.timeoutMs, ...holder });
           }
           await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
         }

@@ -86,9 +86,11 @@ describe("file(): the lock file (the default 'file' strategy)", () => {
     const owner = JSON.parse(fs.readFileSync(join(dir, LOCK), 'utf8'));
     expect(owner).toEqual({ pid: held.pid, host: hostname(), boot: bootId() });
 
-    // A live holder's lock is never taken, however small lockStaleMs is.
-    const waiting = file(dir, { lockTimeoutMs: 300, lockStaleMs: 2000 });
+    // A live holder's lock is never taken, however small lockStaleMs is; onLockWait is told who holds it.
+    const waits: unknown[] = [];
+    const waiting = file(dir, { lockTimeoutMs: 300, lockStaleMs: 2000, onLockWait: (wait) => void waits.push(wait) });
     const error = await rejection(waiting.append({ k: Buffer.from('x') }));
+    expect(waits).toEqual([{ path: dir, timeoutMs: 300, holder: { pid: held.pid, host: hostname() } }]);
     expect(isLaminateError(error, 'ERR_LOCKED')).toBe(true);
     expect((error as unknown as { holder: unknown }).holder).toEqual({ pid: held.pid, host: hostname() });
     expect(fs.existsSync(join(dir, 'k'))).toBe(false);
