@@ -596,6 +596,8 @@ export class LogStore extends BytesStore {
   private considerCompacting(): void {
     if (this.given.autoCompact === false || this.autoCompacting !== undefined || this.stopping) return;
     const garbage = this.index.garbageBytes();
+    // Another process's compaction may have taken the garbage below what this one left: count growth from there.
+    if (garbage < this.garbageFloor) this.garbageFloor = garbage;
     const least = this.given.autoCompactBytes ?? AUTO_COMPACT_BYTES;
     if (garbage < least || garbage - this.garbageFloor < least || garbage < (this.given.autoCompactRatio ?? AUTO_COMPACT_RATIO) * this.index.segmentBytes()) return;
     // Queued now, so that it runs before the next call of this process.
