@@ -41,6 +41,35 @@ async function rejection(promise: Promise<unknown>): Promise<LaminateError> {
   return error as LaminateError;
 }
 
+/** A connection that speaks the protocol frame by frame, as a client in another language would. */
+function rawConnection(address: string) {
+  const socket = connect(Number(new URL(address).port), '127.0.0.1');
+  const headers: Record<string, unknown>[] = [];
+  const waiting: (() => void)[] = [];
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= pending.readUInt32LE(0) + 4) {
+      const length = pending.readUInt32LE(0);
+      headers.push(decodeFrame(pending.subarray(4, 4 + length)).header);
+      pending = pending.subarray(4 + length);
+      for (const wake of waiting.splice(0)) wake();
+    }
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    socket,
+    headers,
+    closed,
+    send(header: { id: number; [field: string]: unknown }, payloads: Uint8Array[] = []): void {
+      for (const buffer of encodeFrame(header, payloads)) socket.write(buffer);
+    },
+    async replies(n: number): Promise<void> {
+      while (headers.length < n) await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
 describe('tables ops from a Node client', () => {
   it('writes an Arrow IPC body, reads it back as Arrow, CSV and JSON lines, deletes and runs commands', async () => {
     const store = file(tmp());
@@ -119,24 +148,38 @@ describe('tables ops from a Node client', () => {
     await expect(serve(store, { ops: { read: tableOps()['tables.read'] } as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     const server = await serve(store);
     try {
-      const socket = connect(Number(new URL(server.address).port), '127.0.0.1');
-      const replies: Buffer[] = [];
-      let pending = Buffer.alloc(0);
-      socket.on('data', (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 4 && pending.length >= pending.readUInt32LE(0) + 4) {
-          const length = pending.readUInt32LE(0);
-          replies.push(pending.subarray(4, 4 + length));
-          pending = pending.subarray(4 + length);
-        }
-      });
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      for (const buffer of encodeFrame({ id: 0, op: 'hello', version: 1 })) socket.write(buffer);
-      for (const buffer of encodeFrame({ id: 1, op: 'tables.read', backend: 'kv', table: 't' })) socket.write(buffer);
-      await closed;
-      const headers = replies.map((reply) => decodeFrame(reply).header);
-      expect(headers[0]).toMatchObject({ id: 0, ok: true });
-      expect(headers[1]).toMatchObject({ id: 1, error: { code: 'ERR_PROTOCOL' } });
+      const raw = rawConnection(server.address);
+      raw.send({ id: 0, op: 'hello', version: 1 });
+      raw.send({ id: 1, op: 'tables.read', backend: 'kv', table: 't' });
+      await raw.closed;
+      expect(raw.headers[0]).toMatchObject({ id: 0, ok: true });
+      expect(raw.headers[1]).toMatchObject({ id: 1, error: { code: 'ERR_PROTOCOL' } });
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a tables.write sent again by a reconnecting client is answered from memory, not applied twice', async () => {
+    const store = file(tmp());
+    const server = await serve(store, { ops: tableOps() });
+    try {
+      const write = { id: 1, ack: 1, op: 'tables.write', backend: 'csv', table: 'log', format: 'csv' };
+      const body = Buffer.from('event\nstart\nstop\n');
+      const first = rawConnection(server.address);
+      first.send({ id: 0, op: 'hello', version: 1, client: 'python-7f3a' });
+      first.send(write, [body]);
+      await first.replies(2);
+      first.socket.destroy();
+      const again = rawConnection(server.address);
+      again.send({ id: 0, op: 'hello', version: 1, client: 'python-7f3a' });
+      again.send(write, [body]);
+      await again.replies(2);
+      again.socket.destroy();
+      expect(first.headers[1]).toMatchObject({ id: 1, ok: true, rows: 2 });
+      expect(again.headers[1]).toMatchObject({ id: 1, ok: true, rows: 2 });
+      expect(server.stats().duplicates).toBe(1);
+      expect(rowsOf(await tables(store).read('csv', 'log'))).toEqual([{ event: 'start' }, { event: 'stop' }]);
     } finally {
       await server.close();
       await store.close();
