@@ -26,6 +26,7 @@ import { charts } from './charts-of-results.js';
 import type { MemoryResults } from './memory.js';
 import { NODE_PEERS } from './peers.js';
 import { SHUFFLE_STORES, shuffleLabel, shuffleShape } from './shuffle.js';
+import { manyKeysBench } from './log-many-keys.js';
 import { STACKS } from './laminate.js';
 import { lockCost } from './lock.js';
 import { load, machine } from './machine.js';
@@ -46,6 +47,8 @@ interface Args {
   python: boolean;
   /** Also run the shuffle demo through laminate and the Node.js peers (benchmarks/shuffle.ts). */
   shuffle: boolean;
+  /** Also compare log() with partd.File on 100,000 keys × 10 values (benchmarks/log-many-keys.ts; a tenth without --full). */
+  manyKeys?: boolean;
   /** Also measure buffer()'s memory budget against RSS (benchmarks/memory.ts). */
   memory: boolean;
   /** Also measure the Arrow layers (benchmarks/arrow.ts). */
@@ -94,6 +97,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--no-arrow') args.arrow = false;
     else if (flag === '--no-shuffle') args.shuffle = false;
+    else if (flag === '--many-keys') args.manyKeys = true;
     else if (flag === '--no-memory') args.memory = false;
     else if (flag === '--no-typed') args.typed = false;
     else if (flag === '--typed-only') args.typedOnly = true;
@@ -340,6 +344,11 @@ async function main(): Promise<void> {
         progress(m);
         shuffle.push(m);
       }
+    }
+
+    if (args.manyKeys) {
+      step('many keys: log() and partd.File');
+      console.log(`\n${await manyKeysBench(root, { keys: args.quick ? 10_000 : 100_000, repeat: args.repeat, python: args.python })}\n`);
     }
 
     let memory: MemoryResults | { error: string } | undefined;
