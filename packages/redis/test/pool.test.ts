@@ -28,7 +28,10 @@ describe('EpisodePool over redis()', () => {
 
     const perWriter = 100;
     const sampler = runFixture(children, 'pool-sampler.ts', [spec, String(2 * perWriter)]);
-    const writers = [0, 1000].map((first) => runFixture(children, 'pool-writer.ts', [spec, String(first), String(perWriter)]));
+    const writers = [runFixture(children, 'pool-writer.ts', [spec, '0', String(perWriter)])];
+    // The second writer starts once the sampler has drawn a batch, so sampling overlaps writing however slowly processes start.
+    while (!sampler.output().includes('batch ') && sampler.process.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    writers.push(runFixture(children, 'pool-writer.ts', [spec, '1000', String(perWriter)]));
     for (const child of [...writers, sampler]) expect(await child.exited, child.output()).toBe(0);
 
     // Every store() acknowledged with an id, none given twice.
