@@ -6,7 +6,7 @@ import { markUsage, usageError } from '../errors.js';
 export const serve: Command = {
   name: 'serve',
   summary: 'share a store over TCP or a Unix socket until stopped',
-  usage: ['serve --store SPEC [--listen ADDR] [--token TOKEN] [--insecure] [--max-message-bytes N]'],
+  usage: ['serve --store SPEC [--listen ADDR] [--token TOKEN] [--insecure] [--max-message-bytes N] [--tables]'],
   description: [
     'Opens SPEC and serves it to client(ADDR) stores in other processes or machines. When it',
     'listens, it prints one line on stdout with the bound address (the port picked for :0):',
@@ -22,6 +22,8 @@ export const serve: Command = {
     'A TCP address other than loopback needs a token (or --insecure on a trusted network).',
     'Prefer the LAMINATE_TOKEN environment variable to --token: other users can see a',
     "process's arguments. Clients read LAMINATE_TOKEN too.",
+    'With --tables, clients in any language can also read and write the store\'s tables',
+    '(tables.read, tables.write, … with Arrow IPC, CSV or JSON-lines bodies; docs/protocol.md).',
   ].join('\n'),
   options: {
     store: { type: 'string', value: 'SPEC', help: 'the store to share (required)' },
@@ -29,6 +31,7 @@ export const serve: Command = {
     token: { type: 'string', value: 'TOKEN', help: 'the secret clients must present; default $LAMINATE_TOKEN' },
     insecure: { type: 'boolean', help: 'serve a non-loopback TCP address without a token' },
     'max-message-bytes': { type: 'string', value: 'N', help: 'the largest frame taken or sent (units allowed: 64MiB); default 64MiB' },
+    tables: { type: 'boolean', help: "serve the store's tables too: the tables.* requests of docs/protocol.md" },
   },
   positionals: { min: 0, max: 0, names: 'no positional arguments (the store is --store SPEC)' },
   examples: [
@@ -51,7 +54,9 @@ export const serve: Command = {
         throw usageError(`serve shares a store of bytes, and ${formatSpec(store.describe())} holds encoded values. Serve the bytes below the encoding, and stack the encoding on the client side: serve --store "file(/data/x)", then msgpack(client(ADDR)).`, 'serve');
       }
       const { serve: serveStore } = await import('@laminate/net');
-      server = await serveStore(store, { listen: typeof values.listen === 'string' ? values.listen : undefined, token, insecure: values.insecure === true, maxMessageBytes });
+      // Tables (and Arrow with them) are loaded only for a server that serves them.
+      const ops = values.tables === true ? (await import('@laminate/tables')).tableOps() : undefined;
+      server = await serveStore(store, { listen: typeof values.listen === 'string' ? values.listen : undefined, token, insecure: values.insecure === true, maxMessageBytes, ops });
     } catch (error) {
       await store.close().catch(() => undefined);
       // An address serve() refuses (malformed, or public without a token) is the caller's to fix.
