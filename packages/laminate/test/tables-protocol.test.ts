@@ -16,6 +16,7 @@ import { tempDirs } from 'laminate/testing';
 
 const tmp = tempDirs('laminate-tables-protocol-', afterAll);
 const CLIENT = fileURLToPath(new URL('./fixtures/tables_client.py', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/laminate.mjs', import.meta.url));
 
 const weather = [
   { city: 'Oslo', temp: -3.5, rain: 2 },
@@ -230,5 +231,46 @@ describe('tables ops from a Python client', () => {
       await server.close();
       await store.close();
     }
+  }, 120_000);
+
+  it('`laminate serve --tables` in a child process serves the same requests; SIGTERM stops it with exit 0', async () => {
+    const dir = tmp();
+    const store = file(dir);
+    await tables(store).write('kv', 'weather', weather, { index: 'city' });
+    await store.close();
+    const child = spawn(process.execPath, [BIN, 'serve', '--store', `file(${dir})`, '--tables'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          out += chunk;
+          if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+        });
+        child.once('close', (code) => reject(new Error(`serve exited ${code} before listening: ${stderr}`)));
+      });
+      const address = /on (tcp:\S+)$/.exec(line)?.[1];
+      expect(address, line).toBeDefined();
+      const result = await python([CLIENT, '127.0.0.1', new URL(address!).port]);
+      expect(result.code, result.stderr).toBe(0);
+      const out = JSON.parse(result.stdout);
+      expect(out.written).toBe(2);
+      expect(byCity(out.csv)).toEqual(byCity(weather));
+      expect(out.arrow.rows).toBe(2);
+      expect([...out.arrow.columns.city].sort()).toEqual(['Lima', 'São Paulo']);
+      expect([...out.arrow.columns.temp].sort((a, b) => a - b)).toEqual([19, 28.25]);
+      expect(out.missing).toBe('ERR_NOT_FOUND');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, stderr).toBe(0);
+    const reopened = file(dir);
+    expect(rowsOf(await tables(reopened).read('csv', 'cities'))).toEqual([
+      { name: 'Oslo', population: 709000 },
+      { name: 'Reykjavík, IS', population: 139000 },
+    ]);
+    await reopened.close();
   }, 120_000);
 });
