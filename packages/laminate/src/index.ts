@@ -21,5 +21,5 @@ export {
   EpisodePool, type EpisodePoolOptions, type EpisodeMeta, type Query, type Range, type SampleOptions,
   type PoolSchemaInput, type PoolSchemaJSON, type ColumnSpec, type ColumnTypeName, type MetadataSpec, type MetadataType,
 } from '@laminate/pool';
-export { tables, Tables, type BackendName, type TablesOptions, type ReadOptions as TablesReadOptions, type WriteOptions as TablesWriteOptions } from '@laminate/tables';
+export { tables, Tables, tableOps, type BackendName, type TablesOptions, type ReadOptions as TablesReadOptions, type WriteOptions as TablesWriteOptions } from '@laminate/tables';
 export { cas, Cas, catalog, Catalog, sha256, type Content, type ObjectStat, type OpenOptions as CasOpenOptions, type ContentInfo, type ContentRecord, type DatasetInfo, type DatasetRecord, type Kind as ContentKind, type ListQuery, type GcOptions, type TableSchema } from '@laminate/cas';
