@@ -122,6 +122,7 @@ export function dispatch(header: Header, payloads: Buffer[], { store, lock, curs
     default: {
       const op = typeof header.op === 'string' ? ops?.get(header.op) : undefined;
       if (op !== undefined) return op({ header, payloads, store });
+      if (typeof header.op === 'string' && header.op.includes('.')) throw protocolError(`this server was not given the op ${JSON.stringify(header.op)} (a package's ops are served with serve(store, { ops }), e.g. laminate serve --tables)`);
       throw protocolError(`unknown op ${JSON.stringify(header.op)}`);
     }
   }
