@@ -154,7 +154,7 @@ describe('tables ops from a Node client', () => {
       raw.send({ id: 1, op: 'tables.read', backend: 'kv', table: 't' });
       await raw.closed;
       expect(raw.headers[0]).toMatchObject({ id: 0, ok: true });
-      expect(raw.headers[1]).toMatchObject({ id: 1, error: { code: 'ERR_PROTOCOL' } });
+      expect(raw.headers[1]).toMatchObject({ id: 1, error: { code: 'ERR_PROTOCOL', message: expect.stringContaining('laminate serve --tables') } });
     } finally {
       await server.close();
       await store.close();
