@@ -73,9 +73,11 @@ function fileStores(store: AnyStore): FileStore[] {
   return inner instanceof BaseStore ? fileStores(inner) : [];
 }
 
-function lockWaitNotice({ path, timeoutMs }: LockWait, io: Io): string {
+function lockWaitNotice({ path, timeoutMs, holder }: LockWait, io: Io): string {
   const seconds = `${Number((timeoutMs / 1000).toFixed(1))} s`;
   // On a terminal the progress line may be drawn: start on a clean line; it is redrawn below.
   const clear = io.stderr.isTTY ? '\r\x1b[K' : '';
-  return `${clear}laminate: ${path} is locked by another process or store (the lock does not record which); waiting up to ${seconds} for it, then failing with ERR_LOCKED. Stop with Ctrl-C, or wait less with file(…, lockTimeoutMs=N) in the SPEC.\n`;
+  // The lock file records its holder; the mkdir lock (lock: 'mkdir') does not.
+  const by = holder ? `process ${holder.pid} on ${holder.host}` : 'another process or store (its lock does not record which)';
+  return `${clear}laminate: ${path} is locked by ${by}; waiting up to ${seconds} for it, then failing with ERR_LOCKED. Stop with Ctrl-C, or wait less with file(…, lockTimeoutMs=N) in the SPEC.\n`;
 }

@@ -6,6 +6,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arrow } from '@laminate/arrow';
@@ -448,8 +449,9 @@ describe('the directory lock', () => {
     };
   }
 
+  // The lock is held by this test's process, and its lock file says so.
   const notice = (dir: string, seconds: string) =>
-    `laminate: ${dir} is locked by another process or store (the lock does not record which); waiting up to ${seconds} for it, then failing with ERR_LOCKED. Stop with Ctrl-C, or wait less with file(…, lockTimeoutMs=N) in the SPEC.\n`;
+    `laminate: ${dir} is locked by process ${process.pid} on ${hostname()}; waiting up to ${seconds} for it, then failing with ERR_LOCKED. Stop with Ctrl-C, or wait less with file(…, lockTimeoutMs=N) in the SPEC.\n`;
 
   it('a command that waits says which directory and how long at most, then fails with ERR_LOCKED once', async () => {
     const dir = await bytesStore([[['a', 'x']]]);
@@ -492,8 +494,8 @@ describe('the directory lock', () => {
     // before a notice, with room for a loaded machine's delays.
     const busy = (async () => {
       while (!stop) {
-        await writer.withLock(() => new Promise((resolve) => setTimeout(resolve, 25)));
-        await new Promise((resolve) => setTimeout(resolve, 60));
+        await writer.withLock(() => new Promise((resolve) => setTimeout(resolve, 10)));
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
     try {
