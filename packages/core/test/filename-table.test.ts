@@ -3,9 +3,14 @@
 // round-trip: each character just inside and just outside [A-Za-z0-9._-], a leading dot in a name
 // that is escaped anyway, and the 200-character limit on either side, plain and escaped.
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { file } from '@laminate/core';
+import { tempDirs } from '@laminate/core/testing';
 import { MAX_NAME, decodePart, encodePart, folderName, isCanonical, isHashed, isSidecar, sidecarName, unfolder } from '../src/filenames.js';
 
+const tempDir = tempDirs('laminate-name-table-');
 const hashOf = (part: string) => encodePart(part).name.slice(2);
 
 describe('the escaped names, byte by byte', () => {
@@ -103,5 +108,16 @@ describe('folders, sidecars and the names the store keeps', () => {
     for (const other of [name, `x.${name}`, `.${name}x`, `.${name.slice(0, -1)}`, `.%h${'G'.repeat(64)}`, `.%h${'A'.repeat(64)}`, '.laminate.lock']) {
       expect(isSidecar(other), other).toBe(false);
     }
+  });
+
+  it('takes no key from a name starting with a dot, not even a folder ending in the folder mark', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, '.x%d'));
+    writeFileSync(join(dir, '.x%d', 'k'), 'not a key');
+    writeFileSync(join(dir, '.y'), 'not a key');
+    const store = file(dir);
+    await store.append({ z: Buffer.from('a key') });
+    expect(await store.keys()).toEqual(['z']);
+    await store.close();
   });
 });
