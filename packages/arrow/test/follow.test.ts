@@ -8,7 +8,7 @@
  * 2,000 batches keep the test to seconds on a loaded CI machine; the
  * mechanism does not change with the count.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { file } from '@laminate/core';
@@ -16,30 +16,17 @@ import { tempDirs } from '@laminate/core/testing';
 import { arrow } from '@laminate/arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batch } from './fixtures/batch-producer.js';
+import { type Fixture, spawnFixture } from '../../core/test/fixtures/spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(here, '..', '..', '..');
 const tempDir = tempDirs('laminate-arrow-follow-', afterAll);
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-function start(script: string, args: string[]): { child: ChildProcess; lines: string[]; ended: Promise<string[]> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', script), ...args], { cwd: ROOT, stdio: 'pipe' });
-  children.push(child);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    partial += chunk;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const ended = new Promise<string[]>((resolve, reject) => child.on('close', (code, signal) => (code === 0 ? resolve(lines) : reject(new Error(`${script} ended with ${code ?? signal}: ${stderr}`)))));
-  return { child, lines, ended };
+function start(script: string, args: string[]): Fixture {
+  return spawnFixture(join(here, 'fixtures', script), args, children);
 }
 
 async function until(test: () => boolean): Promise<void> {
@@ -56,7 +43,7 @@ describe('arrow(file(dir)).follow() across processes', () => {
     const early = start('batch-consumer.ts', [dir, 'start']);
     const killed = start('batch-consumer.ts', [dir, 'start', '400']);
     await until(() => batches(killed.lines).length >= 400);
-    killed.child.kill('SIGKILL');
+    killed.process.kill('SIGKILL');
     await killed.ended.catch(() => undefined);
     const acknowledged = killed.lines.filter((line) => line.startsWith('batch '));
     const resumed = start('batch-consumer.ts', [dir, acknowledged.at(-1)!.split(' ')[3]]);

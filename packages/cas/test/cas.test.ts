@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { type Store, buffer, dict, file, log } from '@laminate/core';
 import { rejection, seededRandom, tempDirs } from '@laminate/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Fixture, spawnFixture } from '../../core/test/fixtures/spawn.js';
 import { cas, catalog, sha256 } from '../src/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = join(here, '..', '..', '..');
 const tempDir = tempDirs('laminate-cas-test-', afterAll);
 const stores: Store<Uint8Array>[] = [];
 const children: ChildProcess[] = [];
@@ -58,20 +58,8 @@ function shmRoom(bytes: number): boolean {
   }
 }
 
-function child(args: string[]): { process: ChildProcess; lines: string[]; stderr: () => string; done: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', 'put-stream.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const done = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-  return { process: proc, lines, stderr: () => stderr, done };
+function child(args: string[]): Fixture {
+  return spawnFixture(join(here, 'fixtures', 'put-stream.ts'), args, children);
 }
 
 const stacks: [string, (dir: string) => Store<Uint8Array>][] = [

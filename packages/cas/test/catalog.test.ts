@@ -1,15 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Store, dict, file, log } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Fixture, spawnFixture } from '../../core/test/fixtures/spawn.js';
 import { catalog, sha256 } from '../src/index.js';
 import { ORDERS_FILE, ORDERS_SCHEMA, ORDERS_STREAM } from './fixtures/orders-arrow.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = join(here, '..', '..', '..');
 const tempDir = tempDirs('laminate-catalog-test-', afterAll);
 const stores: Store<Uint8Array>[] = [];
 const children: ChildProcess[] = [];
@@ -24,20 +24,8 @@ function opened<S extends Store<Uint8Array>>(store: S): S {
   return store;
 }
 
-function child(script: string, args: string[]): { lines: string[]; stderr: () => string; done: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const done = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-  return { lines, stderr: () => stderr, done };
+function child(script: string, args: string[]): Fixture {
+  return spawnFixture(join(here, 'fixtures', script), args, children);
 }
 
 const schema = { fields: [{ name: 'user', type: 'Utf8', nullable: false }, { name: 'amount', type: 'Float64', nullable: true }] };

@@ -4,7 +4,7 @@
  * dict(), file(), buffer() across spills and the encoding layers; positions
  * to resume from; abort, idle timeout and the sealed end; seal markers on disk.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,10 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DictStore, buffer, dict, file, isLaminateError, log, msgpack, zlib } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { seededRandom } from '@laminate/core/layer';
+import { type Fixture, spawnFixture } from './fixtures/spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
-const ROOT = join(here, '..', '..', '..');
 const tempDir = tempDirs('laminate-follow-test-', afterAll);
 const children: ChildProcess[] = [];
 const stores: { close(): Promise<void> }[] = [];
@@ -38,24 +38,9 @@ async function collect<V>(iterable: AsyncIterable<V>): Promise<V[]> {
   return out;
 }
 
-/** Runs a fixture to its end; resolves with its stdout lines, rejects with its stderr when it fails. */
-function runFixture(script: string, args: string[]): { child: ChildProcess; lines: string[]; ended: Promise<string[]> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(FIXTURES, script), ...args], { cwd: ROOT, stdio: 'pipe' });
-  children.push(child);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    partial += chunk;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const ended = new Promise<string[]>((resolve, reject) =>
-    child.on('close', (code, signal) => (code === 0 ? resolve(lines) : reject(new Error(`${script} ended with ${code ?? signal}: ${stderr}`)))),
-  );
-  return { child, lines, ended };
+/** Runs a fixture of this folder; `ended` resolves with its stdout lines, or rejects with its stderr when it fails. */
+function runFixture(script: string, args: string[]): Fixture {
+  return spawnFixture(join(FIXTURES, script), args, children);
 }
 
 describe('follow() in one process', () => {
@@ -263,7 +248,7 @@ describe('follow() across processes', () => {
     // The one to be killed acknowledges each value with its position.
     const killed = runFixture('stream-consumer.ts', [dir, 'start', '300']);
     await until(() => killed.lines.length >= 300);
-    killed.child.kill('SIGKILL');
+    killed.process.kill('SIGKILL');
     await rejection(killed.ended);
     const acknowledged = killed.lines.filter((line) => line.startsWith('value '));
     const resumeFrom = acknowledged.at(-1)!.split(' ')[2];

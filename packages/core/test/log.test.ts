@@ -4,7 +4,7 @@
  * processes sharing one directory (one order for every reader, each writer's
  * own order kept, nothing acknowledged lost when a writer is killed).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LaminateError, type LogStore, log, open } from '@laminate/core';
 import { rejection, seededRandom, tempDirs } from '@laminate/core/testing';
 import { crc32Of } from '../src/log/crc.js';
+import { type Fixture, spawnFixture } from './fixtures/spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(here, '..', '..', '..');
 // Before the hook below: directories go after the stores in them are closed.
 const tempDir = tempDirs('laminate-log-test-', afterAll);
 const stores: LogStore[] = [];
@@ -36,25 +36,13 @@ const text = (value: Uint8Array) => Buffer.from(value).toString();
 const segments = (dir: string) => fs.readdirSync(dir).filter((name) => name.endsWith('.seg')).sort();
 
 /** A fixture in a real node process; `lines` fills with its stdout. */
-function child(script: string, args: string[]): { process: ChildProcess; lines: string[]; done: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'fixtures', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
+/** A fixture of this folder in its own process; its stderr is shown when it fails on its own. */
+function child(script: string, args: string[]): Fixture {
+  const started = spawnFixture(join(here, 'fixtures', script), args, children);
+  void started.done.then((code) => {
+    if (code !== 0 && started.process.signalCode === null) console.error(started.stderr());
   });
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const done = new Promise<number | null>((resolve) =>
-    proc.on('close', (code, signal) => {
-      if (code !== 0 && signal === null) console.error(stderr);
-      resolve(code);
-    }),
-  );
-  return { process: proc, lines, done };
+  return started;
 }
 
 /** The tokens "name:i" of a key's text, checked to be whole. */
