@@ -27,6 +27,9 @@ describe('every write policy agrees with the model', () => {
     // availableMemory below one burst of appends: most sequences spill, some spill a key more than once.
     checkModel({ open: () => buffer(dict(), file(tempDir()), { availableMemory: 600, maxSpillKeys: 3 }) }, { seed: SEED, runs: 100, maxValue: 400 }));
 
+  it('buffer(file(dir), dict()): a fast store that is not a dict(), whose sizes buffer() counts itself', () =>
+    checkModel({ open: () => buffer(file(tempDir()), dict(), { availableMemory: 600, maxSpillKeys: 3 }) }, { seed: SEED, runs: 40, maxValue: 400 }));
+
   it('buffer(dict(), dict()) with no memory at all: every append spills', () => checkModel({ open: () => buffer(dict(), dict(), { availableMemory: 0 }) }, { seed: SEED, runs: 100 }));
 
   it('log(dir), reopened on the same directory', () => {
