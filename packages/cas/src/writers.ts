@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { processAlive } from '@laminate/core/layer';
 
 /**
  * An object's bytes are written under a key named after the process writing
@@ -37,14 +38,4 @@ export function writerGone(tag: string, graceMs: number, now = Date.now()): bool
   if (writer === undefined) return false;
   if (writer.host === hostname()) return !processAlive(writer.pid);
   return now - writer.startedMs > graceMs;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -8,6 +8,8 @@ export { type KeyId, keyId, keyFromId, keyParts, showKey } from './keys.js';
 export { frame, HEADER as FRAME_HEADER_BYTES } from './framing.js';
 export { splitFrames, readFrames, streamFrames, wholeFramesEnd, type FrameReader } from './frames.js';
 export { Mutex, SectionGate, type OuterLock } from './mutex.js';
+// Whether a lock or a temporary file's owner on this machine still runs.
+export { processAlive } from './processes.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
 export { type ChangeWatch, type FollowRequest, type Followed, FOLLOW_PIECE, abortedError, changed, followBytes, followFrames, nextPiece, pollingWatch, throwIfAborted } from './follow.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
+import { processAlive } from './processes.js';
 
 /**
  * The directory lock as a file made with O_CREAT | O_EXCL and removed with
@@ -80,16 +81,6 @@ function removeHeldOnExit(): void {
     } catch {
       // Exiting: nothing more can be done.
     }
-  }
-}
-
-/** True when process `pid` on this machine is running (EPERM: it runs as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -285,7 +276,7 @@ export class LockFile {
       fs.closeSync(fd);
     }
     const local = owner !== undefined && owner.host === me().host && owner.boot === me().boot;
-    const dead = local ? !alive(owner!.pid) : Date.now() - stat.mtimeMs > this.staleMs;
+    const dead = local ? !processAlive(owner!.pid) : Date.now() - stat.mtimeMs > this.staleMs;
     if (!dead) return false;
     return this.removeStale(stat);
   }

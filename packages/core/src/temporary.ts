@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from './processes.js';
 
 /**
  * Where file() without a path makes its directory: `$TMPDIR/laminate-<uid>/`,
@@ -77,12 +78,7 @@ function sweep(parent: string): void {
 function ownerMayLive(pid: number, start: string, place: string): boolean {
   // A pid of another namespace or machine (or of this one before a reboot) names some other process here: nothing can be told.
   if (place !== self().place) return true;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: the process exists (another user's).
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  if (!processAlive(pid)) return false;
   const now = processStat(pid);
   // Where /proc cannot tell, a live pid may be the owner.
   if (now === undefined) return true;

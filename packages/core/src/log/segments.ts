@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LaminateError } from '../errors.js';
+import { processAlive } from '../processes.js';
 import { BLOCK, BlockCache } from './block-cache.js';
 import { Kind, RECORD_HEADER, type RecordHead, announcedKeyLength, readHead, writeRecord } from './record.js';
 
@@ -60,12 +61,7 @@ export function createSegment(dir: string): ActiveSegment {
 export function writerIsGone(writer: SegmentWriter | undefined): boolean {
   if (!writer || writer.host !== hostname()) return false;
   if (writer.pid === process.pid) return false;
-  try {
-    process.kill(writer.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !processAlive(writer.pid);
 }
 
 const WINDOW = 64 << 10;
