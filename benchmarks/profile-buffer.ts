@@ -4,9 +4,8 @@
 // writes DIR/buffer-<w>-append.cpuprofile and …-get.cpuprofile (open them in
 // Chrome DevTools or speedscope); the same profiler as node --cpu-prof, but
 // only over the measured phases, not start-up or the corpus.
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { buffer, dict, file } from '@laminate/core';
+import { phaseProfiler } from './phase-profiler.js';
 import { batchOf, keyNames, makeCorpus, workloads } from './workloads.js';
 
 const id = process.argv[2] ?? 'a';
@@ -15,19 +14,7 @@ const profDir = process.argv.includes('--prof') ? process.argv[process.argv.inde
 const w = workloads(false).find((x) => x.id === id)!;
 const corpus = makeCorpus();
 const batches = Array.from({ length: w.calls }, (_, c) => batchOf(w, corpus, c));
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 100 });
-
-async function phase(name: string, fn: () => Promise<void>): Promise<number> {
-  if (profDir) await session.post('Profiler.start');
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  if (profDir) writeFileSync(`${profDir}/buffer-${id}-${name}.cpuprofile`, JSON.stringify((await session.post('Profiler.stop')).profile));
-  return ms;
-}
+const { phase, close: closeProfiler } = await phaseProfiler(`buffer-${id}`, profDir);
 
 const store = buffer(dict(), file(), { availableMemory: 64 * 2 ** 20 });
 const append = await phase('append', async () => {
@@ -39,4 +26,4 @@ const get = await phase('get', async () => {
 const values = w.calls * w.keysPerCall;
 console.log(`(${id})${transfer ? ' transfer' : ''} append ${Math.round((values / append) * 1e3)} values/s, get ${Math.round((values / get) * 1e3)} values/s`);
 await store.close();
-session.disconnect();
+closeProfiler();

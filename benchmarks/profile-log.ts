@@ -3,11 +3,11 @@
 //   npx tsx --conditions=source benchmarks/profile-log.ts [a|b|c] [--prof DIR]
 // writes DIR/log-<w>-append.cpuprofile and …-get.cpuprofile (Chrome
 // DevTools or speedscope open them); without --prof it only times the phases.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { log } from '@laminate/core';
+import { phaseProfiler } from './phase-profiler.js';
 import { batchOf, keyNames, makeCorpus, workloads } from './workloads.js';
 
 const id = process.argv[2] ?? 'a';
@@ -15,19 +15,7 @@ const profDir = process.argv.includes('--prof') ? process.argv[process.argv.inde
 const w = workloads(false).find((x) => x.id === id)!;
 const corpus = makeCorpus();
 const batches = Array.from({ length: w.calls }, (_, c) => batchOf(w, corpus, c));
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: 100 });
-
-async function phase(name: string, fn: () => Promise<void>): Promise<number> {
-  if (profDir) await session.post('Profiler.start');
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  if (profDir) writeFileSync(`${profDir}/log-${id}-${name}.cpuprofile`, JSON.stringify((await session.post('Profiler.stop')).profile));
-  return ms;
-}
+const { phase, close: closeProfiler } = await phaseProfiler(`log-${id}`, profDir);
 
 const dir = mkdtempSync(join(tmpdir(), 'laminate-profile-log-'));
 try {
@@ -43,5 +31,5 @@ try {
   await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
-  session.disconnect();
+  closeProfiler();
 }
