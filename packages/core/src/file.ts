@@ -387,21 +387,38 @@ export class FileStore extends BytesStore {
   }
 
   getIds(ids: readonly KeyId[]): Promise<Uint8Array[]> {
-    return this.run(() =>
-      ids.map((id) => {
+    return this.run(() => {
+      let missing = false;
+      const values = ids.map((id) => {
         const path = this.data.of(id);
         // A key with no append descriptor here may well be missing (buffer() reads
         // every key from its slow store): a stat that finds nothing costs far
         // less than an open that throws.
-        if (!this.fds.has(id) && this.data.stat(id) === undefined) return EMPTY_BYTES;
+        if (!this.fds.has(id) && this.data.stat(id) === undefined) {
+          missing = true;
+          return EMPTY_BYTES;
+        }
         try {
           return readOwn(path, id);
         } catch (error) {
-          if (this.data.absent(error)) return EMPTY_BYTES;
-          throw error;
+          if (!this.data.absent(error)) throw error;
+          missing = true;
+          return EMPTY_BYTES;
         }
-      }),
-    );
+      });
+      if (missing) this.assertStillThere();
+      return values;
+    });
+  }
+
+  /**
+   * A key found missing is empty only while the directory is still the one
+   * this store opened: keys missing because the directory was removed or
+   * replaced (by another process closing the temporary store this one
+   * shares) are ERR_NOT_FOUND, never empty values.
+   */
+  private assertStillThere(): void {
+    this.directory.assertPresent(true);
   }
 
   /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
@@ -491,8 +508,9 @@ export class FileStore extends BytesStore {
     try {
       fd = openOwn(this.data.reach(id), READ, undefined, id);
     } catch (error) {
-      if (this.data.absent(error)) return undefined;
-      throw error;
+      if (!this.data.absent(error)) throw error;
+      this.assertStillThere();
+      return undefined;
     }
     const stat = fs.fstatSync(fd);
     // In the partd layout a folder there holds longer tuple keys, not this key's bytes.

@@ -201,6 +201,21 @@ describe('file(): its directory removed or replaced while the store is open', ()
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('a key found missing right after the directory was removed is ERR_NOT_FOUND, not an empty value, even within the presence check interval', async () => {
+    const dir = tempDir();
+    // Single-owner mode holds the lock throughout, so no lock taken per call notices the removal first.
+    const store = file(dir, { exclusive: true });
+    await store.append({ a: bytes('kept') });
+    fs.rmSync(dir, { recursive: true });
+    for (const read of [() => store.get('never-written'), () => store.getView('never-written'), () => store.readRanges([{ key: 'a', offset: 0, length: 2 }])]) {
+      const error = await rejection(read());
+      expect(error.code).toBe('ERR_NOT_FOUND');
+      expect(error.message).toContain('was removed while the store was open');
+    }
+    await store.close();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('another process closing the temporary store whose directory this one uses: ERR_NOT_FOUND at once, not ERR_LOCKED after lockTimeoutMs', async () => {
     const owner = new TemporaryOwner();
     const spec = await owner.spec();
