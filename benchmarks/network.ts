@@ -58,12 +58,12 @@ function peakRssOf(pid: number | undefined): number | undefined {
 }
 
 /** Waits for a child to exit. */
-function exited(child: ChildProcess): Promise<unknown> {
+export function exited(child: ChildProcess): Promise<unknown> {
   return new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.once('close', resolve) : resolve(undefined)));
 }
 
 /** Starts a process that prints lines; resolves each printed line in turn. */
-function started(command: string[]): { child: ChildProcess; next: () => Promise<string>; stderr: () => string } {
+export function started(command: string[]): { child: ChildProcess; next: () => Promise<string>; stderr: () => string } {
   const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: ((line: string) => void)[] = [];

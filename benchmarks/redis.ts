@@ -11,7 +11,6 @@
 // shuffle demo over msgpack(lz4(buffer(dict(), redis()))) beside the demo's
 // own stack over file(). The servers are started here on free loopback ports
 // and stopped after.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,6 +22,7 @@ import { type Servers, cluster, singleServer } from '../packages/redis/test/fixt
 import { BATCH, type Expected, KEYS, type Order, PARTITIONS, partitionBatch, rng, summarize } from '../examples/orders.js';
 import { type Measurement, appendThenGet, runAlone } from './measure.js';
 import { type NetWork, checkNet, keyName } from './net-values.js';
+import { exited, started } from './network.js';
 import { PYTHON } from './python.js';
 import { shuffleOnce, shuffleShape } from './shuffle.js';
 
@@ -58,28 +58,6 @@ interface Run {
   getSeconds?: number;
   error?: string;
 }
-
-/** A process printing lines; `next` resolves each line in turn. */
-function started(command: string[]): { child: ChildProcess; next: () => Promise<string> } {
-  const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters: ((line: string) => void)[] = [];
-  let partial = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    partial += chunk.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const line of parts) (waiters.shift() ?? ((l: string) => lines.push(l)))(line);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  child.on('close', (code) => {
-    for (const waiter of waiters.splice(0)) waiter(`exited ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`);
-  });
-  return { child, next: () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise((resolve) => waiters.push(resolve))) };
-}
-
-const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.once('close', resolve) : resolve(undefined)));
 
 /** Starts the producers, lets them go at once, and times them; then `verify` reads everything back. */
 async function produce(commands: string[][], verify: () => Promise<Run>): Promise<Run> {
