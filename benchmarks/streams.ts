@@ -1,7 +1,7 @@
 // npm run bench -- --streams-only [--full]   (or: npx tsx --conditions=source benchmarks/streams.ts [--full])
 //
 // Append-to-delivery latency and throughput of a live stream, from a producer
-// process to a consumer (this process): through file() (follow), through
+// process to a consumer (this process): through file() and log() (follow), through
 // client() to a server in a third process (follow), against a plain Unix pipe
 // carrying the same bytes and against polling file()'s get every 10 ms.
 // Latency: 1 KiB records at 1,000 a second, each stamped with the machine's
@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { client, file } from 'laminate';
+import { client, file, log } from 'laminate';
 
 const peer = fileURLToPath(new URL('./stream-peer.ts', import.meta.url));
 
@@ -109,14 +109,14 @@ async function measure(path: string, test: StreamRow['test'], count: number, siz
       children.push(start(['produce', 'client', address, String(count), String(size), String(rate)]));
     } else {
       const store = join(dir, 'store');
-      if (path === 'file() follow') {
-        const consumer = file(store);
+      if (path === 'file() follow' || path === 'log() follow') {
+        const consumer = path === 'log() follow' ? log(store) : file(store);
         closeConsumer = () => consumer.close();
         source = consumer.follow('s');
       } else {
         source = pollGet(store, 10);
       }
-      children.push(start(['produce', 'file', store, String(count), String(size), String(rate)]));
+      children.push(start(['produce', path === 'log() follow' ? 'log' : 'file', store, String(count), String(size), String(rate)]));
     }
     const { latencies, first, last, ordered } = await consume(source, count, size);
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -132,7 +132,7 @@ async function measure(path: string, test: StreamRow['test'], count: number, siz
   }
 }
 
-export const STREAM_PATHS = ['Unix pipe', 'file() follow', 'client() follow', 'poll get() every 10 ms'] as const;
+export const STREAM_PATHS = ['Unix pipe', 'file() follow', 'log() follow', 'client() follow', 'poll get() every 10 ms'] as const;
 
 export async function streamsBench(root: string, opts: { quick: boolean }): Promise<StreamRow[]> {
   const rows: StreamRow[] = [];
