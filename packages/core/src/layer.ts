@@ -11,6 +11,6 @@ export { Mutex, SectionGate, type OuterLock } from './mutex.js';
 // Whether a lock or a temporary file's owner on this machine still runs.
 export { processAlive } from './processes.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
-export { type ChangeWatch, type FollowRequest, type Followed, FOLLOW_PIECE, abortedError, changed, followBytes, followFrames, nextPiece, pollingWatch, throwIfAborted } from './follow.js';
+export { type ChangeWatch, type FollowRequest, type Followed, FOLLOW_PIECE, abortedError, changed, checkFollowOptions, followBytes, followFrames, nextPiece, pollingWatch, throwIfAborted } from './follow.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.
 export { seededRandom } from './random.js';
