@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'ERR_SYMLINK'
   | 'ERR_SERVER'
   | 'ERR_NOT_REPLICATED'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  | 'ERR_TRIMMED';
 
 const brand = Symbol.for('laminate.error');
 

@@ -137,6 +137,14 @@ export class Follower<V> implements AsyncIterable<V> {
     return this.request.endedBy;
   }
 
+  /**
+   * Records the follower's position under its consumer's name (retention.ts):
+   * only a follower made with follow(key, { consumer }) has one to commit to.
+   */
+  commit(_position?: number): Promise<void> {
+    return Promise.reject(typeError('ERR_INVALID_OPTION', "commit(): this follower has no consumer; follow(key, { consumer: 'name' }) to commit positions."));
+  }
+
   async *entries(): AsyncIterable<Followed<V>> {
     if (this.started) throw typeError('ERR_INVALID_OPTION', 'A follower is read once; call follow(key, { from: follower.position }) to read on.');
     this.started = true;
