@@ -1,8 +1,9 @@
 import { LaminateError, typeError } from './errors.js';
-import { type ChangeWatch, type FollowOptions, type FollowRequest, type Followed, Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory, throwIfAborted } from './follow.js';
+import { type ChangeWatch, type FollowRequest, type Followed, type Follower, changed, checkFollowOptions, followBytes, notFollowable, pollingWatch, sealInMemory, sealedInMemory, throwIfAborted } from './follow.js';
 import { type Key, type KeyId, keyId, showKey } from './keys.js';
 import { type KeyListing, type KeysOptions, listKeys } from './key-listing.js';
 import { Mutex } from './mutex.js';
+import { type Consumer, type ConsumerFollowOptions, ConsumerFollower, checkConsumer, checkPosition, notRetained, trimmedError } from './retention.js';
 
 export type { Key, KeyId } from './keys.js';
 
@@ -116,10 +117,89 @@ export abstract class BaseStore<V> implements Store<V> {
    * `for await (const value of store.follow(key))`, or `follower.entries()`
    * for each value with the position to resume after it.
    */
-  follow(key: Key, opts?: FollowOptions): Follower<V> {
+  follow(key: Key, opts?: ConsumerFollowOptions): Follower<V> {
     this.assertOpen();
     const id = keyId(key);
-    return new Follower((request) => this.followId(id, request), checkFollowOptions(opts));
+    const request = checkFollowOptions(opts);
+    const { consumer, trim = false } = opts ?? {};
+    if (consumer !== undefined) checkConsumer(consumer, 'follow()');
+    if (typeof trim !== 'boolean' || (trim && consumer === undefined)) throw typeError('ERR_INVALID_OPTION', "follow(): trim is true or false, and needs a consumer: follow(key, { consumer: 'name', trim: true }).");
+    const fromStart = opts?.from === undefined || opts.from === 'start';
+    return new ConsumerFollower(this, id, (req) => this.followId(id, req), request, { fromStart, consumer, trim, assertOpen: () => this.assertOpen() });
+  }
+
+  // Retention (retention.ts): durable consumer positions per key, and trimming a key from the front.
+
+  /** Records that `consumer` has taken `key`'s values up to `position`; a lower position than the one committed changes nothing. */
+  async commit(key: Key, consumer: string, position: number): Promise<void> {
+    this.assertOpen();
+    const id = keyId(key);
+    checkConsumer(consumer, 'commit()');
+    checkPosition(position, 'commit()');
+    await this.commitId(id, consumer, position);
+  }
+
+  /** The consumers registered on `key`, each with its committed position. */
+  async consumers(key: Key): Promise<Consumer[]> {
+    this.assertOpen();
+    return this.consumersId(keyId(key));
+  }
+
+  /** Removes a consumer of `key`: it no longer holds retention back. */
+  async forget(key: Key, consumer: string): Promise<void> {
+    this.assertOpen();
+    const id = keyId(key);
+    checkConsumer(consumer, 'forget()');
+    await this.forgetId(id, consumer);
+  }
+
+  /**
+   * Drops `key`'s bytes before `position` (by default the lowest position its
+   * registered consumers committed; nothing when none is registered).
+   * Positions stay as they were: the key starts at `position` from then on.
+   */
+  async trim(key: Key, position?: number): Promise<void> {
+    this.assertOpen();
+    const id = keyId(key);
+    if (position !== undefined) checkPosition(position, 'trim()');
+    await this.trimId(id, position);
+    changed();
+  }
+
+  /** Where `key` starts: 0, or the position it was last trimmed to. */
+  async startOf(key: Key): Promise<number> {
+    this.assertOpen();
+    return this.startId(keyId(key));
+  }
+
+  /** commit() after the checks; layers that keep consumer positions override it. */
+  commitId(_id: KeyId, _consumer: string, _position: number): Promise<void> {
+    return Promise.reject(notRetained(this.describe().type, 'keep consumer positions'));
+  }
+
+  /** consumers() after the checks, sorted by name. */
+  consumersId(_id: KeyId): Promise<Consumer[]> {
+    return Promise.reject(notRetained(this.describe().type, 'keep consumer positions'));
+  }
+
+  /** forget() after the checks; forgetting a consumer that is not registered changes nothing. */
+  forgetId(_id: KeyId, _consumer: string): Promise<void> {
+    return Promise.reject(notRetained(this.describe().type, 'keep consumer positions'));
+  }
+
+  /**
+   * trim() after the checks: `position` absent means the lowest committed
+   * position (nothing without consumers); past the key's length, or past a
+   * registered consumer's position, is ERR_INVALID_OPTION (retention.ts
+   * trimTarget()). Layers that trim override it.
+   */
+  trimId(_id: KeyId, _position?: number): Promise<void> {
+    return Promise.reject(notRetained(this.describe().type, 'trim a key'));
+  }
+
+  /** The absolute position of `id`'s first stored byte: 0 in a layer that cannot trim. */
+  startId(_id: KeyId): Promise<number> {
+    return Promise.resolve(0);
   }
 
   /** Marks the end of `key`'s stream: followers finish once they have read what it holds now. */
@@ -374,9 +454,16 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
     return followBytes(this, id, request);
   }
 
-  /** Up to `max` bytes of `id` from `offset`: none when nothing is stored there yet. */
+  /**
+   * Up to `max` bytes of `id` from the position `offset`: none when nothing is
+   * stored there yet; ERR_TRIMMED before the key's start. Positions count the
+   * trimmed bytes too (retention.ts), so the read starts `start` bytes sooner
+   * in what the key holds.
+   */
   async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
-    return (await this.readRangeIds([{ id, offset, length: max }]))[0];
+    const start = await this.startId(id);
+    if (offset < start) throw trimmedError(id, start, offset);
+    return (await this.readRangeIds([{ id, offset: offset - start, length: max }]))[0];
   }
 
   /** How a follower of `id` learns that it may have grown. */
@@ -384,14 +471,15 @@ export abstract class BytesStore extends BaseStore<Uint8Array> {
     return pollingWatch(pollMs);
   }
 
-  /** How many bytes `id` holds now. */
+  /** The position just past `id`'s last byte now: its start (0 unless trimmed) plus the bytes it holds. */
   async lengthId(id: KeyId): Promise<number> {
-    return (await this.sizeIds([id]))?.[0] ?? (await this.getIds([id]))[0].byteLength;
+    const start = await this.startId(id);
+    return start + ((await this.sizeIds([id]))?.[0] ?? (await this.getIds([id]))[0].byteLength);
   }
 
   /** Seals `id` at its length now, under the store's lock so that no append is half counted. */
   override sealId(id: KeyId): Promise<void> {
-    return this.withLock(async () => this.sealAtId(id, (await this.getIds([id]))[0].byteLength));
+    return this.withLock(async () => this.sealAtId(id, (await this.startId(id)) + (await this.getIds([id]))[0].byteLength));
   }
 
   /**
