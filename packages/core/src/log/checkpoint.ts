@@ -16,11 +16,15 @@ import { RECORD_HEADER, readU64, writeU64 } from './record.js';
  *   u32 sealed segments, then u32 each
  *   u32 keys, then (u32 key bytes, key, u32 numbers, f64 × numbers) each — the data
  *   the same for the iset values
+ *   u32 seals, then (u32 key bytes, key, f64 length, u32 segment, f64 seq) each
  *   u32 CRC-32 of everything before it
+ *
+ * Version 1 had no seals (log() kept none then); it is still read.
  */
 export const CHECKPOINT_NAME = 'checkpoint.idx';
 const MAGIC = 0x4b434d4c;
-const VERSION = 1;
+const VERSION = 2;
+const WITHOUT_SEALS = 1;
 
 export function writeCheckpoint(dir: string, index: LogIndex, position: number): number {
   const maps = [index.data, index.meta];
@@ -30,6 +34,9 @@ export function writeCheckpoint(dir: string, index: LogIndex, position: number):
     size += 4;
     for (const [key, extents] of list) size += 8 + key.byteLength + extents.length * 8;
   }
+  const seals = [...index.seals].map(([id, seal]) => [Buffer.from(id, 'utf8'), seal] as const);
+  size += 4;
+  for (const [key] of seals) size += 4 + key.byteLength + 20;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   out.writeUInt32LE(MAGIC, 0);
@@ -58,6 +65,14 @@ export function writeCheckpoint(dir: string, index: LogIndex, position: number):
       for (const n of extents) at = out.writeDoubleLE(n, at);
     }
   }
+  at = out.writeUInt32LE(seals.length, at);
+  for (const [key, seal] of seals) {
+    at = out.writeUInt32LE(key.byteLength, at);
+    out.set(key, at);
+    at = out.writeDoubleLE(seal.length, at + key.byteLength);
+    at = out.writeUInt32LE(seal.segment, at);
+    at = out.writeDoubleLE(seal.seq, at);
+  }
   out.writeUInt32LE(crc32(out.subarray(0, at)), at);
   const aside = join(dir, `${CHECKPOINT_NAME}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   fs.writeFileSync(aside, out);
@@ -73,7 +88,8 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
   } catch {
     return undefined;
   }
-  if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || bytes.readUInt32LE(4) !== VERSION) return undefined;
+  const version = bytes.byteLength < 28 ? 0 : bytes.readUInt32LE(4);
+  if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || (version !== VERSION && version !== WITHOUT_SEALS)) return undefined;
   if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== bytes.readUInt32LE(bytes.byteLength - 4)) return undefined;
   const index = new LogIndex();
   const position = readU64(bytes, 8);
@@ -115,6 +131,17 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
         index.keyChars += id.length;
       }
     }
+  }
+  const seals = version === WITHOUT_SEALS ? 0 : bytes.readUInt32LE(at);
+  at += 4;
+  for (let i = 0; i < seals; i++) {
+    const keyLength = bytes.readUInt32LE(at);
+    const id = bytes.toString('utf8', at + 4, at + 4 + keyLength);
+    at += 4 + keyLength;
+    const seal = { length: bytes.readDoubleLE(at), segment: bytes.readUInt32LE(at + 8), seq: bytes.readDoubleLE(at + 12) };
+    at += 20;
+    index.seals.set(id, seal);
+    index.live(seal.segment, RECORD_HEADER + keyLength);
   }
   return { index, position };
 }

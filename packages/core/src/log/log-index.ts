@@ -25,14 +25,25 @@ export interface IndexedRecord {
   from: number;
 }
 
+/** Where a key's stream ends (seal(key)), and where the record that says so lies. */
+export interface KeySeal {
+  /** The sealed length, in the key's bytes. */
+  length: number;
+  /** The segment holding the seal's record (compact() moves it), and the seq of the commit that made it. */
+  segment: number;
+  seq: number;
+}
+
 /**
  * The in-memory index of a log() directory: key → extents, the iset values,
- * and how many bytes each segment holds that are still live. Every process
+ * the seals, and how many bytes each segment holds that are still live. Every process
  * builds the same index by applying the same records in commit-log order.
  */
 export class LogIndex {
   readonly data = new Map<KeyId, Extents>();
   readonly meta = new Map<KeyId, Extents>();
+  /** The sealed keys: the first seal committed for a key stays until a delete or drop committed after it. */
+  readonly seals = new Map<KeyId, KeySeal>();
   /** Committed bytes per segment (where its last committed record ends). */
   readonly segmentEnds = new Map<number, number>();
   /** Value bytes the index points to. */
@@ -69,11 +80,19 @@ export class LogIndex {
         return;
       }
       case Kind.DELETE:
+        this.unseal(record.id, record.stamp);
         return this.spare(this.data, record.id, record.stamp);
       case Kind.DROP:
         for (const id of [...this.data.keys()]) this.spare(this.data, id, record.stamp);
         for (const id of [...this.meta.keys()]) this.spare(this.meta, id, record.stamp);
+        for (const id of [...this.seals.keys()]) this.unseal(id, record.stamp);
         return;
+      case Kind.KEY_SEAL:
+        // The key's length now, as every process computes it at this same point of the commit log.
+        return this.seal(record, segment, seq, this.sizeOf(record.id));
+      case Kind.KEY_SEAL_AT:
+        if (record.from === 0) return this.seal(record, segment, seq, record.stamp);
+        return this.moveSeal(record, segment);
       case Kind.ISET:
         // The first value committed wins, in every process alike.
         if (!this.meta.has(record.id)) {
@@ -118,10 +137,41 @@ export class LogIndex {
     }
   }
 
-  /** The segments some value of the index is in. */
+  /** The first seal of a key stays: a later one, from this process or another, changes nothing. */
+  private seal(record: IndexedRecord, segment: number, seq: number, length: number): void {
+    if (this.seals.has(record.id)) return;
+    this.seals.set(record.id, { length, segment, seq });
+    this.live(segment, RECORD_HEADER + record.keyLength);
+  }
+
+  /**
+   * compact() copied a seal out of segment `from`: the seal now lives in the
+   * copy, unless the key's seal is no longer the one in `from` (deleted,
+   * perhaps sealed again elsewhere, while the copy was made) — `from` takes
+   * no new records, so a seal still there is the one that was copied.
+   */
+  private moveSeal(record: IndexedRecord, segment: number): void {
+    const seal = this.seals.get(record.id);
+    if (seal === undefined || seal.segment !== record.from) return;
+    const bytes = RECORD_HEADER + record.keyLength;
+    this.live(record.from, -bytes);
+    this.live(segment, bytes);
+    seal.segment = segment;
+  }
+
+  /** A delete or drop takes back the key's seal committed before it, so that a key written again is a new stream. */
+  private unseal(id: KeyId, stamp: number): void {
+    const seal = this.seals.get(id);
+    if (seal === undefined || seal.seq >= stamp) return;
+    this.seals.delete(id);
+    this.live(seal.segment, -(RECORD_HEADER + Buffer.byteLength(id, 'utf8')));
+  }
+
+  /** The segments some value or seal of the index is in. */
   referenced(): Set<number> {
     const out = new Set<number>();
     for (const map of [this.data, this.meta]) for (const extents of map.values()) for (let i = 0; i < extents.length; i += FIELDS) out.add(extents[i]);
+    for (const seal of this.seals.values()) out.add(seal.segment);
     return out;
   }
 
@@ -176,7 +226,7 @@ export class LogIndex {
     }
   }
 
-  /** Segment bytes no live value uses: removed values, tombstones, values copied elsewhere, seals. */
+  /** Segment bytes no live value or key seal uses: removed values, tombstones, values copied elsewhere, segment seals. */
   garbageBytes(): number {
     return Math.max(0, this.segmentBytes() - this.liveRecordBytes);
   }
@@ -188,7 +238,7 @@ export class LogIndex {
    * (docs/log.md).
    */
   memoryBytes(): number {
-    return (this.data.size + this.meta.size) * KEY_OVERHEAD + this.keyChars + (this.values + this.meta.size) * FIELDS * 8;
+    return (this.data.size + this.meta.size + this.seals.size) * KEY_OVERHEAD + this.keyChars + (this.values + this.meta.size) * FIELDS * 8;
   }
 
   /** Bytes in the segments that the index knows of. */
@@ -201,6 +251,7 @@ export class LogIndex {
   clear(): void {
     this.data.clear();
     this.meta.clear();
+    this.seals.clear();
     this.segmentEnds.clear();
     this.sealed.clear();
     this.liveBytes = 0;

@@ -6,11 +6,13 @@ import { LaminateError, typeError } from '../errors.js';
 import { type KeyId, showKey } from '../keys.js';
 import { Mutex } from '../mutex.js';
 import { registerLayer } from '../spec.js';
+import type { ChangeWatch } from '../follow.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from '../store.js';
 import { removedByStore, removeOnExit } from '../temporary.js';
 import { crc32Of } from './crc.js';
 import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { type Commit, CommitLog } from './commit-log.js';
+import { CommitWatch } from './commit-watch.js';
 import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
 import { Kind, RECORD_HEADER, checksum, writeRecord } from './record.js';
 import { type ActiveSegment, SegmentReader, createSegment, damaged, segmentName, segmentNumber, writerIsGone } from './segments.js';
@@ -150,6 +152,8 @@ export class LogStore extends BytesStore {
   private autoCompacting?: Promise<void>;
   private garbageFloor = 0;
   private stopping = false;
+  /** News of commits for followers (commit-watch.ts), made on the first follow(). */
+  private commitWatch?: CommitWatch;
 
   constructor(path?: string, opts: LogOptions = {}) {
     super();
@@ -499,7 +503,8 @@ export class LogStore extends BytesStore {
     const synced = await this.lock.run(() => {
       this.refresh();
       const stamp = this.commits.position;
-      const present = [...new Set(ids)].filter((id) => this.index.data.has(id));
+      // A sealed key holding nothing still gets its tombstone: it takes the seal back.
+      const present = [...new Set(ids)].filter((id) => this.index.data.has(id) || this.index.seals.has(id));
       return [present.length === 0 ? undefined : this.write(present.map((id) => this.outgoing(Kind.DELETE, id, EMPTY_BYTES, stamp)))];
     });
     await synced[0];
@@ -517,7 +522,8 @@ export class LogStore extends BytesStore {
       this.refresh();
       const extents = this.index.data.get(id);
       const read = this.read(id, extents);
-      return [read, extents === undefined ? undefined : this.write([this.outgoing(Kind.DELETE, id, EMPTY_BYTES, this.commits.position)])] as const;
+      const holds = extents !== undefined || this.index.seals.has(id);
+      return [read, holds ? this.write([this.outgoing(Kind.DELETE, id, EMPTY_BYTES, this.commits.position)]) : undefined] as const;
     });
     await synced;
     this.considerCompacting();
@@ -547,6 +553,58 @@ export class LogStore extends BytesStore {
       const extents = this.index.meta.get(id);
       return extents === undefined ? undefined : this.read(id, extents);
     });
+  }
+
+  // Streams (follow.ts). A seal is a record like an append, so every process
+  // sees it, it survives a reopen, a crash once acknowledged, and compact();
+  // a delete or drop committed after it takes it back. Two processes sealing
+  // at once each write their seal to their own segment and commit it: the
+  // commit log orders them like everything else, and the first seal committed
+  // wins in every process. KEY_SEAL is sealed at the key's length at its
+  // commit: every value committed before the seal is in the stream, none
+  // committed after, whichever process appended it.
+
+  /** Seals `id` where its stream stands when the seal is committed; a key sealed already stays as it is. */
+  override sealId(id: KeyId): Promise<void> {
+    return this.writeSeal(id, Kind.KEY_SEAL, 0);
+  }
+
+  /** Seals `id` at `length` bytes (buffer() over log() knows its own length); the first seal stays. */
+  override sealAtId(id: KeyId, length: number): Promise<void> {
+    return this.writeSeal(id, Kind.KEY_SEAL_AT, length);
+  }
+
+  private async writeSeal(id: KeyId, kind: Kind.KEY_SEAL | Kind.KEY_SEAL_AT, stamp: number): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      return [this.index.seals.has(id) ? undefined : this.write([this.outgoing(kind, id, EMPTY_BYTES, stamp)])];
+    });
+    await synced[0];
+  }
+
+  /**
+   * Up to `max` bytes of `id` from `offset`, never past its seal: a follower
+   * that learns of the seal only after reading (a value appended right after
+   * it was committed with it) still stops where the stream ends.
+   */
+  override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    const [bytes] = await this.readRangeIds([{ id, offset, length: max }]);
+    const sealed = this.index.seals.get(id)?.length;
+    return sealed !== undefined && offset + bytes.byteLength > sealed ? bytes.subarray(0, Math.max(0, sealed - offset)) : bytes;
+  }
+
+  override sealedId(id: KeyId): Promise<number | undefined> {
+    return this.lock.run(() => {
+      this.refresh();
+      return this.index.seals.get(id)?.length;
+    });
+  }
+
+  /** Followers of any key wake when the commit log grows (commit-watch.ts), and poll slowly in case a notification is lost. */
+  override watchId(_id: KeyId, pollMs?: number): ChangeWatch {
+    this.commitWatch ??= new CommitWatch(this.commits.path);
+    return this.commitWatch.watch(pollMs);
   }
 
   /** A drop record: everything committed before it is gone for every reader; compact() gives the space back. */
@@ -672,6 +730,12 @@ export class LogStore extends BytesStore {
         }
         if (batch.length > 0) await this.write(batch);
       }
+      // The live seals in those segments are written again at their length, naming the segment they leave.
+      const seals: Outgoing[] = [];
+      for (const [id, seal] of this.index.seals) {
+        if (movable.has(seal.segment)) seals.push({ ...this.outgoing(Kind.KEY_SEAL_AT, id, EMPTY_BYTES, seal.length), from: seal.segment });
+      }
+      if (seals.length > 0) await this.write(seals);
       this.refresh();
       const used = this.index.referenced();
       // The highest-numbered segment stays, even unused: a new segment takes the next number after the highest
@@ -726,6 +790,7 @@ export class LogStore extends BytesStore {
         if (this.active) fs.closeSync(this.active.fd);
         this.active = undefined;
         this.reader.close();
+        this.commitWatch?.close();
         this.commits.close();
         this.directory.close();
         this.autoDirectory.close();

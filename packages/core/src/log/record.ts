@@ -6,13 +6,16 @@ import { crc32Of } from './crc.js';
  *
  *   0  u32  header checksum: CRC-32 of bytes 4..32 and of the key
  *   4  u32  value checksum: CRC-32 of the value
- *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT, SEAL, MOVE, MOVE_ISET)
- *   9  u24  MOVE: the segment the value was moved from (else zero)
+ *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT, SEAL, MOVE, MOVE_ISET,
+ *           KEY_SEAL, KEY_SEAL_AT)
+ *   9  u24  MOVE, and KEY_SEAL_AT written by compact(): the segment the
+ *           value or the seal was moved from (else zero)
  *   12 u32  key length in bytes
  *   16 u64  value length
  *   24 u64  stamp: for DELETE and DROP, how many commits the writer had
  *           applied, so that what was appended after it read is spared;
- *           for MOVE, the offset the value was moved from
+ *           for MOVE, the offset the value was moved from; for
+ *           KEY_SEAL_AT, the length at which the key is sealed
  *
  * Two checksums, so that a read checks a value against the index's copy of
  * its checksum without reading the header again.
@@ -32,6 +35,19 @@ export const enum Kind {
   MOVE = 7,
   /** compact(): the same for an iset value. */
   MOVE_ISET = 8,
+  /**
+   * seal(key): the key's stream ends at the length the key has when this
+   * record's commit is applied — every value committed before it is in the
+   * stream, none committed after. The first seal committed wins.
+   */
+  KEY_SEAL = 9,
+  /**
+   * A seal at an explicit length (the stamp): written by a layer that knows
+   * the length itself (buffer() over log()), and by compact() when it copies
+   * a live seal out of a segment it removes (the header's `from` names that
+   * segment, and the copy counts only while the key's seal is still there).
+   */
+  KEY_SEAL_AT = 10,
 }
 
 export interface RecordHead {
