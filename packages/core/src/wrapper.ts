@@ -1,6 +1,7 @@
 import { typeError } from './errors.js';
 import { wholeFramesEnd } from './frames.js';
 import { type Key, type KeyId, keyFromId, keyId } from './keys.js';
+import type { Consumer } from './retention.js';
 import { BaseStore, BytesStore, type OpOptions, type Store, type StoreSpec, type Supports } from './store.js';
 
 /**
@@ -53,6 +54,27 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
 
   override sealedId(id: KeyId): Promise<number | undefined> {
     return this.inner.sealedId(id);
+  }
+
+  // Retention (retention.ts): positions are those of the bytes store at the bottom, so its consumers and its start are the wrapper's.
+  override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    return this.inner.commitId(id, consumer, position);
+  }
+
+  override consumersId(id: KeyId): Promise<Consumer[]> {
+    return this.inner.consumersId(id);
+  }
+
+  override forgetId(id: KeyId, consumer: string): Promise<void> {
+    return this.inner.forgetId(id, consumer);
+  }
+
+  override trimId(id: KeyId, position?: number): Promise<void> {
+    return this.inner.trimId(id, position);
+  }
+
+  override startId(id: KeyId): Promise<number> {
+    return this.inner.startId(id);
   }
 
   protected closeStore(): Promise<void> {
