@@ -23,7 +23,7 @@ const MODULES = {
   // The directory lock and the generation counter that tells writers a directory was dropped.
   'packages/core/src/lock-file.ts': ['packages/core/test/lock-file.test.ts', 'packages/core/test/file-lock.test.ts'],
   'packages/core/src/directory-lock.ts': ['packages/core/test/file-lock.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts'],
-  'packages/core/src/store-directory.ts': ['packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts'],
+  'packages/core/src/store-directory.ts': ['packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts', 'packages/core/test/directory-state.test.ts'],
   // Exactly-once appends over a connection that is cut.
   'packages/net/src/sessions.ts': ['packages/net/test/reliability.test.ts', 'packages/net/test/net.test.ts', 'packages/net/test/sessions.test.ts'],
   // The pool's sampling and its index replay.
