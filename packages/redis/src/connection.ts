@@ -4,11 +4,12 @@ import { Cluster, type ClusterNode, Redis, type RedisOptions as IORedisOptions }
 import type { RedisSettings } from './options.js';
 
 /**
- * The ioredis connection: lazy (a store that is only described never
+ * The ioredis connection (or, for `purpose` 'subscriber', the one followers'
+ * shard channels are subscribed on): lazy (a store that is only described never
  * connects), retrying a dropped connection for connectTimeoutMs. Its resending of
  * commands in flight is left on: the append script makes a resend harmless.
  */
-export function connect(settings: RedisSettings): Redis | Cluster {
+export function connect(settings: RedisSettings, purpose: 'commands' | 'subscriber' = 'commands'): Redis | Cluster {
   // ioredis counts attempts from 1 after each loss: give up connectTimeoutMs after the first failed one.
   let since = 0;
   const retryStrategy = (attempt: number) => {
@@ -29,7 +30,8 @@ export function connect(settings: RedisSettings): Redis | Cluster {
   };
   if (!settings.cluster) {
     const url = new URL(settings.urls[0]);
-    return quiet(new Redis({ ...common, host: url.hostname, port: Number(url.port || 6379) }));
+    // A subscriber subscribes again itself after a reconnect (notify.ts), and then knows when it is done.
+    return quiet(new Redis({ ...common, host: url.hostname, port: Number(url.port || 6379), ...(purpose === 'subscriber' ? { autoResubscribe: false } : {}) }));
   }
   const nodes: ClusterNode[] = settings.urls.map((text) => {
     const url = new URL(text);
@@ -45,6 +47,8 @@ export function connect(settings: RedisSettings): Redis | Cluster {
     retryDelayOnMoved: 10,
     retryDelayOnTryAgain: 50,
     retryDelayOnClusterDown: 100,
+    // Shard channels live on the master of their slot: ioredis keeps a subscriber per master and moves channels with their slots.
+    ...(purpose === 'subscriber' ? { shardedSubscribers: true } : {}),
   }));
 }
 

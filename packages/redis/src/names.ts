@@ -11,6 +11,8 @@ import type { KeyId } from '@laminate/core/layer';
  *   lam:<ns>:{k<key>}:d:<i> further segments of a key longer than segmentBytes
  *   lam:<ns>:{k<key>}:m     hash: segment count, segment size, each producer's last sequence
  *   lam:<ns>:{k<key>}:i     the iset value
+ *   lam:<ns>:{k<key>}:s     the length at which the key was sealed (streams.ts)
+ *   lam:<ns>:{k<key>}:c     the shard channel appends and seals publish on (a channel, not a stored name)
  *   lam:<ns>:{lock}         withLock's lock
  *   lam:<ns>:{lock}:fence   its fencing counter (same slot as the lock; kept by drop)
  *
@@ -28,6 +30,8 @@ export interface KeyNames {
   data: string;
   meta: string;
   iset: string;
+  seal: string;
+  channel: string;
 }
 
 export class Names {
@@ -49,7 +53,7 @@ export class Names {
 
   of(id: KeyId): KeyNames {
     const base = `${this.prefix}{k${escapeName(id)}}:`;
-    return { data: `${base}d`, meta: `${base}m`, iset: `${base}i` };
+    return { data: `${base}d`, meta: `${base}m`, iset: `${base}i`, seal: `${base}s`, channel: `${base}c` };
   }
 
   /** The key a data name belongs to, or undefined for a name that is not one. */

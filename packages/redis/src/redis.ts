@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
-import { BytesStore, type IdRange, type KeyId, SectionGate, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesStore, type ChangeWatch, type IdRange, type KeyId, SectionGate, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
 import { BytesInFlight } from './flow.js';
 import { RedisLock } from './lock.js';
 import { Names, escapeName, hashSlot } from './names.js';
 import { connect } from './connection.js';
+import { KeyNotifier } from './notify.js';
 import { DESCRIBED, type RedisSettings, type RedisStoreOptions, type RedisTarget, redisSettings } from './options.js';
 import { laminateError, retried, sleep } from './retry.js';
 import { type Connection, withScripts } from './scripts.js';
@@ -49,6 +50,8 @@ export class RedisStore extends BytesStore {
   private connection?: Connection;
   /** Calls go straight to Redis, but wait for this store's withLock sections. */
   private readonly gate = new SectionGate(this.lock);
+  /** Followers' change notifications, on a subscriber connection of their own (notify.ts). */
+  private readonly notifier = new KeyNotifier(() => connect(this.settings, 'subscriber'));
 
   constructor(
     readonly target: RedisTarget,
@@ -264,6 +267,53 @@ export class RedisStore extends BytesStore {
     return (await this.queued(() => this.send((redis) => redis.getBuffer(name)))) ?? undefined;
   }
 
+  /** Each key's length from its segments' (STRLEN), without reading its bytes. */
+  override sizeIds(ids: readonly KeyId[]): Promise<number[]> {
+    return this.queued(() =>
+      Promise.all(
+        ids.map((id) => {
+          const { meta, data } = this.names.of(id);
+          return this.send((redis) => redis.laminateLength(meta, data));
+        }),
+      ),
+    );
+  }
+
+  // Streams (follow.ts). A seal is a string beside the key, under its tag (so in its slot), set NX by a
+  // script that counts the key's length: the first seal wins across processes, and no append is half
+  // counted. Followers hear of appends on the key's shard channel (notify.ts) and poll as a fallback.
+
+  /** Wakes on the key's shard channel (SPUBLISH by every append and seal), polling as a fallback. */
+  override watchId(id: KeyId, pollMs?: number): ChangeWatch {
+    return this.notifier.watch(this.names.of(id).channel, pollMs);
+  }
+
+  /** Seals `id` at its length now, counted by the sealing script itself: no lock needed. */
+  override async sealId(id: KeyId): Promise<void> {
+    await this.sealScript(id, '');
+  }
+
+  /** Seals `id` at `length` (buffer() over redis() seals at its own length), unless it is sealed already. */
+  override async sealAtId(id: KeyId, length?: number): Promise<void> {
+    await this.sealScript(id, length ?? '');
+  }
+
+  private sealScript(id: KeyId, length: number | ''): Promise<string> {
+    const { meta, data } = this.names.of(id);
+    return this.queued(() => this.send((redis) => redis.laminateSeal(meta, data, length)));
+  }
+
+  override async sealedId(id: KeyId): Promise<number | undefined> {
+    const name = this.names.of(id).seal;
+    const text = await this.queued(() => this.send((redis) => redis.get(name)));
+    if (text === null) return undefined;
+    const length = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(length)) {
+      throw new LaminateError('ERR_CORRUPT', `Redis's ${name} should hold the length at which key ${JSON.stringify(id)} was sealed, but holds something else: it was changed by hand. Delete that name to unseal the key, then seal it again.`, { key: id });
+    }
+    return length;
+  }
+
   override withLock<T>(fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
     return this.gate.section(() => this.redisLock.acquire(), fn);
@@ -321,6 +371,7 @@ export class RedisStore extends BytesStore {
 
   /** Waits for the replies of what was sent, then closes the connection. */
   protected async closeStore(): Promise<void> {
+    this.notifier.close();
     const redis = this.connection;
     if (!redis) return;
     if (redis.status === 'wait' || redis.status === 'end') return redis.disconnect();

@@ -13,6 +13,20 @@ const SEGMENT = `local function segment(i) if i == 0 then return KEYS[2] end ret
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
 
 /**
+ * The names beside a key's first segment (names.ts): its data name ends in
+ * 'd', its seal's in 's' and its channel's in 'c', all under the same tag.
+ */
+const SIBLING = `local function sibling(data, suffix) return string.sub(data, 1, -2) .. suffix end`;
+
+/**
+ * Tells the key's followers that it changed: SPUBLISH on the key's shard
+ * channel, which a cluster keeps on the key's own master (a plain PUBLISH
+ * would be sent to every node). Through pcall: a server that cannot publish
+ * (one older than Redis 7) still takes the append, and followers poll.
+ */
+const NOTIFY = `local function notify(data) redis.pcall('SPUBLISH', sibling(data, 'c'), '') end`;
+
+/**
  * One producer's append to one key, applied once and in the producer's order,
  * as a Lua function both append scripts call: `meta` is the key's meta hash,
  * `data` its first segment, `counter` the namespace's fencing counter (nil on
@@ -38,7 +52,9 @@ local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '1')`;
  * -2 this key has no record of the producer although an earlier append was
  * sent (not landed yet, or the store was dropped), -3 fenced out.
  */
-const APPEND_ONE = `local function append_one(meta, data, counter, producer, seq, after, fence, limit, first, last)
+const APPEND_ONE = `${SIBLING}
+${NOTIFY}
+local function append_one(meta, data, counter, producer, seq, after, fence, limit, first, last)
   local field = 'p:' .. producer
   local record = redis.call('HMGET', meta, field, 'f', 'n')
   local known = tonumber(record[1] or '')
@@ -74,6 +90,7 @@ const APPEND_ONE = `local function append_one(meta, data, counter, producer, seq
   if n > 1 then redis.call('HSET', meta, 'n', n) end
   if fence then redis.call('HSET', meta, 'f', fence) end
   redis.call('HSET', meta, field, seq)
+  notify(data)
   return 1
 end`;
 
@@ -110,9 +127,41 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   for i = 0, n - 1 do out[i + 1] = redis.call('GET', segment(i)) end
 end`;
 
-/** Removes the key's bytes; producer records stay, so a resent append of a deleted key's writer is still known. */
-const DELETE_SEGMENTS = `for i = 0, n - 1 do redis.call('DEL', segment(i)) end
+/**
+ * Removes the key's bytes and its seal (a key written again is a new
+ * stream); producer records stay, so a resent append of a deleted key's
+ * writer is still known.
+ */
+const DELETE_SEGMENTS = `${SIBLING}
+for i = 0, n - 1 do redis.call('DEL', segment(i)) end
+redis.call('DEL', sibling(KEYS[2], 's'))
 redis.call('HDEL', KEYS[1], 'n')`;
+
+/** The key's length in bytes: the sum of its segments' (0 for a missing key). */
+const KEY_LENGTH = `local function key_length()
+  local length = 0
+  for i = 0, n - 1 do length = length + redis.call('STRLEN', segment(i)) end
+  return length
+end`;
+
+const LENGTH = `${SEGMENT}
+${KEY_LENGTH}
+return key_length()`;
+
+/**
+ * Seals the key at ARGV[1] bytes ('': at its length now, counted in this
+ * script, so no append is half counted) unless it is sealed already: the
+ * first seal wins, across processes. Returns the length it is sealed at.
+ */
+const SEAL = `${SEGMENT}
+${SIBLING}
+${NOTIFY}
+${KEY_LENGTH}
+local seal = sibling(KEYS[2], 's')
+local length = tonumber(ARGV[1])
+if not length then length = key_length() end
+if redis.call('SET', seal, string.format('%.0f', length), 'NX') then notify(KEYS[2]) end
+return redis.call('GET', seal)`;
 
 const READ = `${READ_SEGMENTS}
 return out`;
@@ -172,6 +221,9 @@ export interface ScriptCommands {
   laminatePopBuffer(meta: string, data: string): Promise<Buffer[]>;
   laminateDelete(meta: string, data: string): Promise<number>;
   laminateRangeBuffer(meta: string, data: string, offset: number, length: number): Promise<Buffer[]>;
+  laminateLength(meta: string, data: string): Promise<number>;
+  /** Returns the length the key is sealed at (this seal's or an earlier one's), as decimal text. */
+  laminateSeal(meta: string, data: string, length: number | ''): Promise<string>;
   laminateAcquire(lock: string, counter: string, token: string, ttlMs: number): Promise<number>;
   laminateRenew(lock: string, token: string, ttlMs: number): Promise<number>;
   laminateRelease(lock: string, token: string): Promise<number>;
@@ -181,7 +233,7 @@ export type Connection = (Redis | Cluster) & ScriptCommands;
 
 /** `fenceCounter`: appends name the fencing counter too (a single server, where a script may reach any name). */
 export function withScripts(connection: Redis | Cluster, fenceCounter: boolean): Connection {
-  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE };
+  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE, laminateLength: LENGTH, laminateSeal: SEAL };
   for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
   connection.defineCommand('laminateAppend', { numberOfKeys: fenceCounter ? 3 : 2, lua: APPEND });
   connection.defineCommand('laminateAppendMany', { lua: APPEND_MANY });
