@@ -1,7 +1,7 @@
 // A process of benchmarks/streams.ts: the producer, or the server.
-//   stream-peer.ts produce file|log|client|pipe TARGET COUNT SIZE RATE
+//   stream-peer.ts produce file|log|client|redis|pipe TARGET COUNT SIZE RATE
 //     appends COUNT records of SIZE bytes to the key 's' of file(TARGET),
-//     log(TARGET) or client(TARGET), or writes them to stdout (pipe), RATE a second (0: as
+//     log(TARGET), client(TARGET) or redis(TARGET), or writes them to stdout (pipe), RATE a second (0: as
 //     fast as the store takes them). Each record starts with the time it was
 //     made (process.hrtime, the machine's monotonic clock, the same in every
 //     process) as a little-endian u64 of nanoseconds. Prints nothing else on
@@ -9,7 +9,7 @@
 //   stream-peer.ts serve ADDRESS_FILE
 //     serves a dict() on a free local port and writes the address to ADDRESS_FILE.
 import { writeFileSync } from 'node:fs';
-import { client, dict, file, log, serve } from 'laminate';
+import { client, dict, file, log, redis, serve } from 'laminate';
 
 const [role, ...rest] = process.argv.slice(2);
 
@@ -38,7 +38,7 @@ if (role === 'serve') {
   const size = Number(sizeText);
   const rate = Number(rateText);
   const interval = rate > 0 ? BigInt(Math.round(1e9 / rate)) : 0n;
-  const store = mode === 'file' ? file(target) : mode === 'log' ? log(target) : mode === 'client' ? client(target) : undefined;
+  const store = mode === 'file' ? file(target) : mode === 'log' ? log(target) : mode === 'client' ? client(target) : mode === 'redis' ? redis(target) : undefined;
   const start = process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
     if (interval > 0n) await until(start + BigInt(i) * interval);

@@ -3,7 +3,9 @@
 // Append-to-delivery latency and throughput of a live stream, from a producer
 // process to a consumer (this process): through file() and log() (follow), through
 // client() to a server in a third process (follow), against a plain Unix pipe
-// carrying the same bytes and against polling file()'s get every 10 ms.
+// carrying the same bytes and against polling file()'s get every 10 ms; through
+// redis() on a redis-server started here, its follower woken by the key's shard
+// channel, and polling every 20 ms (as a user who may not SSUBSCRIBE).
 // Latency: 1 KiB records at 1,000 a second, each stamped with the machine's
 // monotonic clock when made; the consumer takes the time each one arrives.
 // Throughput: 64 KiB records as fast as the producer can write them, bytes
@@ -11,11 +13,13 @@
 // Targets: p99 ≤ 5 ms through client() and file() at 1,000 records/s, and
 // throughput ≥ 50% of the pipe's for 64 KiB records.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { client, file, log } from 'laminate';
+import { client, file, log, redis } from 'laminate';
+import { type Servers, singleServer } from '../packages/redis/test/fixtures/servers.js';
 
 const peer = fileURLToPath(new URL('./stream-peer.ts', import.meta.url));
 
@@ -97,6 +101,14 @@ async function measure(path: string, test: StreamRow['test'], count: number, siz
       const producer = start(['produce', 'pipe', '-', String(count), String(size), String(rate)]);
       children.push(producer);
       source = producer.stdout!;
+    } else if (path.startsWith('redis() follow')) {
+      const server = await redisServer();
+      const url = `${server.url}/${randomUUID()}`;
+      // A user who may not SSUBSCRIBE: the follower is never notified and polls every 20 ms.
+      const consumer = redis(path === 'redis() follow' ? url : url.replace('redis://', 'redis://nosub:pw@'));
+      closeConsumer = () => consumer.close();
+      source = consumer.follow('s');
+      children.push(start(['produce', 'redis', url, String(count), String(size), String(rate)]));
     } else if (path === 'client() follow') {
       const addressFile = join(dir, 'address');
       const server = start(['serve', addressFile]);
@@ -132,16 +144,31 @@ async function measure(path: string, test: StreamRow['test'], count: number, siz
   }
 }
 
-export const STREAM_PATHS = ['Unix pipe', 'file() follow', 'log() follow', 'client() follow', 'poll get() every 10 ms'] as const;
+export const STREAM_PATHS = ['Unix pipe', 'file() follow', 'log() follow', 'client() follow', 'redis() follow', 'redis() follow, polling', 'poll get() every 10 ms'] as const;
+
+/** The redis-server of the redis() rows, started on first use, with the user "nosub" who may not subscribe. */
+let redisServing: Promise<Servers> | undefined;
+function redisServer(): Promise<Servers> {
+  redisServing ??= singleServer().then((server) => {
+    server.nodes[0].cli('ACL', 'SETUSER', 'nosub', 'on', '>pw', '~*', '+@all', '-ssubscribe', '-subscribe', '&*');
+    return server;
+  });
+  return redisServing;
+}
 
 export async function streamsBench(root: string, opts: { quick: boolean }): Promise<StreamRow[]> {
   const rows: StreamRow[] = [];
   const latencyCount = opts.quick ? 2000 : 10_000;
   const throughputCount = opts.quick ? 400 : 2000;
-  for (const path of STREAM_PATHS) {
-    console.error(`bench: streams, ${path}`);
-    rows.push(await measure(path, 'latency', latencyCount, 1024, 1000, root));
-    rows.push(await measure(path, 'throughput', throughputCount, 64 << 10, 0, root));
+  try {
+    for (const path of STREAM_PATHS) {
+      console.error(`bench: streams, ${path}`);
+      rows.push(await measure(path, 'latency', latencyCount, 1024, 1000, root));
+      rows.push(await measure(path, 'throughput', throughputCount, 64 << 10, 0, root));
+    }
+  } finally {
+    await (await redisServing)?.stop();
+    redisServing = undefined;
   }
   return rows;
 }
