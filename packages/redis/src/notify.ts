@@ -53,11 +53,6 @@ export class KeyNotifier {
     };
   }
 
-  /** Whether `channel`'s subscription is confirmed now (for the tests). */
-  isSubscribed(channel: string): boolean {
-    return this.subscribed.has(channel);
-  }
-
   /** Closes the subscriber connection; followers still waiting poll until they end. */
   close(): void {
     const subscriber = this.subscriber;
