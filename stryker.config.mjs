@@ -22,7 +22,7 @@ const MODULES = {
   'packages/core/src/buffer.ts': ['packages/core/test/buffer.test.ts', 'packages/core/test/buffer-limits.test.ts', 'packages/core/test/buffer-reads.test.ts', 'packages/core/test/buffer-spec.test.ts', 'packages/core/test/model.test.ts'],
   // The directory lock and the generation counter that tells writers a directory was dropped.
   'packages/core/src/lock-file.ts': ['packages/core/test/lock-file.test.ts', 'packages/core/test/file-lock.test.ts'],
-  'packages/core/src/directory-lock.ts': ['packages/core/test/file-lock.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts'],
+  'packages/core/src/directory-lock.ts': ['packages/core/test/directory-lock.test.ts', 'packages/core/test/file-lock.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts'],
   'packages/core/src/store-directory.ts': ['packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts', 'packages/core/test/directory-state.test.ts'],
   // Exactly-once appends over a connection that is cut.
   'packages/net/src/sessions.ts': ['packages/net/test/reliability.test.ts', 'packages/net/test/net.test.ts', 'packages/net/test/sessions.test.ts'],
