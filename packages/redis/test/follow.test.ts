@@ -209,6 +209,35 @@ describe('redis() followers through lost connections', () => {
     expect(kills).toBeGreaterThan(0);
   }, 180_000);
 
+  it('a follower and a producer carry on through a restart of the server (appendonly, fsync always): every value once, in order, to the seal', async () => {
+    const durable = await singleServer(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const s = redis(`${durable.url}/${randomUUID()}`, { connectTimeoutMs: 60_000 });
+    try {
+      const follower = s.follow('stream', { pollMs: 600_000 });
+      let seen = '';
+      const reading = (async () => {
+        for await (const piece of follower) seen += text(piece);
+      })();
+      await subscribed(durable, `lam:${s.settings.namespace}:{kstream}:c`);
+      // The spec carries connectTimeoutMs: the producer keeps retrying while the server is down.
+      const producer = streamer(['produce', JSON.stringify(s.describe()), 'stream', 'x', '5000']);
+      while (seen.split('|').length < 300) {
+        if (producer.process.exitCode !== null) await producer.ended;
+        await sleep(5);
+      }
+      const seenAtRestart = seen.length;
+      await durable.nodes[0].restart();
+      await producer.ended;
+      await reading;
+      expect(seenAtRestart).toBeLessThan(seen.length);
+      expect(seen).toBe(values('x', 0, 5000).map((v) => `${v}|`).join(''));
+      expect(follower.endedBy).toBe('sealed');
+    } finally {
+      await s.close();
+      await durable.stop();
+    }
+  }, 180_000);
+
   it('with the server refusing SSUBSCRIBE, followers poll (every 20 ms by default) and still end sealed', async () => {
     const ns = randomUUID();
     // A user that may not subscribe: the follower's subscription fails, the appends' SPUBLISH reaches no one.
