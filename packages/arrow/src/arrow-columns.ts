@@ -14,13 +14,15 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { type Store, type AppendData, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
-import { WrapperStore, type FrameReader, type KeyId, keyId, keyParts, showKey, registerLayer, readFrames, splitFrames } from '@laminate/core/layer';
+import { type Store, type AppendData, type Key, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { WrapperStore, type FollowRequest, type Followed, type FrameReader, type KeyId, keyId, keyParts, showKey, registerLayer, readFrames, splitFrames } from '@laminate/core/layer';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project } from './arrow.js';
+import { type ColumnsFollowOptions, type ColumnsLayout, checkColumnsOption, followColumns, sealColumns, sealedColumns } from './columns-follow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
 
 const SCHEMA = '.schema';
+type FollowParameters = Parameters<WrapperStore<Table>['follow']>;
 const NO_REPAIR = 'delete the key and write it again (arrowColumns() has no repair())';
 
 function subId(id: KeyId, part: string): KeyId {
@@ -35,7 +37,11 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
   /** Each key's schema, as for arrow(): learnt on write or read, forgotten on delete. */
   private readonly schemas = new Map<KeyId, Schema>();
 
-  constructor(inner: Store<Uint8Array>) {
+  constructor(
+    inner: Store<Uint8Array>,
+    /** The columns this store's followers yield (follow(key, { columns })); all by default. */
+    private readonly followed?: readonly string[],
+  ) {
     super('arrowColumns', inner);
   }
 
@@ -191,6 +197,47 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
     await super.dropAll();
     this.schemas.clear();
   }
+
+  // Streams (columns-follow.ts): a follower yields one Table per append once every chosen column's frame of it has
+  // landed; its position counts tables, and a seal seals every column's sub-key and then `.schema`.
+
+  /**
+   * follow(key, { columns }) follows only those columns, in that order; the
+   * other options are every store's. The follower is made by a twin of this
+   * store over the same inner store that follows only those columns, so that
+   * everything else follow() does stays the base class's.
+   */
+  override follow(key: Key, opts?: FollowParameters[1] & ColumnsFollowOptions): ReturnType<WrapperStore<Table>['follow']> {
+    const { columns, ...rest } = opts ?? {};
+    const chosen = checkColumnsOption(columns);
+    if (chosen === undefined) return super.follow(key, opts);
+    this.assertOpen();
+    return super.follow.call(new ArrowColumnsStore(this.inner, chosen), key, rest);
+  }
+
+  override followId(id: KeyId, request: FollowRequest): AsyncIterable<Followed<Table>> {
+    return followColumns(this.layout, id, request, this.followed);
+  }
+
+  override sealId(id: KeyId): Promise<void> {
+    return sealColumns(this.layout, id);
+  }
+
+  /** How many tables the key held when it was sealed. */
+  override sealedId(id: KeyId): Promise<number | undefined> {
+    return sealedColumns(this.layout, id);
+  }
+
+  private readonly layout: ColumnsLayout = {
+    inner: this.inner,
+    schemaOf: async (id) => (await this.schemasOf([id])).get(id),
+    chosen: (schema, columns, id) => project(new Table(schema), columns, id).schema,
+    schemaId: (id) => subId(id, SCHEMA),
+    columnId: (id, name) => subId(id, columnPart(name)),
+    reader: (name) => this.frames(`arrowColumns() column "${name}"`),
+    schemaReader: { layer: 'arrowColumns() schema', decode: schemaOfStream, tearable: !(this.inner instanceof WrapperStore), noRepair: NO_REPAIR },
+    join: (schema, parts, id) => assemble(schema, parts.map((part) => [part]), id)[0],
+  };
 
   /** An append writes one frame per column, so a cut-short append cannot be cut back key-wide: see torn(). */
   override async repair(): Promise<number> {
