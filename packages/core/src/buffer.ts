@@ -1,5 +1,6 @@
 import { LaminateError, typeError } from './errors.js';
 import type { KeyId } from './keys.js';
+import { type Consumer, trimmedError } from './retention.js';
 import { registerLayer } from './spec.js';
 import { DictStore } from './dict.js';
 import { type BaseStore, BytesStore, type IdRange, type OpOptions, type StoreSpec, type Supports, EMPTY_BYTES, concatBytes, readRangeIds } from './store.js';
@@ -321,7 +322,57 @@ export class BufferStore extends BytesStore {
   override sealId(id: KeyId): Promise<void> {
     return this.withLock(async () => {
       const [bytes] = await this.getIds([id]);
-      await (this.slow instanceof BytesStore ? this.slow.sealAtId(id, bytes.byteLength) : super.sealAtId(id, bytes.byteLength));
+      const length = (await this.slow.startId(id)) + bytes.byteLength;
+      await (this.slow instanceof BytesStore ? this.slow.sealAtId(id, length) : super.sealAtId(id, length));
+    });
+  }
+
+  // Retention (retention.ts): the slow store keeps the consumers and the start, on disk for file().
+
+  override startId(id: KeyId): Promise<number> {
+    return this.slow.startId(id);
+  }
+
+  /** The start and the read under this buffer's lock, so that a trim through it cannot fall between them. */
+  override readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    return this.lock.run(async () => {
+      const start = await this.slow.startId(id);
+      if (offset < start) throw trimmedError(id, start, offset);
+      return (await this.readRangeIds([{ id, offset: offset - start, length: max }]))[0];
+    });
+  }
+
+  override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    // The slow store checks the position against its length: bytes still in memory make the key longer.
+    return this.lock.run(async () => {
+      if (this.memorySize(id) > 0) await this.spill([id]);
+      await this.slow.commitId(id, consumer, position);
+    });
+  }
+
+  override consumersId(id: KeyId): Promise<Consumer[]> {
+    return this.slow.consumersId(id);
+  }
+
+  override forgetId(id: KeyId, consumer: string): Promise<void> {
+    return this.slow.forgetId(id, consumer);
+  }
+
+  /** Spills the key's bytes in memory first, so that the slow store holds all of it, then trims there. */
+  override trimId(id: KeyId, position?: number): Promise<void> {
+    return this.lock.run(async () => {
+      if (this.memorySize(id) > 0) {
+        this.refuseFlushPastLimit('trim()');
+        await this.spill([id]);
+      }
+      const before = await this.slow.startId(id);
+      await this.slow.trimId(id, position);
+      // What the trim dropped from the disk is given back to maxDiskBytes.
+      const dropped = Math.min((await this.slow.startId(id)) - before, this.onDisk.get(id) ?? 0);
+      if (dropped > 0) {
+        this.onDisk.set(id, (this.onDisk.get(id) ?? 0) - dropped);
+        this.spilled -= dropped;
+      }
     });
   }
 

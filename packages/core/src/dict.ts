@@ -1,5 +1,6 @@
 import { unsealInMemory } from './follow.js';
 import type { KeyId } from './keys.js';
+import { type Consumer, MemoryConsumers, pastEnd, trimTarget, trimmedError } from './retention.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type OpOptions, type StoreSpec, type Supports } from './store.js';
 
 import { registerLayer } from './spec.js';
@@ -67,6 +68,9 @@ export class DictStore extends BytesStore {
   protected readonly layer = 'dict';
   private readonly data = new Map<KeyId, Entry>();
   private readonly meta = new Map<KeyId, Uint8Array>();
+  /** Where trimmed keys start (retention.ts); a key not here starts at 0. */
+  private readonly starts = new Map<KeyId, number>();
+  private readonly registered = new MemoryConsumers();
 
   /** Bytes held under `id` (0 for a missing key). */
   sizeOf(id: KeyId): number {
@@ -162,8 +166,63 @@ export class DictStore extends BytesStore {
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
     return this.lock.run(() => {
-      for (const id of ids) this.data.delete(id);
+      for (const id of ids) {
+        this.data.delete(id);
+        this.starts.delete(id);
+      }
       unsealInMemory(this, ids); // a key written again is a new stream (follow.ts)
+      this.registered.clear(ids);
+    }, OWN);
+  }
+
+  // Retention (retention.ts): starts and consumers in this process's memory, as the data is.
+
+  override startId(id: KeyId): Promise<number> {
+    return Promise.resolve(this.starts.get(id) ?? 0);
+  }
+
+  /** The start and the read in one section, so that a trim cannot fall between them. */
+  override readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    return this.lock.run(() => {
+      const start = this.starts.get(id) ?? 0;
+      if (offset < start) throw trimmedError(id, start, offset);
+      return readChunks(this.data.get(id), offset - start, max);
+    }, OWN);
+  }
+
+  override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    return this.lock.run(() => {
+      const length = (this.starts.get(id) ?? 0) + this.sizeOf(id);
+      if (position > length) throw pastEnd(id, position, length);
+      this.registered.commit(id, consumer, position);
+    }, OWN);
+  }
+
+  override consumersId(id: KeyId): Promise<Consumer[]> {
+    return Promise.resolve(this.registered.list(id));
+  }
+
+  override forgetId(id: KeyId, consumer: string): Promise<void> {
+    this.registered.forget(id, consumer);
+    return Promise.resolve();
+  }
+
+  /** Keeps a copy of the bytes from the new start, so that the dropped ones are freed; a value cut by the start counts its rest. */
+  override trimId(id: KeyId, position?: number): Promise<void> {
+    return this.lock.run(() => {
+      const start = this.starts.get(id) ?? 0;
+      const to = trimTarget(id, position, start, start + this.sizeOf(id), this.registered.list(id));
+      const entry = this.data.get(id);
+      if (to === undefined || entry === undefined) return;
+      const rest = Buffer.from(this.joined(id).subarray(to - start));
+      entry.chunks = rest.byteLength > 0 ? [rest] : [];
+      entry.size = rest.byteLength;
+      let dropped = to - start;
+      let whole = 0;
+      while (whole < entry.lengths.length && entry.lengths[whole] <= dropped) dropped -= entry.lengths[whole++];
+      entry.lengths.splice(0, whole);
+      if (dropped > 0) entry.lengths[0] -= dropped;
+      this.starts.set(id, to);
     }, OWN);
   }
 
@@ -184,7 +243,9 @@ export class DictStore extends BytesStore {
   protected async dropAll(): Promise<void> {
     this.data.clear();
     this.meta.clear();
+    this.starts.clear();
     unsealInMemory(this);
+    this.registered.clear();
   }
 
   protected async closeStore(): Promise<void> {

@@ -10,7 +10,9 @@ import { type Key, type KeyId, keyId, keyParts, showKey } from './keys.js';
 import { Mutex } from './mutex.js';
 import { ISET_DIR, foreignFilesError, inventory, isetAsideName } from './store-directory.js';
 import { APPEND, READ, openOwn, readOwn } from './symlinks.js';
-import { readAppended, readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from './follow-file.js';
+import { readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from './follow-file.js';
+import { type Consumer, pastEnd, trimTarget } from './retention.js';
+import { consumerPaths, openPositioned, readConsumers, readFromPosition, removeConsumer, removeConsumers, removeMarker, rewriteFrom, startUnderLock, trimPaths, writeConsumer } from './retention-file.js';
 import type { ChangeWatch } from './follow.js';
 import { isSystemError, systemError } from './system-errors.js';
 import { makeTemporaryDirectory, removedByStore, removeOnExit } from './temporary.js';
@@ -576,6 +578,9 @@ export class FileStore extends BytesStore {
         this.fds.close(id);
         this.data.remove(id);
         removeSeal(this.seals, id);
+        // After the file: a reader finds no file, never one without its start (retention-file.ts).
+        removeMarker(this.trims, id);
+        removeConsumers(this.consumerFiles, id);
       }
       this.directory.filesRemoved();
     });
@@ -588,7 +593,84 @@ export class FileStore extends BytesStore {
   }
 
   override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
-    return this.guard(() => readAppended(this.data, id, offset, max), id);
+    try {
+      this.directory.assertPresent();
+      return await readFromPosition(this.data, this.trims, id, offset, max);
+    } catch (error) {
+      throw this.explain(error, id);
+    }
+  }
+
+  /** The key's start plus its size, read together without the lock (retention-file.ts). */
+  override async lengthId(id: KeyId): Promise<number> {
+    const file = await this.positioned(id);
+    return file === undefined ? 0 : file.start + file.size;
+  }
+
+  override async startId(id: KeyId): Promise<number> {
+    return (await this.positioned(id))?.start ?? 0;
+  }
+
+  private async positioned(id: KeyId): Promise<{ start: number; size: number } | undefined> {
+    try {
+      this.directory.assertPresent();
+      const file = await openPositioned(this.data, this.trims, id);
+      if (file !== undefined) fs.closeSync(file.fd);
+      return file;
+    } catch (error) {
+      throw this.explain(error, id);
+    }
+  }
+
+  // Retention (retention-file.ts): trim markers in .trimmed, consumers' positions in .consumers.
+  private trimMarkers?: KeyPaths;
+  private get trims(): KeyPaths {
+    return (this.trimMarkers ??= trimPaths(this.path));
+  }
+  private consumerPositions?: KeyPaths;
+  private get consumerFiles(): KeyPaths {
+    return (this.consumerPositions ??= consumerPaths(this.path));
+  }
+
+  /** Keeps the higher of the committed position and `position`; a position past the key's end is refused. */
+  override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    return this.run(() => {
+      this.assertWritable();
+      const stat = this.data.stat(id);
+      const length = startUnderLock(this.trims, id, stat) + (stat?.isFile() ? stat.size : 0);
+      if (position > length) throw pastEnd(id, position, length);
+      this.consumerFiles.forgetFolders();
+      writeConsumer(this.consumerFiles, id, consumer, position, this.opts.fsync === true);
+    }, id);
+  }
+
+  override async consumersId(id: KeyId): Promise<Consumer[]> {
+    return this.guard(() => readConsumers(this.consumerFiles, id), id);
+  }
+
+  override forgetId(id: KeyId, consumer: string): Promise<void> {
+    return this.run(() => {
+      this.assertWritable();
+      removeConsumer(this.consumerFiles, id, consumer);
+    }, id);
+  }
+
+  /** Copies the bytes that stay into a new file and renames it over the key's, under the lock, so appends wait (retention-file.ts). */
+  override trimId(id: KeyId, position?: number): Promise<void> {
+    return this.run(() => {
+      this.assertWritable();
+      const stat = this.data.stat(id);
+      const start = startUnderLock(this.trims, id, stat);
+      const size = stat?.isFile() ? stat.size : 0;
+      const to = trimTarget(id, position, start, start + size, readConsumers(this.consumerFiles, id));
+      if (to === undefined || stat === undefined) return;
+      this.trims.forgetFolders();
+      this.directory.writing();
+      rewriteFrom(this.data, this.trims, id, stat, start, to, this.opts.fsync === true);
+      // The old file is unlinked: this process's append descriptor, and other processes' (the generation), must go.
+      this.fds.close(id);
+      this.directory.filesRemoved();
+    }, id);
   }
 
   override watchId(id: KeyId, pollMs?: number): ChangeWatch {
@@ -606,7 +688,8 @@ export class FileStore extends BytesStore {
       const stat = length === undefined ? this.data.stat(id) : undefined;
       // Sealing is rare: check the folders afresh, as a drop (here or elsewhere) may have removed them.
       this.seals.forgetFolders();
-      writeSeal(this.seals, id, length ?? (stat?.isFile() ? stat.size : 0), this.opts.fsync === true);
+      // A position: the key's start (when trimmed) plus its size.
+      writeSeal(this.seals, id, length ?? (stat?.isFile() ? startUnderLock(this.trims, id, stat) + stat.size : 0), this.opts.fsync === true);
     }, id);
   }
 
@@ -682,6 +765,8 @@ export class FileStore extends BytesStore {
     }
     this.data.forgetFolders();
     this.meta.forgetFolders();
+    this.trimMarkers?.forgetFolders();
+    this.consumerPositions?.forgetFolders();
     this.directory.filesRemoved();
   }
 

@@ -82,6 +82,11 @@ export function badTrim(id: KeyId, position: number, why: string): LaminateError
   return typeError('ERR_INVALID_OPTION', `trim(): key ${showKey(id)} cannot be trimmed to position ${position}: ${why}. Nothing was trimmed.`, { key: showKey(id), offset: position });
 }
 
+/** The refusal of a commit past the key's end: no follower gave that position. */
+export function pastEnd(id: KeyId, position: number, length: number): LaminateError {
+  return typeError('ERR_INVALID_OPTION', `commit(): position ${position} is past the end of key ${showKey(id)} (${length}); commit a position a follower gave. Nothing was committed.`, { key: showKey(id), offset: position });
+}
+
 /**
  * Where a trim goes, or undefined for none: `asked` when given (checked
  * against the key's length and its consumers), else the lowest committed

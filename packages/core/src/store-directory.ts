@@ -8,6 +8,10 @@ import { type KeyLayout, type LayoutName, LAYOUTS, escapedLayout } from './key-p
 export const ISET_DIR = '.iset';
 /** Where seal markers live (follow-file.ts), named and written as iset values are. */
 export const SEAL_DIR = '.sealed';
+/** Where the starts of trimmed keys live, and where a trim writes a key's new file before renaming it into place (retention-file.ts). */
+export const TRIM_DIR = '.trimmed';
+/** Where consumers' positions live (retention-file.ts). */
+export const CONSUMER_DIR = '.consumers';
 
 /** A name for an iset value written aside in ISET_DIR before it is linked into place; a crash may leave one behind. */
 export function isetAsideName(): string {
@@ -63,7 +67,7 @@ export function inventory(path: string, layout: KeyLayout): Inventory {
       holdsAny = true;
       // Dirent types come from lstat: a link is neither a file nor a folder here, so it is foreign.
       if (entry.isFile() && (names.writes(name, false, depth) || (iset && ISET_ASIDE.test(name)))) own.push({ path: at, folder: false });
-      else if (top && (name === ISET_DIR || name === SEAL_DIR) && entry.isDirectory()) {
+      else if (top && (name === ISET_DIR || name === SEAL_DIR || name === TRIM_DIR || name === CONSUMER_DIR) && entry.isDirectory()) {
         visit(at, 0, escapedLayout, true);
         own.push({ path: at, folder: true });
       } else if (entry.isDirectory() && names.writes(name, true, depth)) {
