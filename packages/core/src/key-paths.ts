@@ -41,8 +41,9 @@ export const escapedLayout: KeyLayout = {
   folder: folderName,
   partOf(dir, name, folder) {
     if (isInternal(name)) return undefined;
-    const base = folder ? unfolder(name) : isCanonical(name) ? name : undefined;
-    if (base === undefined) return undefined;
+    // A folder as much as a file: 'x y%d' is no name this map gives, and get() of ['x y', …] would never look there.
+    const base = folder ? unfolder(name) : name;
+    if (base === undefined || !isCanonical(base)) return undefined;
     return isHashed(base) ? readOwn(join(dir, sidecarName(base))).toString('utf8') : decodePart(base);
   },
   writes(name, folder) {
