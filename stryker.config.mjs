@@ -16,7 +16,7 @@ const MODULES = {
   'packages/core/src/frames.ts': ['packages/core/test/properties.test.ts', 'packages/core/test/corruption.test.ts', 'packages/core/test/framing.test.ts'],
   // Keys → file names: reversible and collision-free.
   'packages/core/src/filenames.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/filename-table.test.ts', 'packages/core/test/properties.test.ts'],
-  'packages/core/src/key-paths.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/model.test.ts'],
+  'packages/core/src/key-paths.ts': ['packages/core/test/key-paths.test.ts', 'packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/model.test.ts'],
   'packages/core/src/keys.ts': ['packages/core/test/filenames.test.ts', 'packages/core/test/properties.test.ts', 'packages/core/test/keys.test.ts'],
   // buffer()'s spill policy.
   'packages/core/src/buffer.ts': ['packages/core/test/buffer.test.ts', 'packages/core/test/buffer-limits.test.ts', 'packages/core/test/buffer-reads.test.ts', 'packages/core/test/buffer-spec.test.ts', 'packages/core/test/model.test.ts'],
