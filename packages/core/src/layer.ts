@@ -12,5 +12,7 @@ export { Mutex, SectionGate, type OuterLock } from './mutex.js';
 export { processAlive } from './processes.js';
 export { LaminateError, typeError, type ErrorCode } from './errors.js';
 export { type ChangeWatch, type FollowRequest, type Followed, FOLLOW_PIECE, abortedError, changed, checkFollowOptions, followBytes, followFrames, nextPiece, pollingWatch, throwIfAborted } from './follow.js';
+// Retention hooks (store.ts commitId, consumersId, trimId, startId): the shared checks and errors a layer answers with.
+export { type Consumer, byName, pastEnd, trimTarget, trimmedError } from './retention.js';
 // Here rather than only in @laminate/core/testing, which needs vitest: the benchmarks build their data with it too.
 export { seededRandom } from './random.js';
