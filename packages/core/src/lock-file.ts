@@ -148,7 +148,8 @@ export class LockFile {
     this.waited = true;
     const at = new Date();
     try {
-      fs.utimesSync(this.wanted, at, at);
+      // lutimes: a link planted at the mark's path gets the new time itself; what it points to is left alone.
+      fs.lutimesSync(this.wanted, at, at);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return; // a link, or no room: waiting works without the mark
       try {

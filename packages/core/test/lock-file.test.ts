@@ -285,6 +285,18 @@ describe('LockFile: the mark of a waiting process', () => {
     expect(readOwner(path)).toEqual(ME);
   });
 
+  it('a link planted at the mark\'s path is not followed: what it points to keeps its times', () => {
+    const { path, lock, wanted } = lockAt();
+    const target = join(dirname(path), 'precious');
+    leaveLock(target, 'outside', HOUR_AGO());
+    const before = fs.statSync(target).mtimeMs;
+    fs.symlinkSync(target, wanted);
+    take(new LockFile(path, 600_000, () => undefined), false);
+    expectLocked(lock, path, false);
+    expect(fs.statSync(target).mtimeMs).toBe(before);
+    expect(fs.readFileSync(target, 'utf8')).toBe('outside');
+  });
+
   it('names the breaker folder and the wanted mark after the lock', () => {
     expect(lockCompanions('.laminate.lock')).toEqual({ breaker: '.laminate.lock.break', wanted: '.laminate.lock.wanted' });
   });
