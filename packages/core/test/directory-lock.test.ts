@@ -7,6 +7,7 @@
  * several processes: the lock file records this process, which is alive, so
  * each excludes the others as another process would.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +212,16 @@ describe('DirectoryLock: a directory removed or replaced', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('assertPresent() without `now` notices a removal too, at most a few milliseconds later, and from then on at once', async () => {
+    const dir = tempDir();
+    const lock = lockOf(dir);
+    lock.assertPresent();
+    fs.rmdirSync(dir);
+    await vi.waitFor(() => expect(isLaminateError(thrown(() => lock.assertPresent()), 'ERR_NOT_FOUND')).toBe(true), { timeout: 20_000, interval: 1 });
+    fs.mkdirSync(dir);
+    expect(isLaminateError(thrown(() => lock.assertPresent()), 'ERR_NOT_FOUND')).toBe(true);
+  });
+
   it('replaced by another folder or a file: ERR_NOT_FOUND, and the lock taken in the new folder is let go', async () => {
     const dir = tempDir();
     const lock = lockOf(dir);
@@ -236,6 +247,59 @@ describe('DirectoryLock: a directory removed or replaced', () => {
   });
 });
 
+describe('DirectoryLock: when a lock left by another host is stale', () => {
+  it('lockStaleMs below 2000 counts as 2000: a lock of another host touched a moment ago is not taken over', async () => {
+    const dir = tempDir();
+    const path = join(dir, LOCK_NAME);
+    fs.writeFileSync(path, JSON.stringify({ pid: 1, host: `not-${hostname()}`, boot: 'x' }));
+    const justNow = new Date(Date.now() - 1);
+    fs.utimesSync(path, justNow, justNow);
+    const error = await rejection(lockOf(dir, { staleMs: 0, timeoutMs: 200 }).perCall(() => undefined).acquire());
+    expect(isLaminateError(error, 'ERR_LOCKED')).toBe(true);
+    expect((error as unknown as { holder: unknown }).holder).toEqual({ pid: 1, host: `not-${hostname()}` });
+    expect(JSON.parse(fs.readFileSync(path, 'utf8')).pid).toBe(1);
+  });
+
+  it("mkdir strategy: a lock folder is taken over once older than lockStaleMs, not before", async () => {
+    const dir = tempDir();
+    const path = join(dir, LOCK_NAME);
+    fs.mkdirSync(path);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    fs.utimesSync(path, minuteAgo, minuteAgo);
+    const call = lockOf(dir, { strategy: 'mkdir', staleMs: 600_000, timeoutMs: 200 }).perCall(() => undefined);
+    expect(isLaminateError(await rejection(call.acquire()), 'ERR_LOCKED')).toBe(true);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(path, hourAgo, hourAgo);
+    await call.acquire();
+    expect(Date.now() - fs.lstatSync(path).mtimeMs).toBeLessThan(60_000);
+    await call.release();
+    expect(fs.existsSync(path)).toBe(false);
+  });
+});
+
+describe('DirectoryLock: the system refusing the lock', () => {
+  it('no inode left for the lock file: ERR_DISK_FULL, not a wait', async () => {
+    if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
+    const dir = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=8', 'tmpfs', dir], { stdio: 'pipe' });
+    try {
+      const lock = new DirectoryLock(dir, SETTINGS, () => undefined);
+      try {
+        for (let i = 0; ; i++) fs.writeFileSync(join(dir, `f${i}`), '');
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      }
+      const waits: LockWait[] = [];
+      const error = await rejection(new DirectoryLock(dir, SETTINGS, (wait) => void waits.push(wait)).perCall(() => undefined).acquire());
+      expect(isLaminateError(error, 'ERR_DISK_FULL')).toBe(true);
+      expect(waits).toEqual([]);
+      lock.close();
+    } finally {
+      spawnSync('umount', ['-l', dir]);
+    }
+  });
+});
+
 describe('DirectoryLock: single owner', () => {
   it('own() takes the lock at once and keeps it until close(); a second owner, or a call, gets ERR_LOCKED naming the holder', async () => {
     const dir = tempDir();
@@ -254,6 +318,17 @@ describe('DirectoryLock: single owner', () => {
     again.own();
     fs.rmSync(dir, { recursive: true });
     again.close();
+  });
+
+  it('own() takes a free lock even while a waiter\'s mark is fresh: it does not wait, so it cannot yield', () => {
+    const dir = tempDir();
+    const wanted = join(dir, `${LOCK_NAME}.wanted`);
+    fs.writeFileSync(wanted, '');
+    const ahead = new Date(Date.now() + 3_600_000);
+    fs.utimesSync(wanted, ahead, ahead);
+    const owner = lockOf(dir, { exclusive: true });
+    owner.own();
+    expect(JSON.parse(fs.readFileSync(join(dir, LOCK_NAME), 'utf8')).pid).toBe(process.pid);
   });
 
   it('with the mkdir strategy too', () => {
