@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { type Extents, FIELDS, LogIndex } from './log-index.js';
+import { type Extents, FIELDS, type KeyRetention, LogIndex } from './log-index.js';
 import { RECORD_HEADER, readU64, writeU64 } from './record.js';
 
 /**
@@ -17,14 +17,20 @@ import { RECORD_HEADER, readU64, writeU64 } from './record.js';
  *   u32 keys, then (u32 key bytes, key, u32 numbers, f64 × numbers) each — the data
  *   the same for the iset values
  *   u32 seals, then (u32 key bytes, key, f64 length, u32 segment, f64 seq) each
+ *   u32 retained keys, then each: u32 key bytes, key, f64 start, f64 dropped,
+ *     u32 trim segment (0: not trimmed), f64 trim seq, u32 trim bytes,
+ *     u32 consumers, then (u32 name bytes, name, f64 position, u32 segment,
+ *     f64 seq, u32 bytes) each
  *   u32 CRC-32 of everything before it
  *
- * Version 1 had no seals (log() kept none then); it is still read.
+ * Version 1 had no seals and version 2 no retention (log() kept none then);
+ * both are still read.
  */
 export const CHECKPOINT_NAME = 'checkpoint.idx';
 const MAGIC = 0x4b434d4c;
-const VERSION = 2;
+const VERSION = 3;
 const WITHOUT_SEALS = 1;
+const WITHOUT_RETENTION = 2;
 
 export function writeCheckpoint(dir: string, index: LogIndex, position: number): number {
   const maps = [index.data, index.meta];
@@ -37,6 +43,12 @@ export function writeCheckpoint(dir: string, index: LogIndex, position: number):
   const seals = [...index.seals].map(([id, seal]) => [Buffer.from(id, 'utf8'), seal] as const);
   size += 4;
   for (const [key] of seals) size += 4 + key.byteLength + 20;
+  const retained = [...index.retention].map(([id, retention]) => [Buffer.from(id, 'utf8'), retention, [...retention.consumers].map(([name, consumer]) => [Buffer.from(name, 'utf8'), consumer] as const)] as const);
+  size += 4;
+  for (const [key, , consumers] of retained) {
+    size += 4 + key.byteLength + 36;
+    for (const [name] of consumers) size += 4 + name.byteLength + 24;
+  }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   out.writeUInt32LE(MAGIC, 0);
@@ -73,6 +85,25 @@ export function writeCheckpoint(dir: string, index: LogIndex, position: number):
     at = out.writeUInt32LE(seal.segment, at);
     at = out.writeDoubleLE(seal.seq, at);
   }
+  at = out.writeUInt32LE(retained.length, at);
+  for (const [key, retention, consumers] of retained) {
+    at = out.writeUInt32LE(key.byteLength, at);
+    out.set(key, at);
+    at = out.writeDoubleLE(retention.start, at + key.byteLength);
+    at = out.writeDoubleLE(retention.dropped, at);
+    at = out.writeUInt32LE(retention.trim?.segment ?? 0, at);
+    at = out.writeDoubleLE(retention.trim?.seq ?? 0, at);
+    at = out.writeUInt32LE(retention.trim?.bytes ?? 0, at);
+    at = out.writeUInt32LE(consumers.length, at);
+    for (const [name, consumer] of consumers) {
+      at = out.writeUInt32LE(name.byteLength, at);
+      out.set(name, at);
+      at = out.writeDoubleLE(consumer.position, at + name.byteLength);
+      at = out.writeUInt32LE(consumer.segment, at);
+      at = out.writeDoubleLE(consumer.seq, at);
+      at = out.writeUInt32LE(consumer.bytes, at);
+    }
+  }
   out.writeUInt32LE(crc32(out.subarray(0, at)), at);
   const aside = join(dir, `${CHECKPOINT_NAME}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   fs.writeFileSync(aside, out);
@@ -89,7 +120,7 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
     return undefined;
   }
   const version = bytes.byteLength < 28 ? 0 : bytes.readUInt32LE(4);
-  if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || (version !== VERSION && version !== WITHOUT_SEALS)) return undefined;
+  if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || (version !== VERSION && version !== WITHOUT_SEALS && version !== WITHOUT_RETENTION)) return undefined;
   if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== bytes.readUInt32LE(bytes.byteLength - 4)) return undefined;
   const index = new LogIndex();
   const position = readU64(bytes, 8);
@@ -142,6 +173,31 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
     at += 20;
     index.seals.set(id, seal);
     index.live(seal.segment, RECORD_HEADER + keyLength);
+  }
+  const retained = version === VERSION ? bytes.readUInt32LE(at) : 0;
+  at += 4;
+  for (let i = 0; i < retained; i++) {
+    const keyLength = bytes.readUInt32LE(at);
+    const id = bytes.toString('utf8', at + 4, at + 4 + keyLength);
+    at += 4 + keyLength;
+    const retention: KeyRetention = { start: bytes.readDoubleLE(at), dropped: bytes.readDoubleLE(at + 8), consumers: new Map() };
+    const trimSegment = bytes.readUInt32LE(at + 16);
+    if (trimSegment !== 0) {
+      retention.trim = { segment: trimSegment, seq: bytes.readDoubleLE(at + 20), bytes: bytes.readUInt32LE(at + 28) };
+      index.live(trimSegment, retention.trim.bytes);
+    }
+    const consumers = bytes.readUInt32LE(at + 32);
+    at += 36;
+    for (let c = 0; c < consumers; c++) {
+      const nameLength = bytes.readUInt32LE(at);
+      const name = bytes.toString('utf8', at + 4, at + 4 + nameLength);
+      at += 4 + nameLength;
+      const consumer = { position: bytes.readDoubleLE(at), segment: bytes.readUInt32LE(at + 8), seq: bytes.readDoubleLE(at + 12), bytes: bytes.readUInt32LE(at + 20) };
+      at += 24;
+      retention.consumers.set(name, consumer);
+      index.live(consumer.segment, consumer.bytes);
+    }
+    index.retention.set(id, retention);
   }
   return { index, position };
 }

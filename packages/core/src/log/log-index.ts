@@ -1,5 +1,5 @@
 import type { KeyId } from '../keys.js';
-import { Kind, RECORD_HEADER } from './record.js';
+import { Kind, RECORD_HEADER, readU64 } from './record.js';
 
 /**
  * A key's values, flat: five numbers per appended value, in the store's
@@ -23,6 +23,36 @@ export interface IndexedRecord {
   valueCrc: number;
   stamp: number;
   from: number;
+  /** The value's bytes, for the kinds whose value the index reads (indexReadsValue()). */
+  value?: Uint8Array;
+}
+
+/** Where a record the index keeps lies, so that compact() keeps it and counts it live. */
+export interface RecordPlace {
+  segment: number;
+  seq: number;
+  /** The record's bytes in its segment. */
+  bytes: number;
+}
+
+/** A consumer's committed position on a key, and the record that says so. */
+export interface ConsumerPosition extends RecordPlace {
+  position: number;
+}
+
+/**
+ * A key's retention (retention.ts): where it starts, and its consumers. The
+ * start is a position, counting the bytes trimmed; `dropped` is the position
+ * where its first kept value begins — at or before the start, as a trim may
+ * cut a value, which is then kept whole on disk (its checksum covers it
+ * whole) and read from the start on.
+ */
+export interface KeyRetention {
+  start: number;
+  dropped: number;
+  /** The TRIM record that set the start, while the key is trimmed. */
+  trim?: RecordPlace;
+  readonly consumers: Map<string, ConsumerPosition>;
 }
 
 /** Where a key's stream ends (seal(key)), and where the record that says so lies. */
@@ -44,6 +74,8 @@ export class LogIndex {
   readonly meta = new Map<KeyId, Extents>();
   /** The sealed keys: the first seal committed for a key stays until a delete or drop committed after it. */
   readonly seals = new Map<KeyId, KeySeal>();
+  /** Keys trimmed or with consumers: their start and consumer positions, until a delete or drop. */
+  readonly retention = new Map<KeyId, KeyRetention>();
   /** Committed bytes per segment (where its last committed record ends). */
   readonly segmentEnds = new Map<number, number>();
   /** Value bytes the index points to. */
@@ -81,15 +113,30 @@ export class LogIndex {
       }
       case Kind.DELETE:
         this.unseal(record.id, record.stamp);
+        this.unretain(record.id, record.stamp);
         return this.spare(this.data, record.id, record.stamp);
       case Kind.DROP:
         for (const id of [...this.data.keys()]) this.spare(this.data, id, record.stamp);
         for (const id of [...this.meta.keys()]) this.spare(this.meta, id, record.stamp);
         for (const id of [...this.seals.keys()]) this.unseal(id, record.stamp);
+        for (const id of [...this.retention.keys()]) this.unretain(id, record.stamp);
         return;
+      case Kind.TRIM:
+        return this.trim(record, segment, seq);
+      case Kind.CONSUMER:
+        return this.consumer(record, segment, seq);
+      case Kind.FORGET: {
+        const consumers = this.retention.get(record.id)?.consumers;
+        const name = Buffer.from(record.value!).toString('utf8');
+        const gone = consumers?.get(name);
+        if (gone === undefined) return;
+        consumers!.delete(name);
+        this.live(gone.segment, -gone.bytes);
+        return this.tidy(record.id);
+      }
       case Kind.KEY_SEAL:
-        // The key's length now, as every process computes it at this same point of the commit log.
-        return this.seal(record, segment, seq, this.sizeOf(record.id));
+        // The key's length now (a position: its start and what it holds), as every process computes it at this same point of the commit log.
+        return this.seal(record, segment, seq, this.startOf(record.id) + this.sizeOf(record.id));
       case Kind.KEY_SEAL_AT:
         if (record.from === 0) return this.seal(record, segment, seq, record.stamp);
         return this.moveSeal(record, segment);
@@ -159,6 +206,109 @@ export class LogIndex {
     seal.segment = segment;
   }
 
+  /**
+   * trim(): the key starts at the position the record holds, but never past
+   * the values committed before the trimmer's stamp (a trim cannot drop what
+   * its writer could not have read), and only forward. Its values wholly
+   * before the start leave the index; a value the start cuts stays whole.
+   * compact()'s copy (from ≠ 0) only moves where the record lies.
+   */
+  private trim(record: IndexedRecord, segment: number, seq: number): void {
+    const bytes = RECORD_HEADER + record.keyLength + record.valueLength;
+    const retention = this.retention.get(record.id);
+    if (record.from !== 0) {
+      if (retention?.trim?.segment !== record.from) return;
+      this.live(record.from, -bytes);
+      this.live(segment, bytes);
+      retention.trim.segment = segment;
+      return;
+    }
+    const extents = this.data.get(record.id);
+    const kept: KeyRetention = retention ?? { start: 0, dropped: 0, consumers: new Map() };
+    let seen = kept.dropped;
+    if (extents !== undefined) for (let i = 0; i < extents.length && extents[i + 4] < record.stamp; i += FIELDS) seen += extents[i + 2];
+    const to = Math.min(readU64(Buffer.from(record.value!.buffer, record.value!.byteOffset, 8), 0), seen);
+    if (to <= kept.start) return;
+    let drop = 0;
+    if (extents !== undefined) {
+      const header = RECORD_HEADER + record.keyLength;
+      while (drop < extents.length && kept.dropped + extents[drop + 2] <= to) {
+        this.live(extents[drop], -(header + extents[drop + 2]));
+        this.liveBytes -= extents[drop + 2];
+        this.values--;
+        kept.dropped += extents[drop + 2];
+        drop += FIELDS;
+      }
+      // The key stays, holding nothing when every value went: it is listed, and its start kept, as in the other stores.
+      extents.splice(0, drop);
+    }
+    kept.start = to;
+    if (kept.trim !== undefined) this.live(kept.trim.segment, -kept.trim.bytes);
+    kept.trim = { segment, seq, bytes };
+    this.live(segment, bytes);
+    this.retention.set(record.id, kept);
+  }
+
+  /** commit(): a consumer's position only moves forward. compact()'s copy (from ≠ 0) only moves where the record lies. */
+  private consumer(record: IndexedRecord, segment: number, seq: number): void {
+    const value = Buffer.from(record.value!.buffer, record.value!.byteOffset, record.value!.byteLength);
+    const position = readU64(value, 0);
+    const name = value.toString('utf8', 8);
+    const bytes = RECORD_HEADER + record.keyLength + record.valueLength;
+    const retention = this.retention.get(record.id);
+    const known = retention?.consumers.get(name);
+    if (record.from !== 0) {
+      if (known?.segment !== record.from) return;
+      this.live(record.from, -bytes);
+      this.live(segment, bytes);
+      known.segment = segment;
+      return;
+    }
+    if (known !== undefined && known.position >= position) return;
+    const kept: KeyRetention = retention ?? { start: 0, dropped: 0, consumers: new Map() };
+    if (known !== undefined) this.live(known.segment, -known.bytes);
+    kept.consumers.set(name, { position, segment, seq, bytes });
+    this.live(segment, bytes);
+    this.retention.set(record.id, kept);
+  }
+
+  /**
+   * A delete or drop: the key's values left start at position 0 again (a
+   * key written again is a new stream), and its consumers committed before
+   * it are forgotten.
+   */
+  private unretain(id: KeyId, stamp: number): void {
+    const retention = this.retention.get(id);
+    if (retention === undefined) return;
+    if (retention.trim !== undefined) this.live(retention.trim.segment, -retention.trim.bytes);
+    retention.trim = undefined;
+    retention.start = 0;
+    retention.dropped = 0;
+    for (const [name, consumer] of [...retention.consumers]) {
+      if (consumer.seq >= stamp) continue;
+      retention.consumers.delete(name);
+      this.live(consumer.segment, -consumer.bytes);
+    }
+    this.tidy(id);
+  }
+
+  /** Forgets the retention of a key that is neither trimmed nor consumed. */
+  private tidy(id: KeyId): void {
+    const retention = this.retention.get(id);
+    if (retention !== undefined && retention.trim === undefined && retention.consumers.size === 0) this.retention.delete(id);
+  }
+
+  /** Where `id` starts: 0 unless trimmed. */
+  startOf(id: KeyId): number {
+    return this.retention.get(id)?.start ?? 0;
+  }
+
+  /** How many bytes of its first kept value `id` skips: the part before its start. */
+  cutOf(id: KeyId): number {
+    const retention = this.retention.get(id);
+    return retention === undefined ? 0 : retention.start - retention.dropped;
+  }
+
   /** A delete or drop takes back the key's seal committed before it, so that a key written again is a new stream. */
   private unseal(id: KeyId, stamp: number): void {
     const seal = this.seals.get(id);
@@ -172,6 +322,10 @@ export class LogIndex {
     const out = new Set<number>();
     for (const map of [this.data, this.meta]) for (const extents of map.values()) for (let i = 0; i < extents.length; i += FIELDS) out.add(extents[i]);
     for (const seal of this.seals.values()) out.add(seal.segment);
+    for (const retention of this.retention.values()) {
+      if (retention.trim !== undefined) out.add(retention.trim.segment);
+      for (const consumer of retention.consumers.values()) out.add(consumer.segment);
+    }
     return out;
   }
 
@@ -179,12 +333,13 @@ export class LogIndex {
     if (end > (this.segmentEnds.get(segment) ?? 0)) this.segmentEnds.set(segment, end);
   }
 
+  /** The bytes `id` holds: from its start on. */
   sizeOf(id: KeyId): number {
     const extents = this.data.get(id);
     if (extents === undefined) return 0;
     let size = 0;
     for (let i = 2; i < extents.length; i += FIELDS) size += extents[i];
-    return size;
+    return size - this.cutOf(id);
   }
 
   /** Counts `bytes` of records as live (or, negative, as no longer live) in `segment`. */
@@ -238,7 +393,7 @@ export class LogIndex {
    * (docs/log.md).
    */
   memoryBytes(): number {
-    return (this.data.size + this.meta.size + this.seals.size) * KEY_OVERHEAD + this.keyChars + (this.values + this.meta.size) * FIELDS * 8;
+    return (this.data.size + this.meta.size + this.seals.size + this.retention.size) * KEY_OVERHEAD + this.keyChars + (this.values + this.meta.size) * FIELDS * 8;
   }
 
   /** Bytes in the segments that the index knows of. */
@@ -252,6 +407,7 @@ export class LogIndex {
     this.data.clear();
     this.meta.clear();
     this.seals.clear();
+    this.retention.clear();
     this.segmentEnds.clear();
     this.sealed.clear();
     this.liveBytes = 0;

@@ -7,6 +7,7 @@ import { type KeyId, showKey } from '../keys.js';
 import { Mutex } from '../mutex.js';
 import { registerLayer } from '../spec.js';
 import type { ChangeWatch } from '../follow.js';
+import { type Consumer, byName, trimTarget, trimmedError } from '../retention.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from '../store.js';
 import { removedByStore, removeOnExit } from '../temporary.js';
 import { crc32Of } from './crc.js';
@@ -14,7 +15,7 @@ import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.j
 import { type Commit, CommitLog } from './commit-log.js';
 import { CommitWatch } from './commit-watch.js';
 import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
-import { Kind, RECORD_HEADER, checksum, writeRecord } from './record.js';
+import { Kind, RECORD_HEADER, checksum, indexReadsValue, writeRecord, writeU64 } from './record.js';
 import { type ActiveSegment, SegmentReader, createSegment, damaged, segmentName, segmentNumber, writerIsGone } from './segments.js';
 
 export interface LogOptions {
@@ -254,10 +255,19 @@ export class LogStore extends BytesStore {
     } else {
       this.reader.scan(commit.segment, commit.start, end, (record) => {
         this.scannedRecords++;
+        if (indexReadsValue(record.kind)) record.value = this.smallValue(commit.segment, record.valueOffset, record.valueLength, record.valueCrc, record.id);
         this.index.apply(record, commit.segment, commit.seq);
       });
     }
     this.index.committed(commit.segment, end);
+  }
+
+  /** The value of a record the index reads (a position, a consumer's name), checked against its checksum. */
+  private smallValue(segment: number, offset: number, length: number, crc: number, id: KeyId): Uint8Array {
+    const value = Buffer.allocUnsafe(length);
+    if (!this.reader.readInto(segment, offset, value, 0, length)) throw damaged(this.path, segment, offset, 'the segment ends before the value does', showKey(id));
+    if (checksum(value) !== crc) throw damaged(this.path, segment, offset, 'its checksum does not match', showKey(id));
+    return value;
   }
 
   /** This process's segment, made on its first write. */
@@ -328,7 +338,9 @@ export class LogStore extends BytesStore {
         flushPacked();
         pieces.push(r.value);
       }
-      batch.push({ kind: r.kind, id: r.id, keyLength: r.keyLength, valueOffset: at + RECORD_HEADER + r.keyLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 });
+      const indexed: IndexedRecord = { kind: r.kind, id: r.id, keyLength: r.keyLength, valueOffset: at + RECORD_HEADER + r.keyLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 };
+      if (indexReadsValue(r.kind)) indexed.value = r.value;
+      batch.push(indexed);
       at += recordSize;
     }
     flushPacked();
@@ -414,7 +426,7 @@ export class LogStore extends BytesStore {
     return this.lock.run(
       () => {
         this.refresh();
-        return ids.map((id) => this.read(id, this.index.data.get(id)));
+        return ids.map((id) => this.read(id, this.index.data.get(id), this.index.cutOf(id)));
       },
       NOT_REENTERED,
     );
@@ -427,7 +439,7 @@ export class LogStore extends BytesStore {
    * gets of many keys read each stretch of a segment once; the bytes around
    * a value (headers, other keys) are never returned.
    */
-  private read(id: KeyId, extents: Extents | undefined): Uint8Array {
+  private read(id: KeyId, extents: Extents | undefined, cut = 0): Uint8Array {
     if (extents === undefined) return EMPTY_BYTES;
     let total = 0;
     for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
@@ -437,7 +449,8 @@ export class LogStore extends BytesStore {
       this.readExtent(id, extents, i, out, at);
       at += extents[i + 2];
     }
-    return out;
+    // A trimmed key's first value may be cut by its start: read whole (its checksum covers it whole), returned from the start.
+    return cut > 0 ? out.subarray(cut) : out;
   }
 
   private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number, cached = true): void {
@@ -454,24 +467,28 @@ export class LogStore extends BytesStore {
   override readRangeIds(ranges: readonly IdRange[]): Promise<Uint8Array[]> {
     return this.lock.run(() => {
       this.refresh();
-      return ranges.map(({ id, offset, length }) => {
-        const extents = this.index.data.get(id);
-        if (extents === undefined) return EMPTY_BYTES;
-        const parts: Uint8Array[] = [];
-        let position = 0;
-        const end = offset + length;
-        for (let i = 0; i < extents.length && position < end; i += FIELDS) {
-          const size = extents[i + 2];
-          if (position + size > offset) {
-            const whole = Buffer.allocUnsafe(size);
-            this.readExtent(id, extents, i, whole, 0);
-            parts.push(whole.subarray(Math.max(0, offset - position), Math.min(size, end - position)));
-          }
-          position += size;
-        }
-        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      });
+      return ranges.map(({ id, offset, length }) => this.readRange(id, offset, length));
     });
+  }
+
+  /** `length` bytes of what `id` holds (from its start), from `offset`; the caller holds the lock and refreshed. */
+  private readRange(id: KeyId, offset: number, length: number): Uint8Array {
+    const extents = this.index.data.get(id);
+    if (extents === undefined) return EMPTY_BYTES;
+    const parts: Uint8Array[] = [];
+    // Positions in the values: a trimmed key's first value starts before what the key holds.
+    let position = -this.index.cutOf(id);
+    const end = offset + length;
+    for (let i = 0; i < extents.length && position < end; i += FIELDS) {
+      const size = extents[i + 2];
+      if (position + size > offset) {
+        const whole = Buffer.allocUnsafe(size);
+        this.readExtent(id, extents, i, whole, 0);
+        parts.push(whole.subarray(Math.max(0, offset - position), Math.min(size, end - position)));
+      }
+      position += size;
+    }
+    return parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY_BYTES : Buffer.concat(parts);
   }
 
   override sizeIds(ids: readonly KeyId[]): Promise<number[]> {
@@ -481,15 +498,16 @@ export class LogStore extends BytesStore {
 
   /** The values one by one, each read when it is reached. */
   override async *iterId(id: KeyId): AsyncIterable<Uint8Array> {
-    const extents = await this.lock.run(() => {
+    const [extents, cut] = await this.lock.run(() => {
       this.refresh();
-      return this.index.data.get(id)?.slice();
+      return [this.index.data.get(id)?.slice(), this.index.cutOf(id)] as const;
     });
     if (extents === undefined) return;
     for (let i = 0; i < extents.length; i += FIELDS) {
       const out = Buffer.allocUnsafe(extents[i + 2]);
       this.readExtent(id, extents, i, out, 0);
-      yield out;
+      // A value the key's start cuts yields its part from the start.
+      yield i === 0 && cut > 0 ? out.subarray(cut) : out;
     }
   }
 
@@ -504,7 +522,7 @@ export class LogStore extends BytesStore {
       this.refresh();
       const stamp = this.commits.position;
       // A sealed key holding nothing still gets its tombstone: it takes the seal back.
-      const present = [...new Set(ids)].filter((id) => this.index.data.has(id) || this.index.seals.has(id));
+      const present = [...new Set(ids)].filter((id) => this.index.data.has(id) || this.index.seals.has(id) || this.index.retention.has(id));
       return [present.length === 0 ? undefined : this.write(present.map((id) => this.outgoing(Kind.DELETE, id, EMPTY_BYTES, stamp)))];
     });
     await synced[0];
@@ -521,8 +539,8 @@ export class LogStore extends BytesStore {
     const [value, synced] = await this.lock.run(() => {
       this.refresh();
       const extents = this.index.data.get(id);
-      const read = this.read(id, extents);
-      const holds = extents !== undefined || this.index.seals.has(id);
+      const read = this.read(id, extents, this.index.cutOf(id));
+      const holds = extents !== undefined || this.index.seals.has(id) || this.index.retention.has(id);
       return [read, holds ? this.write([this.outgoing(Kind.DELETE, id, EMPTY_BYTES, this.commits.position)]) : undefined] as const;
     });
     await synced;
@@ -584,14 +602,22 @@ export class LogStore extends BytesStore {
   }
 
   /**
-   * Up to `max` bytes of `id` from `offset`, never past its seal: a follower
-   * that learns of the seal only after reading (a value appended right after
-   * it was committed with it) still stops where the stream ends.
+   * Up to `max` bytes of `id` from the position `offset`, never past its
+   * seal: a follower that learns of the seal only after reading (a value
+   * appended right after it was committed with it) still stops where the
+   * stream ends. Positions count the trimmed bytes (retention.ts): one before
+   * the key's start is ERR_TRIMMED. The start, the seal and the bytes are
+   * read in one section, so a trim cannot fall between them.
    */
-  override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
-    const [bytes] = await this.readRangeIds([{ id, offset, length: max }]);
-    const sealed = this.index.seals.get(id)?.length;
-    return sealed !== undefined && offset + bytes.byteLength > sealed ? bytes.subarray(0, Math.max(0, sealed - offset)) : bytes;
+  override readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    return this.lock.run(() => {
+      this.refresh();
+      const start = this.index.startOf(id);
+      if (offset < start) throw trimmedError(id, start, offset);
+      const sealed = this.index.seals.get(id)?.length;
+      const length = sealed === undefined ? max : Math.min(max, sealed - offset);
+      return length > 0 ? this.readRange(id, offset - start, length) : EMPTY_BYTES;
+    });
   }
 
   override sealedId(id: KeyId): Promise<number | undefined> {
@@ -605,6 +631,81 @@ export class LogStore extends BytesStore {
   override watchId(_id: KeyId, pollMs?: number): ChangeWatch {
     this.commitWatch ??= new CommitWatch(this.commits.path);
     return this.commitWatch.watch(pollMs);
+  }
+
+  // Retention (retention.ts). A trim, a consumer's commit and a forget are
+  // records too, ordered by the commit log like everything else, so every
+  // process agrees on a key's start and its consumers, and they survive a
+  // reopen, a crash once acknowledged, and compact() (which copies the live
+  // ones out of the segments it removes). A trim drops the key's values that
+  // lie wholly before the new start from the index; compact() gives their
+  // space back. A delete or drop takes back the start and the consumers.
+
+  override startId(id: KeyId): Promise<number> {
+    return this.lock.run(() => {
+      this.refresh();
+      return this.index.startOf(id);
+    });
+  }
+
+  /** Records `consumer`'s position on `id`; one at or below the position it committed changes nothing. */
+  override async commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      const length = this.index.startOf(id) + this.index.sizeOf(id);
+      if (position > length) {
+        throw typeError('ERR_INVALID_OPTION', `commit(): position ${position} is past the end of key ${showKey(id)} (${length}); commit a position a follower gave. Nothing was committed.`, { key: showKey(id), offset: position });
+      }
+      const known = this.index.retention.get(id)?.consumers.get(consumer);
+      if (known !== undefined && known.position >= position) return [undefined];
+      const name = Buffer.from(consumer, 'utf8');
+      const value = Buffer.allocUnsafe(8 + name.byteLength);
+      writeU64(value, 0, position);
+      value.set(name, 8);
+      return [this.write([this.outgoing(Kind.CONSUMER, id, value)])];
+    });
+    await synced[0];
+  }
+
+  override consumersId(id: KeyId): Promise<Consumer[]> {
+    return this.lock.run(() => {
+      this.refresh();
+      const consumers = this.index.retention.get(id)?.consumers ?? new Map<string, { position: number }>();
+      return byName([...consumers].map(([consumer, { position }]) => ({ consumer, position })));
+    });
+  }
+
+  override async forgetId(id: KeyId, consumer: string): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      if (this.index.retention.get(id)?.consumers.has(consumer) !== true) return [undefined];
+      return [this.write([this.outgoing(Kind.FORGET, id, Buffer.from(consumer, 'utf8'))])];
+    });
+    await synced[0];
+  }
+
+  /**
+   * A TRIM record moving `id`'s start to `position` (by default the lowest
+   * position its consumers committed; retention.ts trimTarget()). Its stamp
+   * is what this process had read, so a value appended elsewhere meanwhile is
+   * never dropped unseen.
+   */
+  override async trimId(id: KeyId, position?: number): Promise<void> {
+    await this.flushing;
+    const synced = await this.lock.run(() => {
+      this.refresh();
+      const start = this.index.startOf(id);
+      const consumers = [...(this.index.retention.get(id)?.consumers ?? [])].map(([consumer, known]) => ({ consumer, position: known.position }));
+      const to = trimTarget(id, position, start, start + this.index.sizeOf(id), consumers);
+      if (to === undefined) return [undefined];
+      const value = Buffer.allocUnsafe(8);
+      writeU64(value, 0, to);
+      return [this.write([this.outgoing(Kind.TRIM, id, value, this.commits.position)])];
+    });
+    await synced[0];
+    this.considerCompacting();
   }
 
   /** A drop record: everything committed before it is gone for every reader; compact() gives the space back. */
@@ -731,11 +832,27 @@ export class LogStore extends BytesStore {
         if (batch.length > 0) await this.write(batch);
       }
       // The live seals in those segments are written again at their length, naming the segment they leave.
-      const seals: Outgoing[] = [];
+      const kept: Outgoing[] = [];
       for (const [id, seal] of this.index.seals) {
-        if (movable.has(seal.segment)) seals.push({ ...this.outgoing(Kind.KEY_SEAL_AT, id, EMPTY_BYTES, seal.length), from: seal.segment });
+        if (movable.has(seal.segment)) kept.push({ ...this.outgoing(Kind.KEY_SEAL_AT, id, EMPTY_BYTES, seal.length), from: seal.segment });
       }
-      if (seals.length > 0) await this.write(seals);
+      // And the live trims and consumer positions, at their values.
+      for (const [id, retention] of this.index.retention) {
+        if (retention.trim !== undefined && movable.has(retention.trim.segment)) {
+          const value = Buffer.allocUnsafe(8);
+          writeU64(value, 0, retention.start);
+          kept.push({ ...this.outgoing(Kind.TRIM, id, value), from: retention.trim.segment });
+        }
+        for (const [consumer, known] of retention.consumers) {
+          if (!movable.has(known.segment)) continue;
+          const name = Buffer.from(consumer, 'utf8');
+          const value = Buffer.allocUnsafe(8 + name.byteLength);
+          writeU64(value, 0, known.position);
+          value.set(name, 8);
+          kept.push({ ...this.outgoing(Kind.CONSUMER, id, value), from: known.segment });
+        }
+      }
+      if (kept.length > 0) await this.write(kept);
       this.refresh();
       const used = this.index.referenced();
       // The highest-numbered segment stays, even unused: a new segment takes the next number after the highest

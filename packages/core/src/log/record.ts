@@ -7,13 +7,13 @@ import { crc32Of } from './crc.js';
  *   0  u32  header checksum: CRC-32 of bytes 4..32 and of the key
  *   4  u32  value checksum: CRC-32 of the value
  *   8  u8   kind (VALUE, DELETE, DROP, ISET, SEGMENT, SEAL, MOVE, MOVE_ISET,
- *           KEY_SEAL, KEY_SEAL_AT)
- *   9  u24  MOVE, and KEY_SEAL_AT written by compact(): the segment the
- *           value or the seal was moved from (else zero)
+ *           KEY_SEAL, KEY_SEAL_AT, TRIM, CONSUMER, FORGET)
+ *   9  u24  MOVE, and KEY_SEAL_AT, TRIM and CONSUMER written by compact():
+ *           the segment the value or the record was moved from (else zero)
  *   12 u32  key length in bytes
  *   16 u64  value length
- *   24 u64  stamp: for DELETE and DROP, how many commits the writer had
- *           applied, so that what was appended after it read is spared;
+ *   24 u64  stamp: for DELETE, DROP and TRIM, how many commits the writer
+ *           had applied, so that what was appended after it read is spared;
  *           for MOVE, the offset the value was moved from; for
  *           KEY_SEAL_AT, the length at which the key is sealed
  *
@@ -48,6 +48,22 @@ export const enum Kind {
    * segment, and the copy counts only while the key's seal is still there).
    */
   KEY_SEAL_AT = 10,
+  /**
+   * trim(key): the key starts at the position in the value (a u64) from now
+   * on; its values wholly before it are dropped (compact() gives their space
+   * back). Only bytes the trimmer could have read move the start: those of
+   * values committed before its stamp.
+   */
+  TRIM = 11,
+  /** commit(key, consumer, position): the value is the position (a u64), then the consumer's name (UTF-8). */
+  CONSUMER = 12,
+  /** forget(key, consumer): the value is the consumer's name. */
+  FORGET = 13,
+}
+
+/** The kinds whose value the index reads when it applies them (small: a position, a name). */
+export function indexReadsValue(kind: Kind): boolean {
+  return kind === Kind.TRIM || kind === Kind.CONSUMER || kind === Kind.FORGET;
 }
 
 export interface RecordHead {

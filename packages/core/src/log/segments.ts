@@ -28,6 +28,8 @@ export interface SegmentWriter {
 export interface ScannedRecord extends RecordHead {
   id: string;
   valueOffset: number;
+  /** The value, read by the store for the kinds the index reads the value of (indexReadsValue()). */
+  value?: Uint8Array;
 }
 
 /** A segment this process appends to: made with O_EXCL under the next free number, so writers never share one. */
