@@ -86,6 +86,14 @@ describe("inventory(): the store's own files and the foreign ones", () => {
     expect(inventory(dir, escapedLayout).own.find(({ path }) => path === join(dir, 'zeta'))).toEqual({ path: join(dir, 'zeta'), folder: false });
   });
 
+  it('sorts the foreign entries whatever order the directory lists them in', () => {
+    const dir = tempDir();
+    // Made in an order that is neither sorted nor reversed; a directory lists them in its own order (creation, hash).
+    const names = Array.from({ length: 24 }, (_, i) => `n ${String((i * 7) % 24).padStart(2, '0')}`);
+    build(dir, names);
+    expect(sorted(dir).foreign).toEqual([...names].sort());
+  });
+
   it('a link is foreign whatever its name, and is not looked into', () => {
     const dir = tempDir();
     const outside = tempDir();
