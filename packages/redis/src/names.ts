@@ -9,9 +9,10 @@ import type { KeyId } from '@laminate/core/layer';
  *
  *   lam:<ns>:{k<key>}:d     the key's bytes (its first segment)
  *   lam:<ns>:{k<key>}:d:<i> further segments of a key longer than segmentBytes
- *   lam:<ns>:{k<key>}:m     hash: segment count, segment size, each producer's last sequence
+ *   lam:<ns>:{k<key>}:m     hash: segment count, start (once trimmed), newest fencing token, each producer's last sequence
  *   lam:<ns>:{k<key>}:i     the iset value
- *   lam:<ns>:{k<key>}:s     the length at which the key was sealed (streams.ts)
+ *   lam:<ns>:{k<key>}:s     the position at which the key was sealed
+ *   lam:<ns>:{k<key>}:g     hash: each consumer's committed position (retention)
  *   lam:<ns>:{k<key>}:c     the shard channel appends and seals publish on (a channel, not a stored name)
  *   lam:<ns>:{lock}         withLock's lock
  *   lam:<ns>:{lock}:fence   its fencing counter (same slot as the lock; kept by drop)
@@ -32,6 +33,7 @@ export interface KeyNames {
   iset: string;
   seal: string;
   channel: string;
+  consumers: string;
 }
 
 export class Names {
@@ -53,7 +55,7 @@ export class Names {
 
   of(id: KeyId): KeyNames {
     const base = `${this.prefix}{k${escapeName(id)}}:`;
-    return { data: `${base}d`, meta: `${base}m`, iset: `${base}i`, seal: `${base}s`, channel: `${base}c` };
+    return { data: `${base}d`, meta: `${base}m`, iset: `${base}i`, seal: `${base}s`, channel: `${base}c`, consumers: `${base}g` };
   }
 
   /** The key a data name belongs to, or undefined for a name that is not one. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
-import { BytesStore, type ChangeWatch, type IdRange, type KeyId, SectionGate, concatBytes, registerLayer, typeError } from '@laminate/core/layer';
+import { BytesStore, type ChangeWatch, type Consumer, type IdRange, type KeyId, SectionGate, byName, concatBytes, pastEnd, registerLayer, trimTarget, trimmedError, typeError } from '@laminate/core/layer';
 import { BytesInFlight } from './flow.js';
 import { RedisLock } from './lock.js';
 import { Names, escapeName, hashSlot } from './names.js';
@@ -312,6 +312,56 @@ export class RedisStore extends BytesStore {
       throw new LaminateError('ERR_CORRUPT', `Redis's ${name} should hold the length at which key ${JSON.stringify(id)} was sealed, but holds something else: it was changed by hand. Delete that name to unseal the key, then seal it again.`, { key: id });
     }
     return length;
+  }
+
+  // Retention (retention.ts). The key's start is the meta hash's field 't', its consumers a hash beside it
+  // under its tag; a trim rewrites the key's segments in one script, so a reader never sees half of one.
+
+  override async startId(id: KeyId): Promise<number> {
+    const { meta } = this.names.of(id);
+    return Number((await this.queued(() => this.send((redis) => redis.hget(meta, 't')))) ?? 0);
+  }
+
+  /** The start and the read in one script: a trim cannot fall between them. */
+  override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    const { meta, data } = this.names.of(id);
+    const [start, ...parts] = await this.queued(() => this.send((redis) => redis.laminateFollowRangeBuffer(meta, data, offset, max)));
+    if (offset < Number(start.toString())) throw trimmedError(id, Number(start.toString()), offset);
+    return concatBytes(parts);
+  }
+
+  override async commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    const { meta, data } = this.names.of(id);
+    const [done, end] = await this.queued(() => this.send((redis) => redis.laminateCommit(meta, data, consumer, position)));
+    if (done !== 1) throw pastEnd(id, position, end);
+  }
+
+  override async consumersId(id: KeyId): Promise<Consumer[]> {
+    const name = this.names.of(id).consumers;
+    const positions = await this.queued(() => this.send((redis) => redis.hgetall(name)));
+    return byName(Object.entries(positions).map(([consumer, position]) => ({ consumer, position: Number(position) })));
+  }
+
+  override async forgetId(id: KeyId, consumer: string): Promise<void> {
+    const name = this.names.of(id).consumers;
+    await this.queued(() => this.send((redis) => redis.hdel(name, consumer)));
+  }
+
+  /**
+   * Decides from the key's start, end and consumers (one script), then trims
+   * in a second script that first checks that none of them changed in a way
+   * that would undo the decision; if one did, decides again.
+   */
+  override async trimId(id: KeyId, position?: number): Promise<void> {
+    const { meta, data } = this.names.of(id);
+    for (;;) {
+      const [start, end, flat] = await this.queued(() => this.send((redis) => redis.laminateRetention(meta, data)));
+      const consumers: Consumer[] = [];
+      for (let i = 0; i < flat.length; i += 2) consumers.push({ consumer: flat[i], position: Number(flat[i + 1]) });
+      const target = trimTarget(id, position, start, end, consumers);
+      if (target === undefined) return;
+      if ((await this.queued(() => this.send((redis) => redis.laminateTrim(meta, data, start, target)))) === 1) return;
+    }
   }
 
   override withLock<T>(fn: () => Promise<T>): Promise<T> {

@@ -128,28 +128,33 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end`;
 
 /**
- * Removes the key's bytes and its seal (a key written again is a new
- * stream); producer records stay, so a resent append of a deleted key's
+ * Removes the key's bytes, its seal, its start and its consumers (a key
+ * written again is a new stream); producer records stay, so a resent append of a deleted key's
  * writer is still known.
  */
 const DELETE_SEGMENTS = `${SIBLING}
 for i = 0, n - 1 do redis.call('DEL', segment(i)) end
-redis.call('DEL', sibling(KEYS[2], 's'))
-redis.call('HDEL', KEYS[1], 'n')`;
+redis.call('DEL', sibling(KEYS[2], 's'), sibling(KEYS[2], 'g'))
+redis.call('HDEL', KEYS[1], 'n', 't')`;
 
-/** The key's length in bytes: the sum of its segments' (0 for a missing key). */
+/**
+ * The key's length in bytes: the sum of its segments' (0 for a missing key);
+ * and its start, the position of its first byte (retention: 0 unless
+ * trimmed, kept as the meta hash's field 't').
+ */
 const KEY_LENGTH = `local function key_length()
   local length = 0
   for i = 0, n - 1 do length = length + redis.call('STRLEN', segment(i)) end
   return length
-end`;
+end
+local function key_start() return tonumber(redis.call('HGET', KEYS[1], 't') or '0') end`;
 
 const LENGTH = `${SEGMENT}
 ${KEY_LENGTH}
 return key_length()`;
 
 /**
- * Seals the key at ARGV[1] bytes ('': at its length now, counted in this
+ * Seals the key at position ARGV[1] ('': at its end now, counted in this
  * script, so no append is half counted) unless it is sealed already: the
  * first seal wins, across processes. Returns the length it is sealed at.
  */
@@ -159,7 +164,7 @@ ${NOTIFY}
 ${KEY_LENGTH}
 local seal = sibling(KEYS[2], 's')
 local length = tonumber(ARGV[1])
-if not length then length = key_length() end
+if not length then length = key_start() + key_length() end
 if redis.call('SET', seal, string.format('%.0f', length), 'NX') then notify(KEYS[2]) end
 return redis.call('GET', seal)`;
 
@@ -194,6 +199,94 @@ end
 return out`;
 
 /**
+ * A follower's read (retention): ARGV[1] a position, ARGV[2] how many bytes
+ * at most. Returns the key's start (as text) then the parts of its segments
+ * from that position on; nothing more when the position is before the start
+ * (those bytes were trimmed): the start and the read are one script, so a
+ * trim cannot fall between them.
+ */
+const FOLLOW_RANGE = `${SEGMENT}
+${KEY_LENGTH}
+local start = key_start()
+local offset, want = tonumber(ARGV[1]) - start, tonumber(ARGV[2])
+local out, at = { string.format('%.0f', start) }, 0
+if offset < 0 then return out end
+for i = 0, n - 1 do
+  if want == 0 then break end
+  local len = redis.call('STRLEN', segment(i))
+  local from = math.max(offset - at, 0)
+  if from < len then
+    local part = redis.call('GETRANGE', segment(i), from, math.min(len - 1, from + want - 1))
+    out[#out + 1] = part
+    want = want - #part
+  end
+  at = at + len
+end
+return out`;
+
+/** The key's start and end (positions), and its consumers as HGETALL gives them: what a trim decides from. */
+const RETENTION = `${SEGMENT}
+${SIBLING}
+${KEY_LENGTH}
+local start = key_start()
+return { start, start + key_length(), redis.call('HGETALL', sibling(KEYS[2], 'g')) }`;
+
+/**
+ * Records consumer ARGV[1]'s position ARGV[2] in the key's consumers hash,
+ * unless it committed a higher one (positions only move forward). Returns
+ * { 1, end }, or { 0, end } when the position is past the key's end.
+ */
+const COMMIT = `${SEGMENT}
+${SIBLING}
+${KEY_LENGTH}
+local stop = key_start() + key_length()
+local position = tonumber(ARGV[2])
+if position > stop then return { 0, stop } end
+local consumers = sibling(KEYS[2], 'g')
+local known = tonumber(redis.call('HGET', consumers, ARGV[1]) or '-1')
+if position > known then redis.call('HSET', consumers, ARGV[1], ARGV[2]) end
+return { 1, stop }`;
+
+/**
+ * Drops the key's bytes before position ARGV[2], given that its start is
+ * ARGV[1] as the caller read it (RETENTION). Refused (0) when the key
+ * changed meanwhile so that the caller's decision no longer holds: another
+ * trim moved the start, the key is shorter than the target (deleted), or a
+ * consumer registered below the target; the caller looks again. Whole
+ * segments before the target are deleted and the rest renamed down; the
+ * first one kept is rewritten from the target on; the key keeps its first
+ * segment (empty when everything was trimmed), so it is still listed. 1 when
+ * trimmed.
+ */
+const TRIM = `${SEGMENT}
+${SIBLING}
+${KEY_LENGTH}
+local start, target = tonumber(ARGV[1]), tonumber(ARGV[2])
+if key_start() ~= start or start + key_length() < target then return 0 end
+local consumers = redis.call('HGETALL', sibling(KEYS[2], 'g'))
+for i = 2, #consumers, 2 do
+  if tonumber(consumers[i]) < target then return 0 end
+end
+local drop, whole = target - start, 0
+while whole < n - 1 do
+  local len = redis.call('STRLEN', segment(whole))
+  if drop < len then break end
+  redis.call('DEL', segment(whole))
+  drop = drop - len
+  whole = whole + 1
+end
+if drop > 0 then
+  local first = segment(whole)
+  redis.call('SET', first, redis.call('GETRANGE', first, drop, -1))
+end
+if whole > 0 then
+  for i = whole, n - 1 do redis.call('RENAME', segment(i), segment(i - whole)) end
+  redis.call('HSET', KEYS[1], 'n', n - whole)
+end
+redis.call('HSET', KEYS[1], 't', string.format('%.0f', target))
+return 1`;
+
+/**
  * Takes the lock (KEYS[1]) for token ARGV[1] for ARGV[2] ms, if free, and
  * returns the next fencing token from the counter (KEYS[2], same slot), which
  * only grows; 0 when the lock is held by another. A resent acquisition that
@@ -222,6 +315,11 @@ export interface ScriptCommands {
   laminateDelete(meta: string, data: string): Promise<number>;
   laminateRangeBuffer(meta: string, data: string, offset: number, length: number): Promise<Buffer[]>;
   laminateLength(meta: string, data: string): Promise<number>;
+  /** The key's start as text, then the bytes read (none when `position` is before the start). */
+  laminateFollowRangeBuffer(meta: string, data: string, position: number, max: number): Promise<Buffer[]>;
+  laminateRetention(meta: string, data: string): Promise<[number, number, string[]]>;
+  laminateCommit(meta: string, data: string, consumer: string, position: number): Promise<[number, number]>;
+  laminateTrim(meta: string, data: string, start: number, target: number): Promise<number>;
   /** Returns the length the key is sealed at (this seal's or an earlier one's), as decimal text. */
   laminateSeal(meta: string, data: string, length: number | ''): Promise<string>;
   laminateAcquire(lock: string, counter: string, token: string, ttlMs: number): Promise<number>;
@@ -233,7 +331,7 @@ export type Connection = (Redis | Cluster) & ScriptCommands;
 
 /** `fenceCounter`: appends name the fencing counter too (a single server, where a script may reach any name). */
 export function withScripts(connection: Redis | Cluster, fenceCounter: boolean): Connection {
-  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE, laminateLength: LENGTH, laminateSeal: SEAL };
+  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE, laminateLength: LENGTH, laminateSeal: SEAL, laminateFollowRange: FOLLOW_RANGE, laminateRetention: RETENTION, laminateCommit: COMMIT, laminateTrim: TRIM };
   for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
   connection.defineCommand('laminateAppend', { numberOfKeys: fenceCounter ? 3 : 2, lua: APPEND });
   connection.defineCommand('laminateAppendMany', { lua: APPEND_MANY });
