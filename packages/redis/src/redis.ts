@@ -317,6 +317,12 @@ export class RedisStore extends BytesStore {
   // Retention (retention.ts). The key's start is the meta hash's field 't', its consumers a hash beside it
   // under its tag; a trim rewrites the key's segments in one script, so a reader never sees half of one.
 
+  /** The key's end as a position (start plus length) in one script: a trim cannot fall between the two. */
+  override lengthId(id: KeyId): Promise<number> {
+    const { meta, data } = this.names.of(id);
+    return this.queued(() => this.send((redis) => redis.laminateEnd(meta, data)));
+  }
+
   override async startId(id: KeyId): Promise<number> {
     const { meta } = this.names.of(id);
     return Number((await this.queued(() => this.send((redis) => redis.hget(meta, 't')))) ?? 0);

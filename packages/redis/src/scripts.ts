@@ -153,6 +153,11 @@ const LENGTH = `${SEGMENT}
 ${KEY_LENGTH}
 return key_length()`;
 
+/** The position just past the key's last byte: its start plus its length. */
+const END = `${SEGMENT}
+${KEY_LENGTH}
+return key_start() + key_length()`;
+
 /**
  * Seals the key at position ARGV[1] ('': at its end now, counted in this
  * script, so no append is half counted) unless it is sealed already: the
@@ -315,6 +320,7 @@ export interface ScriptCommands {
   laminateDelete(meta: string, data: string): Promise<number>;
   laminateRangeBuffer(meta: string, data: string, offset: number, length: number): Promise<Buffer[]>;
   laminateLength(meta: string, data: string): Promise<number>;
+  laminateEnd(meta: string, data: string): Promise<number>;
   /** The key's start as text, then the bytes read (none when `position` is before the start). */
   laminateFollowRangeBuffer(meta: string, data: string, position: number, max: number): Promise<Buffer[]>;
   laminateRetention(meta: string, data: string): Promise<[number, number, string[]]>;
@@ -331,7 +337,7 @@ export type Connection = (Redis | Cluster) & ScriptCommands;
 
 /** `fenceCounter`: appends name the fencing counter too (a single server, where a script may reach any name). */
 export function withScripts(connection: Redis | Cluster, fenceCounter: boolean): Connection {
-  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE, laminateLength: LENGTH, laminateSeal: SEAL, laminateFollowRange: FOLLOW_RANGE, laminateRetention: RETENTION, laminateCommit: COMMIT, laminateTrim: TRIM };
+  const keyed = { laminateRead: READ, laminatePop: POP, laminateDelete: DELETE, laminateRange: RANGE, laminateLength: LENGTH, laminateEnd: END, laminateSeal: SEAL, laminateFollowRange: FOLLOW_RANGE, laminateRetention: RETENTION, laminateCommit: COMMIT, laminateTrim: TRIM };
   for (const [name, lua] of Object.entries(keyed)) connection.defineCommand(name, { numberOfKeys: 2, lua });
   connection.defineCommand('laminateAppend', { numberOfKeys: fenceCounter ? 3 : 2, lua: APPEND });
   connection.defineCommand('laminateAppendMany', { lua: APPEND_MANY });

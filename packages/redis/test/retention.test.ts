@@ -94,8 +94,17 @@ for (const [name, servers, open] of targets) {
       })());
       expect(trimmed.code).toBe('ERR_TRIMMED');
       expect((trimmed as unknown as { start: number }).start).toBe(23);
-      // Appends go on after a trim, and the seal is a position too.
+      // A follower from the end starts at the end as a position; appends go on after a trim, and the seal is a position too.
+      const fromEnd = s.follow('k', { from: 'end' });
+      const late = (async () => {
+        for await (const piece of fromEnd) return text(piece);
+      })();
+      // The follower knows where the end is once it has started reading.
+      while (fromEnd.position === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(fromEnd.position).toBe(36);
       await s.append({ k: Buffer.from('!') });
+      expect(await late).toBe('!');
+      expect(fromEnd.position).toBe(37);
       await s.seal('k');
       expect(await s.sealedId('k')).toBe(37);
       // Trimming everything keeps the key listed, empty, at its position.
