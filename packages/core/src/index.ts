@@ -12,6 +12,7 @@ export { EncodeStore, encode, type Codec } from './encode.js';
 export { zlib, gzip, brotli, lz4, zstd, type LevelOptions, type CompressStore } from './compress.js';
 export { checksum } from './checksum.js';
 export { Follower, type FollowOptions, type FollowFrom, type Followed } from './follow.js';
+export type { Consumer, ConsumerFollowOptions } from './retention.js';
 export type { KeysOptions, KeyListing } from './key-listing.js';
 export { msgpack, type MsgpackOptions } from './msgpack.js';
 export { open, parseSpec, formatSpec, layerTypes, type AnyStore } from './spec.js';
