@@ -5,6 +5,7 @@ import type { Cursors } from './cursors.js';
 import type { ConnectionLock } from './lock-section.js';
 import { type Header, protocolError } from './protocol.js';
 import { rangesReply, valuesReply } from './reply-size.js';
+import { retentionRequest } from './retention-ops.js';
 import { checkedKeyId, checkedKeyIds, keyString, rangeList, stringList } from './request-fields.js';
 
 /** What a request's work answers: header fields (beside `id` and `ok`) and payloads. */
@@ -115,6 +116,13 @@ export function dispatch(header: Header, payloads: Buffer[], { store, lock, curs
       return { work: async () => ({ header: { keys: await store.listIds() } }) };
     case 'drop':
       return { work: async () => (await store.drop(), {}) };
+    case 'commit':
+    case 'consumers':
+    case 'forget':
+    case 'trim':
+    case 'start':
+      // Consumer positions and trims (retention-ops.ts).
+      return retentionRequest(header, store);
     case 'lock':
       return { work: async () => (await lock.take(), {}) };
     case 'unlock':
