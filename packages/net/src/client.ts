@@ -1,4 +1,4 @@
-import { LaminateError, type StoreSpec, type Supports } from '@laminate/core';
+import { type Consumer, LaminateError, type StoreSpec, type Supports } from '@laminate/core';
 import { BytesStore, type FollowRequest, type Followed, type IdRange, type KeyId, SectionGate, registerLayer, typeError } from '@laminate/core/layer';
 import { followRemote } from './follow-remote.js';
 import type { ClientConnection } from './client-connection.js';
@@ -150,6 +150,32 @@ export class ClientStore extends BytesStore {
   override async lengthId(id: KeyId): Promise<number> {
     const { header } = await this.call({ op: 'follow', key: id, offset: 'end', max: 0, waitMs: 0 });
     return header.offset as number;
+  }
+
+  // Retention (retention-ops.ts): the server's store keeps the consumers and the start.
+  override async commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    await this.call({ op: 'commit', key: id, consumer, position });
+  }
+
+  override async consumersId(id: KeyId): Promise<Consumer[]> {
+    const { header } = await this.call({ op: 'consumers', key: id });
+    const consumers = header.consumers;
+    if (!Array.isArray(consumers) || !consumers.every((c) => typeof c?.consumer === 'string' && typeof c?.position === 'number')) throw badReply('consumers');
+    return consumers as Consumer[];
+  }
+
+  override async forgetId(id: KeyId, consumer: string): Promise<void> {
+    await this.call({ op: 'forget', key: id, consumer });
+  }
+
+  override async trimId(id: KeyId, position?: number): Promise<void> {
+    await this.call({ op: 'trim', key: id, ...(position === undefined ? {} : { position }) });
+  }
+
+  override async startId(id: KeyId): Promise<number> {
+    const { header } = await this.call({ op: 'start', key: id });
+    if (typeof header.start !== 'number') throw badReply('start');
+    return header.start;
   }
 
   /** get + delete, atomically on the server. */
