@@ -234,17 +234,19 @@ export function isLoopback(host: string): boolean {
 /** An error as a reply carries it: its code and message, and whether it was a TypeError. */
 export function errorToWire(error: unknown): Record<string, unknown> {
   if (error instanceof LaminateError) {
-    return { code: error.code, message: error.message, type: error instanceof TypeError, ...(error.key === undefined ? {} : { key: error.key }) };
+    const start = (error as { start?: unknown }).start; // ERR_TRIMMED's start (retention)
+    return { code: error.code, message: error.message, type: error instanceof TypeError, ...(error.key === undefined ? {} : { key: error.key }), ...(typeof start === 'number' ? { start } : {}) };
   }
   return { code: 'ERR_SERVER', message: error instanceof Error ? error.message : String(error) };
 }
 
 export function errorFromWire(wire: unknown): Error {
-  const w = (wire ?? {}) as { code?: unknown; message?: unknown; type?: unknown; key?: unknown };
+  const w = (wire ?? {}) as { code?: unknown; message?: unknown; type?: unknown; key?: unknown; start?: unknown };
   const message = typeof w.message === 'string' ? w.message : 'The server reported an error without a message.';
   if (typeof w.code === 'string' && w.code.startsWith('ERR_') && w.code !== 'ERR_SERVER') {
     const details = typeof w.key === 'string' ? { key: w.key } : {};
-    return w.type === true ? typeError(w.code as ErrorCode, message, details) : new LaminateError(w.code as ErrorCode, message, details);
+    const error = w.type === true ? typeError(w.code as ErrorCode, message, details) : new LaminateError(w.code as ErrorCode, message, details);
+    return typeof w.start === 'number' ? Object.assign(error, { start: w.start }) : error;
   }
   // Anything else failed inside the server's store (a disk error it did not code, a bug): still coded here.
   return new LaminateError('ERR_SERVER', `The server failed: ${message}. The server's store raised it; its log may say more, and the call may succeed once the store works again.`);
