@@ -617,14 +617,14 @@ export class LogStore extends BytesStore {
       const sealed = this.index.seals.get(id)?.length;
       const length = sealed === undefined ? max : Math.min(max, sealed - offset);
       return length > 0 ? this.readRange(id, offset - start, length) : EMPTY_BYTES;
-    });
+    }, NOT_REENTERED);
   }
 
   override sealedId(id: KeyId): Promise<number | undefined> {
     return this.lock.run(() => {
       this.refresh();
       return this.index.seals.get(id)?.length;
-    });
+    }, NOT_REENTERED);
   }
 
   /** Followers of any key wake when the commit log grows (commit-watch.ts), and poll slowly in case a notification is lost. */
@@ -645,7 +645,7 @@ export class LogStore extends BytesStore {
     return this.lock.run(() => {
       this.refresh();
       return this.index.startOf(id);
-    });
+    }, NOT_REENTERED);
   }
 
   /** Records `consumer`'s position on `id`; one at or below the position it committed changes nothing. */
