@@ -15,7 +15,7 @@ import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.j
 import { type Commit, CommitLog } from './commit-log.js';
 import { CommitWatch } from './commit-watch.js';
 import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
-import { Kind, RECORD_HEADER, checksum, indexReadsValue, writeRecord, writeU64 } from './record.js';
+import { Kind, RECORD_HEADER, checksum, indexReadsValue, positionValue, writeRecord } from './record.js';
 import { type ActiveSegment, SegmentReader, createSegment, damaged, segmentName, segmentNumber, writerIsGone } from './segments.js';
 
 export interface LogOptions {
@@ -659,11 +659,7 @@ export class LogStore extends BytesStore {
       }
       const known = this.index.retention.get(id)?.consumers.get(consumer);
       if (known !== undefined && known.position >= position) return [undefined];
-      const name = Buffer.from(consumer, 'utf8');
-      const value = Buffer.allocUnsafe(8 + name.byteLength);
-      writeU64(value, 0, position);
-      value.set(name, 8);
-      return [this.write([this.outgoing(Kind.CONSUMER, id, value)])];
+      return [this.write([this.outgoing(Kind.CONSUMER, id, positionValue(position, consumer))])];
     });
     await synced[0];
   }
@@ -700,9 +696,7 @@ export class LogStore extends BytesStore {
       const consumers = [...(this.index.retention.get(id)?.consumers ?? [])].map(([consumer, known]) => ({ consumer, position: known.position }));
       const to = trimTarget(id, position, start, start + this.index.sizeOf(id), consumers);
       if (to === undefined) return [undefined];
-      const value = Buffer.allocUnsafe(8);
-      writeU64(value, 0, to);
-      return [this.write([this.outgoing(Kind.TRIM, id, value, this.commits.position)])];
+      return [this.write([this.outgoing(Kind.TRIM, id, positionValue(to), this.commits.position)])];
     });
     await synced[0];
     this.considerCompacting();
@@ -838,18 +832,9 @@ export class LogStore extends BytesStore {
       }
       // And the live trims and consumer positions, at their values.
       for (const [id, retention] of this.index.retention) {
-        if (retention.trim !== undefined && movable.has(retention.trim.segment)) {
-          const value = Buffer.allocUnsafe(8);
-          writeU64(value, 0, retention.start);
-          kept.push({ ...this.outgoing(Kind.TRIM, id, value), from: retention.trim.segment });
-        }
+        if (retention.trim !== undefined && movable.has(retention.trim.segment)) kept.push({ ...this.outgoing(Kind.TRIM, id, positionValue(retention.start)), from: retention.trim.segment });
         for (const [consumer, known] of retention.consumers) {
-          if (!movable.has(known.segment)) continue;
-          const name = Buffer.from(consumer, 'utf8');
-          const value = Buffer.allocUnsafe(8 + name.byteLength);
-          writeU64(value, 0, known.position);
-          value.set(name, 8);
-          kept.push({ ...this.outgoing(Kind.CONSUMER, id, value), from: known.segment });
+          if (movable.has(known.segment)) kept.push({ ...this.outgoing(Kind.CONSUMER, id, positionValue(known.position, consumer)), from: known.segment });
         }
       }
       if (kept.length > 0) await this.write(kept);

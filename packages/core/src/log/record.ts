@@ -61,6 +61,14 @@ export const enum Kind {
   FORGET = 13,
 }
 
+/** The value of a TRIM or CONSUMER record: a position (u64), then, for CONSUMER, the consumer's name. */
+export function positionValue(position: number, name = ''): Buffer {
+  const value = Buffer.allocUnsafe(8 + Buffer.byteLength(name, 'utf8'));
+  writeU64(value, 0, position);
+  value.write(name, 8, 'utf8');
+  return value;
+}
+
 /** The kinds whose value the index reads when it applies them (small: a position, a name). */
 export function indexReadsValue(kind: Kind): boolean {
   return kind === Kind.TRIM || kind === Kind.CONSUMER || kind === Kind.FORGET;
