@@ -11,12 +11,13 @@ import { keys } from './commands/keys.js';
 import { serve } from './commands/serve.js';
 import { read, write } from './commands/tables.js';
 import { tail } from './commands/tail.js';
+import { trim } from './commands/trim.js';
 import { helpTopic, isUsage, near, usageError } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { type Io, processIo } from './io.js';
 import { Progress } from './progress.js';
 
-export const COMMANDS: readonly Command[] = [keys, cat, tail, du, drop, compact, serve, read, write, casCommand, catalogCommand];
+export const COMMANDS: readonly Command[] = [keys, cat, tail, trim, du, drop, compact, serve, read, write, casCommand, catalogCommand];
 
 /** The package's version; package.json is one folder up from both src/ and dist/. */
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
