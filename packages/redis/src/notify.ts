@@ -34,6 +34,7 @@ export class KeyNotifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** The channels Redis confirmed since the subscriber last (re)connected. */
   private readonly subscribed = new Set<string>();
+  private closed = false;
 
   constructor(
     /** Makes the subscriber connection (connection.ts), on the first follower's watch. */
@@ -46,6 +47,8 @@ export class KeyNotifier {
    * says (250 ms subscribed, 20 ms not).
    */
   watch(channel: string, pollMs?: number): ChangeWatch {
+    // A follower that starts reading once its store is closed ends at its first look (ERR_CLOSED): no connection for it.
+    if (this.closed) return pollingWatch(pollMs ?? UNNOTIFIED_POLL_MS);
     const inner = pollingWatch(pollMs ?? NOTIFIED_POLL_MS, (wake) => this.add(channel, wake));
     return {
       next: (ms, signal) => inner.next(pollMs !== undefined || this.subscribed.has(channel) ? ms : Math.min(ms, UNNOTIFIED_POLL_MS), signal),
@@ -55,6 +58,7 @@ export class KeyNotifier {
 
   /** Closes the subscriber connection; followers still waiting poll until they end. */
   close(): void {
+    this.closed = true;
     const subscriber = this.subscriber;
     this.subscribed.clear();
     if (!subscriber) return;

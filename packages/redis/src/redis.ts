@@ -80,7 +80,16 @@ export class RedisStore extends BytesStore {
     const redis = this.redis();
     // ioredis refreshes its slot map with a callback, and never rejects: the retry itself tells whether it helped.
     const moved = this.settings.cluster ? () => new Promise<void>((resolve) => (redis as Cluster).refreshSlotsCache(() => resolve())) : undefined;
-    return retried(() => call(redis), this.settings.connectTimeoutMs, moved);
+    let attempts = 0;
+    // A call retried once the store is closing (its connection is quitting) fails with ERR_CLOSED at once.
+    return retried(
+      () => {
+        if (attempts++ > 0) this.assertOpen();
+        return call(redis);
+      },
+      this.settings.connectTimeoutMs,
+      moved,
+    );
   }
 
   /** In order with this store's withLock sections: a call waits for a section that runs. */

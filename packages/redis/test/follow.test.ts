@@ -186,6 +186,21 @@ for (const [name, servers, open] of targets) {
   });
 }
 
+describe('redis() followers and closing', () => {
+  it('a follower made before its store closed, read after, ends with ERR_CLOSED; one waiting when it closes too', async () => {
+    const s = redis(`${single.url}/${randomUUID()}`);
+    const early = s.follow('k');
+    const waiting = s.follow('k');
+    const waited = collect(waiting).catch((error: unknown) => error);
+    await subscribed(single, `lam:${s.settings.namespace}:{kk}:c`);
+    await s.close();
+    expect(await waited).toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(collect(early)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    // Nothing of the store is left connected: its subscriber is gone too.
+    expect(single.nodes[0].cli('PUBSUB', 'SHARDNUMSUB', `lam:${s.settings.namespace}:{kk}:c`).trim().split('\n')[1]).toBe('0');
+  });
+});
+
 describe('redis() followers through lost connections', () => {
   it('a follower whose subscriber connection is killed again and again misses nothing: it looks again once subscribed anew', async () => {
     const s = redis(`${single.url}/${randomUUID()}`);
