@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buffer, dict, msgpack } from '@laminate/core';
+import { rejection } from '@laminate/core/testing';
 import { type RedisStore, redis } from '@laminate/redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Fixture, spawnFixture } from '../../core/test/fixtures/spawn.js';
@@ -185,6 +186,21 @@ for (const [name, servers, open] of targets) {
     }, 60_000);
   });
 }
+
+describe('redis() seals changed by hand', () => {
+  it('a seal that does not hold a position is ERR_CORRUPT, naming the Redis name to delete', async () => {
+    const s = redis(`${single.url}/${randomUUID()}`);
+    stores.push(s);
+    const name = `lam:${s.settings.namespace}:{kk}:s`;
+    single.nodes[0].cli('SET', name, 'soon');
+    const error = await rejection(s.sealedId('k'));
+    expect(error.code).toBe('ERR_CORRUPT');
+    expect(error.message).toContain(name);
+    single.nodes[0].cli('DEL', name);
+    await s.seal('k');
+    expect(await s.sealedId('k')).toBe(0);
+  });
+});
 
 describe('redis() followers and closing', () => {
   it('a follower made before its store closed, read after, ends with ERR_CLOSED; one waiting when it closes too', async () => {
