@@ -35,7 +35,7 @@ const MODULES = {
   'packages/core/src/log/checkpoint.ts': ['packages/core/test/log-checkpoint.test.ts', 'packages/core/test/log-conformance.test.ts'],
   // The pool's sampling and its index replay.
   'packages/pool/src/random.ts': ['packages/pool/test/pool.test.ts', 'packages/pool/test/sampling.test.ts'],
-  'packages/pool/src/index-replay.ts': ['packages/pool/test/pool.test.ts'],
+  'packages/pool/src/index-replay.ts': ['packages/pool/test/pool.test.ts', 'packages/pool/test/index-replay.test.ts'],
 };
 
 /** The files named by --mutate (or -m), without line ranges; every module when none is named. */
