@@ -663,7 +663,7 @@ export class FileStore extends BytesStore {
       const start = startUnderLock(this.trims, id, stat);
       const size = stat?.isFile() ? stat.size : 0;
       const to = trimTarget(id, position, start, start + size, readConsumers(this.consumerFiles, id));
-      if (to === undefined || stat === undefined) return;
+      if (to === undefined || !stat?.isFile()) return;
       this.trims.forgetFolders();
       this.directory.writing();
       rewriteFrom(this.data, this.trims, id, stat, start, to, this.opts.fsync === true);

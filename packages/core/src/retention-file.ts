@@ -46,12 +46,21 @@ export function consumerPaths(root: string): KeyPaths {
   return new KeyPaths(join(root, CONSUMER_DIR), escapedLayout, root);
 }
 
-/** A trim marker: the start of the file with inode `ino`, and of the one it replaced. */
+/** A trim marker: the start of the file `file` (fileName()), and of the one it replaced. */
 interface Marker {
   start: number;
-  ino: number;
+  file: string;
   previousStart: number;
-  previousIno: number;
+  previousFile: string;
+}
+
+/**
+ * A file as a marker names it: its inode. (Not its birth time as well: where
+ * the system has no statx, Node reports the change time as the birth time,
+ * which every append moves.)
+ */
+function fileName(stat: fs.Stats): string {
+  return String(stat.ino);
 }
 
 function readMarker(trims: KeyPaths, id: KeyId): Marker | undefined {
@@ -64,19 +73,20 @@ function readMarker(trims: KeyPaths, id: KeyId): Marker | undefined {
     throw error;
   }
   const fields = text.split(' ');
-  const numbers = fields.map(Number);
-  if (fields.length !== 4 || !fields.every((f) => /^\d+$/.test(f)) || !numbers.every(Number.isSafeInteger)) {
+  const [start, previousStart] = [Number(fields[0]), Number(fields[2])];
+  const named = (f: string | undefined) => f !== undefined && /^\d+$/.test(f);
+  if (fields.length !== 4 || !/^\d+$/.test(fields[0]) || !/^\d+$/.test(fields[2]) || !Number.isSafeInteger(start) || !Number.isSafeInteger(previousStart) || !named(fields[1]) || !named(fields[3])) {
     throw new LaminateError('ERR_IO', `${trims.of(id)} should hold where key ${showKey(id)} starts after a trim, but holds something else; it was changed by hand. Restore it, or delete the key.`, { key: showKey(id) });
   }
-  const [start, ino, previousStart, previousIno] = numbers;
-  return { start, ino, previousStart, previousIno };
+  return { start, file: fields[1], previousStart, previousFile: fields[3] };
 }
 
-/** The start of the key file with inode `ino`, from its marker; undefined when the marker describes another file. */
-function startOfFile(marker: Marker | undefined, ino: number): number | undefined {
+/** The start of the key file `stat` describes, from its marker; undefined when the marker describes other files. */
+function startOfFile(marker: Marker | undefined, stat: fs.Stats): number | undefined {
   if (marker === undefined) return 0;
-  if (marker.ino === ino) return marker.start;
-  if (marker.previousIno === ino) return marker.previousStart;
+  const name = fileName(stat);
+  if (marker.file === name) return marker.start;
+  if (marker.previousFile === name) return marker.previousStart;
   return undefined;
 }
 
@@ -111,7 +121,7 @@ export async function openPositioned(data: KeyPaths, trims: KeyPaths, id: KeyId)
         fs.closeSync(fd);
         return undefined;
       }
-      if (stat.nlink > 0) start = startOfFile(marker, stat.ino);
+      if (stat.nlink > 0) start = startOfFile(marker, stat);
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -119,7 +129,11 @@ export async function openPositioned(data: KeyPaths, trims: KeyPaths, id: KeyId)
     if (start !== undefined) return { fd, start, size: stat.size };
     fs.closeSync(fd);
     if (attempt >= 1000) {
-      throw new LaminateError('ERR_IO', `${trims.of(id)} does not describe the file of key ${showKey(id)}: the file was replaced by something other than file(). Delete the key, or restore its file.`, { key: showKey(id) });
+      throw new LaminateError(
+        'ERR_IO',
+        `${trims.of(id)} does not describe the file of key ${showKey(id)}: a delete died before removing it, or the file was replaced by something other than file(). The next commit, trim or seal of the key removes a marker left by a delete.`,
+        { key: showKey(id) },
+      );
     }
     // A trim or delete under way in another process: its next step is the rename or the removal.
     await new Promise((resolve) => setTimeout(resolve, attempt < 10 ? 0 : 5));
@@ -147,14 +161,23 @@ export async function readFromPosition(data: KeyPaths, trims: KeyPaths, id: KeyI
   }
 }
 
-/** The start of `id`'s file whose lstat is `stat` (the caller holds the lock, so the marker describes it). */
+/**
+ * The start of `id`'s file whose lstat is `stat`. The caller holds the lock,
+ * so no trim is half done but one that died before its rename, which the
+ * marker's previous entry describes. A marker that describes neither file is
+ * left from a delete that died between removing the key's file and its
+ * marker: the key was written anew since, from position 0, and the marker goes.
+ * (Should the new file have been given the deleted file's inode, as a system
+ * may do at once, the marker would describe it: that needs a process to die
+ * between two system calls of a delete, and is not detected.)
+ */
 export function startUnderLock(trims: KeyPaths, id: KeyId, stat: fs.Stats | undefined): number {
   if (stat === undefined || !stat.isFile()) return 0;
-  const start = startOfFile(readMarker(trims, id), stat.ino);
-  if (start === undefined) {
-    throw new LaminateError('ERR_IO', `${trims.of(id)} does not describe the file of key ${showKey(id)}: the file was replaced by something other than file(). Delete the key, or restore its file.`, { key: showKey(id) });
-  }
-  return start;
+  const marker = readMarker(trims, id);
+  const start = startOfFile(marker, stat);
+  if (start !== undefined) return start;
+  removeMarker(trims, id);
+  return 0;
 }
 
 /** Writes `text` aside in `folder`'s root and renames it to `target`, replacing what is there. */
@@ -171,8 +194,8 @@ function replaceFile(paths: KeyPaths, target: string, text: string, durable: boo
 }
 
 /**
- * Drops `id`'s bytes before the position `to`: its file (of inode
- * `stat.ino`, starting at `start`) is replaced by one holding the bytes from
+ * Drops `id`'s bytes before the position `to`: its file (`stat`, starting
+ * at `start`) is replaced by one holding the bytes from
  * `to` on. The caller holds the directory lock.
  */
 export function rewriteFrom(data: KeyPaths, trims: KeyPaths, id: KeyId, stat: fs.Stats, start: number, to: number, durable: boolean): void {
@@ -183,7 +206,7 @@ export function rewriteFrom(data: KeyPaths, trims: KeyPaths, id: KeyId, stat: fs
   let renamed = false;
   try {
     const target = fs.openSync(copy, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), stat.mode & 0o777);
-    let ino: number;
+    let name: string;
     try {
       const piece = Buffer.allocUnsafe(Math.min(COPY_PIECE, Math.max(1, stat.size - (to - start))));
       for (let at = to - start; at < stat.size; ) {
@@ -194,12 +217,12 @@ export function rewriteFrom(data: KeyPaths, trims: KeyPaths, id: KeyId, stat: fs
         at += n;
       }
       if (durable) fs.fsyncSync(target);
-      ino = fs.fstatSync(target).ino;
+      name = fileName(fs.fstatSync(target));
     } finally {
       fs.closeSync(target);
     }
     // The marker names both files before the new one takes the key's name (see the top of this file).
-    replaceFile(trims, trims.of(id), `${to} ${ino} ${start} ${stat.ino}`, durable, trims.base);
+    replaceFile(trims, trims.of(id), `${to} ${name} ${start} ${fileName(stat)}`, durable, trims.base);
     fs.renameSync(copy, path);
     renamed = true;
     if (durable) fsyncFolders(data.base, [path]);
