@@ -68,6 +68,23 @@ describe('buffer(): readRanges() against slices of the whole key', () => {
   }
 });
 
+describe('buffer(): readRanges() reads parts, not whole keys', () => {
+  it('over a slow store that reads ranges, never gets a whole key from it, spilled or partly in memory', async () => {
+    const slow = new RecordingDict();
+    const store = buffer(dict(), slow, { availableMemory: 100, spillFraction: 1 });
+    await fill(store);
+    slow.gets.length = 0;
+    const got = await store.readRanges([
+      { key: 'both', offset: 9, length: 2 },
+      { key: 'disk', offset: 3, length: 2 },
+      { key: 'both', offset: 2, length: 1 },
+    ]);
+    expect(got.map(text)).toEqual(['9A', 'de', '2']);
+    expect(slow.gets).toEqual([]);
+    await store.close();
+  });
+});
+
 describe('buffer(): sizeIds()', () => {
   const ids = ['both', 'disk', 'memory', 'empty', 'gone'].map((key) => keyId(key));
 
