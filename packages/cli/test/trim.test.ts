@@ -2,6 +2,7 @@
  * `laminate trim SPEC KEY [POSITION]`, run for real: it trims a key another
  * process wrote to what its consumers committed (or to a position), keeps the
  * later values readable, and refuses to drop what a consumer has not passed.
+ * `laminate tail --consumer NAME --commit` resumes and commits as a consumer.
  */
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -57,6 +58,30 @@ describe('laminate trim', () => {
       expect(await again.get('clicks')).toEqual([3, 4]);
     } finally {
       await again.close();
+    }
+  }, 60_000);
+
+  it('tail --consumer NAME --commit prints from where the consumer committed and commits after each value; --commit alone is a usage error', async () => {
+    const dir = tempDir();
+    const store = msgpack(file(dir));
+    try {
+      for (let i = 0; i < 3; i++) await store.append({ k: [{ i }] });
+      const first = await laminate(['tail', '--consumer', 'cli', '--commit', `msgpack(file(${dir}))`, 'k']);
+      expect(first.code).toBe(0);
+      expect(first.out).toBe('{"i":0}\n{"i":1}\n{"i":2}\n');
+      const [{ position }] = await store.consumers('k');
+      expect(position).toBe(await (store.inner as ReturnType<typeof file>).lengthId('k'));
+      await store.append({ k: [{ i: 3 }] });
+      const next = await laminate(['tail', '--consumer', 'cli', '--commit', `msgpack(file(${dir}))`, 'k']);
+      expect(next.out).toBe('{"i":3}\n');
+      // Without --commit it still starts where the consumer committed: nothing new there.
+      const peek = await laminate(['tail', '--consumer', 'cli', `msgpack(file(${dir}))`, 'k']);
+      expect(peek.out).toBe('');
+      const bare = await laminate(['tail', '--commit', `msgpack(file(${dir}))`, 'k']);
+      expect(bare.code).toBe(2);
+      expect(bare.err).toContain('--consumer NAME');
+    } finally {
+      await store.close();
     }
   }, 60_000);
 });
