@@ -158,5 +158,32 @@ for (const [name, servers, open] of targets) {
       for await (const piece of resumed) throw new Error(`read ${text(piece)} again`);
       expect(resumed.endedBy).toBe('sealed');
     }, 120_000);
+
+    it('a consumer process killed with SIGKILL is resumed by another from its committed position: every value once, in order', async () => {
+      const s = store();
+      const spec = JSON.stringify(s.describe());
+      const value = (i: number) => Buffer.from(`p:${i}|`);
+      for (let i = 0; i < 400; i++) await s.append({ stream: value(i) });
+      // The first consumer takes one piece, commits it (and so trims), then holds still until killed.
+      const first = spawnFixture(STREAMER, ['consume', spec, 'stream', 'reader', '1'], children);
+      for (;;) {
+        const piece = first.lines.find((l) => l.startsWith('piece '));
+        // Committed, then trimmed to the lowest commit (its own): the key's start is where it stands.
+        if (piece !== undefined && (await s.startOf('stream')) === Number(piece.split(' ')[1])) break;
+        if (first.process.exitCode !== null) throw new Error(`the first consumer ended: ${first.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      first.process.kill('SIGKILL');
+      await first.done;
+      const before = first.lines.filter((l) => l.startsWith('piece ')).map((l) => l.split(' ')[2]);
+      expect(await s.consumers('stream')).toEqual([{ consumer: 'reader', position: await s.startOf('stream') }]);
+      for (let i = 400; i < 800; i++) await s.append({ stream: value(i) });
+      await s.seal('stream');
+      const second = spawnFixture(STREAMER, ['consume', spec, 'stream', 'reader'], children);
+      const lines = await second.ended;
+      const after = lines.filter((l) => l.startsWith('piece ')).map((l) => l.split(' ')[2]);
+      expect([...before, ...after].join('')).toBe(Array.from({ length: 800 }, (_, i) => `p:${i}|`).join(''));
+      expect(lines.at(-1)).toBe(`end sealed ${(await s.sealedId('stream'))!}`);
+    }, 120_000);
   });
 }
