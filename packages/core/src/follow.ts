@@ -109,7 +109,7 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export function notFollowable(layer: string, what: string): LaminateError {
   return new LaminateError(
     'ERR_NOT_SUPPORTED',
-    `${layer}() cannot ${what}. Seals work over dict(), file(), log(), buffer() and client(), and follow() over any bytes store and the layers that frame values on one (msgpack, arrow, the compressors); without a seal, end a follower with idleTimeoutMs or an AbortSignal.`,
+    `${layer}() cannot ${what}. Seals work over dict(), file(), log(), redis(), buffer() and client(), and follow() over any bytes store and the layers that frame values on one (msgpack, arrow, the compressors); without a seal, end a follower with idleTimeoutMs or an AbortSignal.`,
   );
 }
 
