@@ -73,7 +73,7 @@ export function trimmedError(id: KeyId, start: number, asked: number): LaminateE
 export function notRetained(layer: string, what: string): LaminateError {
   return new LaminateError(
     'ERR_NOT_SUPPORTED',
-    `${layer}() cannot ${what}. Consumer positions and trimming work over file(), dict(), buffer() and client(), and through the layers above them (msgpack, arrow, the compressors).`,
+    `${layer}() cannot ${what}. Consumer positions and trimming work over file(), dict(), buffer(), client() and redis(), and through the layers above them (msgpack, arrow, the compressors).`,
   );
 }
 
