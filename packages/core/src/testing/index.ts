@@ -284,7 +284,7 @@ export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
       const store = fresh();
       const appended = [v(1), v(2), v(3), v(4)];
       await store.append({ k: appended[0] });
-      // Stores that keep no seals (log(), redis()) refuse seal(); their followers end by a signal instead.
+      // Stores that keep no seals refuse seal(); their followers end by a signal instead.
       const controller = new AbortController();
       const follower = store.follow('k', { signal: controller.signal });
       const seen: V[] = [];
