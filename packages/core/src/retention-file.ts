@@ -66,7 +66,10 @@ function fileName(stat: fs.Stats): string {
 function readMarker(trims: KeyPaths, id: KeyId): Marker | undefined {
   let text: string;
   try {
-    text = readOwn(trims.reach(id), id).toString('latin1');
+    const path = trims.reach(id);
+    // Most keys were never trimmed: an lstat that finds nothing costs less than an open that throws.
+    if (fs.lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    text = readOwn(path, id).toString('latin1');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
