@@ -297,6 +297,16 @@ describe('LockFile: the mark of a waiting process', () => {
     expect(fs.readFileSync(target, 'utf8')).toBe('outside');
   });
 
+  it('parseOwner() takes a record only with a numeric pid and string host and boot', () => {
+    expect(parseOwner(JSON.stringify(ME))).toEqual(ME);
+    expect(parseOwner(`${JSON.stringify(ME)}\n`)).toEqual(ME);
+    for (const broken of [{ ...ME, pid: String(ME.pid) }, { ...ME, host: 1 }, { ...ME, boot: null }, { host: ME.host, boot: ME.boot }, { pid: ME.pid, boot: ME.boot }, { pid: ME.pid, host: ME.host }]) {
+      expect(parseOwner(JSON.stringify(broken))).toBeUndefined();
+    }
+    expect(parseOwner('')).toBeUndefined();
+    expect(parseOwner('{"pid": 1, "host": "h", "bo')).toBeUndefined();
+  });
+
   it('names the breaker folder and the wanted mark after the lock', () => {
     expect(lockCompanions('.laminate.lock')).toEqual({ breaker: '.laminate.lock.break', wanted: '.laminate.lock.wanted' });
   });
