@@ -112,8 +112,9 @@ export class KeyNotifier {
     if (this.subscriber) return this.subscriber;
     const subscriber = (this.subscriber = this.open());
     subscriber.on('smessage', (channel: string) => this.wake(channel));
-    // Lost messages: while the connection is down, followers poll every 20 ms.
+    // Lost messages: while the connection is down (a cluster: one of its subscribers or nodes), followers poll every 20 ms.
     subscriber.on('close', () => this.subscribed.clear());
+    subscriber.on('-node', () => this.subscribed.clear());
     // Connected again (a single server's connection, or a cluster's subscribers after a slot map change):
     // subscribe every channel again; each, once confirmed, wakes its followers.
     const again = () => {

@@ -240,6 +240,24 @@ describe('redis() followers through lost connections', () => {
     expect(kills).toBeGreaterThan(0);
   }, 180_000);
 
+  it('on a cluster, a follower whose shard subscribers are killed again and again misses nothing', async () => {
+    const s = redis({ cluster: masters.urls, namespace: randomUUID() });
+    stores.push(s);
+    const follower = s.follow('stream', { pollMs: 600_000 });
+    const received = collect(follower);
+    await subscribed(masters, `lam:${s.settings.namespace}:{kstream}:c`);
+    const producer = streamer(['produce', JSON.stringify(s.describe()), 'stream', 'r', '3000']);
+    let kills = 0;
+    while (producer.process.exitCode === null) {
+      for (const node of masters.nodes) kills += Number(node.cli('CLIENT', 'KILL', 'TYPE', 'pubsub').trim()) || 0;
+      await sleep(50);
+    }
+    await producer.ended;
+    expect(await received).toBe(values('r', 0, 3000).map((v) => `${v}|`).join(''));
+    expect(follower.endedBy).toBe('sealed');
+    expect(kills).toBeGreaterThan(0);
+  }, 180_000);
+
   it('a follower and a producer carry on through a restart of the server (appendonly, fsync always): every value once, in order, to the seal', async () => {
     const durable = await singleServer(['--appendonly', 'yes', '--appendfsync', 'always']);
     const s = redis(`${durable.url}/${randomUUID()}`, { connectTimeoutMs: 60_000 });
