@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { file, msgpack } from '@laminate/core';
+import { DictStore, file, msgpack } from '@laminate/core';
 import { rejection } from '@laminate/core/testing';
 import { client } from '@laminate/net';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { type Fixture, spawnFixture } from '../../core/test/fixtures/spawn.js';
 import { harness, sleep } from './fixtures/harness.js';
 import { CuttingProxy } from './fixtures/proxy.js';
 
-const { later, tempDir } = harness();
+const { later, startedServer, tempDir } = harness();
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CORE_FIXTURES = join(HERE, '..', '..', 'core', 'test', 'fixtures');
 const children: ChildProcess[] = [];
@@ -164,4 +164,34 @@ describe('retention over client()', () => {
     expect(await store.startOf('stream')).toBe(length);
     expect(fs.statSync(file(dir).fileOf('stream')).size).toBe(0);
   }, 180_000);
+
+  it('a commit, a forget and a trim the server applied, whose replies were lost, are answered from memory when the client resends them: applied once', async () => {
+    const served = new DictStore();
+    const server = await startedServer(served);
+    const proxy = await CuttingProxy.start(server.address);
+    later(() => proxy.close());
+    const store = client(proxy.address);
+    later(() => store.close());
+    await store.append({ k: Buffer.from('abcdefgh') });
+    await store.commit('k', 'gone', 1);
+
+    // The server applies these, but the proxy swallows every reply: the client hears nothing.
+    proxy.swallow = true;
+    const calls = [store.commit('k', 'a', 6), store.commit('k', 'b', 4), store.forget('k', 'gone'), store.trim('k', 3)];
+    await until(async () => (await served.startOf('k')) === 3);
+    // Between the first copies and the resent ones, the key moves on: a second trim to 3 would now be refused.
+    await served.commit('k', 'a', 8);
+    await served.forget('k', 'b');
+    await served.commit('k', 'b', 2);
+    proxy.swallow = false;
+    proxy.cut();
+    await Promise.all(calls);
+    expect(server.stats().duplicates).toBe(4);
+    expect(await store.consumers('k')).toEqual([
+      { consumer: 'a', position: 8 },
+      { consumer: 'b', position: 2 },
+    ]);
+    expect(await store.startOf('k')).toBe(3);
+    expect(Buffer.from(await store.get('k')).toString()).toBe('defgh');
+  }, 60_000);
 });
