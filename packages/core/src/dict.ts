@@ -192,9 +192,11 @@ export class DictStore extends BytesStore {
 
   override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
     return this.lock.run(() => {
-      const length = (this.starts.get(id) ?? 0) + this.sizeOf(id);
+      const start = this.starts.get(id) ?? 0;
+      const length = start + this.sizeOf(id);
       if (position > length) throw pastEnd(id, position, length);
-      this.registered.commit(id, consumer, position);
+      // Below the start is the start: nothing before it is left to take.
+      this.registered.commit(id, consumer, Math.max(position, start));
     }, OWN);
   }
 

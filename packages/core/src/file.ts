@@ -637,10 +637,12 @@ export class FileStore extends BytesStore {
     return this.run(() => {
       this.assertWritable();
       const stat = this.data.stat(id);
-      const length = startUnderLock(this.trims, id, stat) + (stat?.isFile() ? stat.size : 0);
+      const start = startUnderLock(this.trims, id, stat);
+      const length = start + (stat?.isFile() ? stat.size : 0);
       if (position > length) throw pastEnd(id, position, length);
       this.consumerFiles.forgetFolders();
-      writeConsumer(this.consumerFiles, id, consumer, position, this.opts.fsync === true);
+      // Below the start is the start: nothing before it is left to take.
+      writeConsumer(this.consumerFiles, id, consumer, Math.max(position, start), this.opts.fsync === true);
     }, id);
   }
 

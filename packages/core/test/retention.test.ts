@@ -302,6 +302,9 @@ describe('consumers', () => {
     // Trimming to where the key starts, or before, changes nothing.
     await store.trim('k', 1);
     expect(await store.startOf('k')).toBe(2);
+    // A consumer registered at 0 on a trimmed key is registered at its start.
+    await store.commit('k', 'late', 0);
+    expect((await store.consumers('k')).find((c) => c.consumer === 'late')?.position).toBe(2);
     // Without consumers, trim() with no position trims nothing.
     const bare = track(dict());
     await bare.append({ k: Buffer.from('abc') });
