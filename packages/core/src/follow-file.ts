@@ -9,7 +9,10 @@
  * a partial frame until the rest lands, and a bytes follower yields the bytes
  * that are there, which the rest will follow. (The exception: an append that
  * fails, as on a full disk, cuts back what it wrote, and a bytes follower may
- * have read that.)
+ * have read that.) A trim replaces the file with one that starts later
+ * (retention-file.ts): file() reads followed keys through readFromPosition()
+ * there, which takes the start that goes with the file it opened;
+ * readAppended() here reads a file as it is.
  *
  * A seal is a small file in the store's `.sealed` folder (under the escaped
  * name of the key, as iset values are under `.iset`) holding the key's length
