@@ -134,6 +134,45 @@ describe('LockFile: taking and letting go', () => {
   });
 });
 
+describe('LockFile: descriptors and errors', () => {
+  it('leaves no descriptor open after taking and letting go, after a refusal, or after reading an owner', () => {
+    const { path, lock } = lockAt();
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    take(lock)();
+    const before = fds();
+    for (let i = 0; i < 20; i++) take(lock)();
+    const holder = take(new LockFile(path, 600_000, () => undefined), false);
+    for (let i = 0; i < 20; i++) expectLocked(lock, path, false);
+    for (let i = 0; i < 20; i++) expect(readOwner(path)).toEqual(ME);
+    fs.mkdirSync(`${path}-folder`);
+    for (let i = 0; i < 20; i++) expect(readOwner(`${path}-folder`)).toBeUndefined();
+    holder();
+    expect(fds()).toBe(before);
+  });
+
+  it('a directory that is not there is the system\'s ENOENT, not a lock held elsewhere', () => {
+    const path = join(tempDir(), 'missing', '.lock');
+    expect(failure(() => new LockFile(path, 600_000, () => undefined).take()).code).toBe('ENOENT');
+  });
+});
+
+describe('LockFile: the exit hook', () => {
+  it('removes, when the process exits, the locks it still holds, and not a lock file that replaced one of them', () => {
+    const held = lockAt();
+    const replaced = lockAt();
+    take(held.lock);
+    take(replaced.lock);
+    fs.unlinkSync(replaced.path);
+    fs.writeFileSync(replaced.path, 'taken over');
+    // Called as the process's exit would call it; real exits are in "a process that ends holding its lock" below.
+    const hooks = process.listeners('exit').filter((listener) => listener.name === 'removeHeldOnExit');
+    expect(hooks.length).toBe(1);
+    (hooks[0] as () => void)();
+    expect(fs.existsSync(held.path)).toBe(false);
+    expect(fs.readFileSync(replaced.path, 'utf8')).toBe('taken over');
+  });
+});
+
 describe('LockFile: a lock left by a process that is gone', () => {
   it('a dead process of this machine and boot: taken over at once, long before staleMs, with the breaker folder gone afterwards', () => {
     const { path, lock, breaker } = lockAt(600_000);
@@ -269,8 +308,14 @@ describe('LockFile: the mark of a waiting process', () => {
     fs.utimesSync(wanted, AHEAD(), AHEAD());
     release();
     // The mark is fresh, and it is this lock's own: it takes the lock and removes the mark.
-    take(lock);
+    const mine = take(lock);
     expect(fs.existsSync(wanted)).toBe(false);
+    mine();
+    // Its wait is over: a mark another waiter makes now holds it back like any other taker.
+    fs.writeFileSync(wanted, '');
+    fs.utimesSync(wanted, AHEAD(), AHEAD());
+    expectLocked(lock, path);
+    expect(fs.existsSync(path)).toBe(false);
   });
 
   it('a mark that cannot be made (a dangling link in its place) does not stop the waiting, and nothing is created through the link', () => {
@@ -365,12 +410,18 @@ describe('LockFile: a process that ends holding its lock', () => {
   });
 });
 
+/** A fresh tmpfs mounted with `options`, unmounted after the tests. */
+function mountTmpfs(options: string): string {
+  if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
+  const dir = tempDir();
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
+  mounts.push(dir);
+  return dir;
+}
+
 describe('LockFile: a full disk', () => {
   it('when not even the owner record fits, the take fails with ENOSPC and leaves no lock file behind', () => {
-    if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
-    const dir = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'pipe' });
-    mounts.push(dir);
+    const dir = mountTmpfs('size=64k');
     // Fill it: the lock file can still be created (an inode), but not written (a block).
     const fill = fs.openSync(join(dir, 'fill'), 'w');
     try {
@@ -387,5 +438,23 @@ describe('LockFile: a full disk', () => {
     fs.unlinkSync(join(dir, 'fill'));
     take(lock)();
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('with no inode left, a dead lock cannot be taken over (no breaker folder can be made): ENOSPC, and the dead lock stays', () => {
+    const dir = mountTmpfs('size=1m,nr_inodes=8');
+    const path = join(dir, '.lock');
+    const dead = JSON.stringify({ pid: deadPid(), host: ME.host, boot: ME.boot });
+    fs.writeFileSync(path, dead);
+    try {
+      for (let i = 0; ; i++) fs.writeFileSync(join(dir, `f${i}`), '');
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    const lock = new LockFile(path, 600_000, () => undefined);
+    expect(failure(() => lock.take(false)).code).toBe('ENOSPC');
+    expect(fs.readFileSync(path, 'utf8')).toBe(dead);
+    fs.unlinkSync(join(dir, 'f0'));
+    take(lock, false);
+    expect(readOwner(path)).toEqual(ME);
   });
 });
