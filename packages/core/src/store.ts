@@ -202,6 +202,16 @@ export abstract class BaseStore<V> implements Store<V> {
     return Promise.resolve(0);
   }
 
+  /**
+   * A commit, then a trim to the lowest committed position: what a follower
+   * with `trim: true` does on each commit. A layer that can do both in one
+   * step (file(): one take of the directory lock) overrides it.
+   */
+  async commitAndTrimId(id: KeyId, consumer: string, position: number): Promise<void> {
+    await this.commitId(id, consumer, position);
+    await this.trimId(id);
+  }
+
   /** Marks the end of `key`'s stream: followers finish once they have read what it holds now. */
   async seal(key: Key): Promise<void> {
     this.assertOpen();
