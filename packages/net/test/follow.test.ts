@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DictStore, file, msgpack } from '@laminate/core';
+import type { KeyId } from '@laminate/core/layer';
 import { client } from '@laminate/net';
 import { describe, expect, it } from 'vitest';
 import { harness, sleep } from './fixtures/harness.js';
@@ -17,6 +18,16 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
 const CORE_FIXTURES = join(ROOT, 'packages', 'core', 'test', 'fixtures');
 const MiB = 1 << 20;
+
+/** A dict() that counts the bytes it reads for followers: what the server fetched for them. */
+class ReadCountingDict extends DictStore {
+  followedBytes = 0;
+  override async readFollowedId(id: KeyId, offset: number, max: number): Promise<Uint8Array> {
+    const bytes = await super.readFollowedId(id, offset, max);
+    this.followedBytes += bytes.byteLength;
+    return bytes;
+  }
+}
 
 async function until(test: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await test())) await sleep(5);
@@ -62,7 +73,7 @@ describe('follow() over client()', () => {
   }, 120_000);
 
   it('a stalled follower does not grow the server: the producer keeps appending, the server holds at most a piece for it', async () => {
-    const served = new DictStore();
+    const served = new ReadCountingDict();
     const server = await startedServer(served, { maxConnectionBytes: 8 * MiB, maxTotalBytes: 16 * MiB });
     const consumer = client(server.address);
     const producer = client(server.address);
@@ -79,14 +90,22 @@ describe('follow() over client()', () => {
     // The consumer takes nothing more while 48 MiB are appended: three times what the server may hold in all.
     for (let i = 0; i < 768; i++) await producer.append({ s: value });
     await producer.seal('s');
+    // The follower asked for one piece ahead of the consumer and no more: the server read the piece taken and at
+    // most one more (up to 1 MiB), however much was appended, and it is answered (or waiting) already.
+    await until(() => served.followedBytes > value.byteLength);
+    expect(served.followedBytes).toBeLessThanOrEqual(value.byteLength + MiB);
     const stats = server.stats();
     expect(stats.peakBytesInFlight).toBeLessThanOrEqual(16 * MiB);
     // Nothing is queued for the stalled follower beyond the one piece it asked for.
     expect(stats.bytesInFlight).toBeLessThanOrEqual(MiB + 4096);
+    const readWhileStalled = served.followedBytes;
+    await sleep(50);
+    expect(served.followedBytes).toBe(readWhileStalled);
 
     let bytes = first.value.byteLength;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) bytes += next.value.byteLength;
     expect(bytes).toBe(769 * value.byteLength);
+    expect(served.followedBytes).toBe(769 * value.byteLength);
   }, 120_000);
 
   it("seal() and from: 'end' go to the server; an AbortSignal ends a waiting remote follower", async () => {
