@@ -634,16 +634,26 @@ export class FileStore extends BytesStore {
 
   /** Keeps the higher of the committed position and `position`; a position past the key's end is refused. */
   override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
+    return this.run(() => this.commitLocked(id, consumer, position), id);
+  }
+
+  /** Both in one take of the lock: a follower with trim: true commits and trims after each value. */
+  override commitAndTrimId(id: KeyId, consumer: string, position: number): Promise<void> {
     return this.run(() => {
-      this.assertWritable();
-      const stat = this.data.stat(id);
-      const start = startUnderLock(this.trims, id, stat);
-      const length = start + (stat?.isFile() ? stat.size : 0);
-      if (position > length) throw pastEnd(id, position, length);
-      this.consumerFiles.forgetFolders();
-      // Below the start is the start: nothing before it is left to take.
-      writeConsumer(this.consumerFiles, id, consumer, Math.max(position, start), this.opts.fsync === true);
+      this.commitLocked(id, consumer, position);
+      this.trimLocked(id);
     }, id);
+  }
+
+  private commitLocked(id: KeyId, consumer: string, position: number): void {
+    this.assertWritable();
+    const stat = this.data.stat(id);
+    const start = startUnderLock(this.trims, id, stat);
+    const length = start + (stat?.isFile() ? stat.size : 0);
+    if (position > length) throw pastEnd(id, position, length);
+    this.consumerFiles.forgetFolders();
+    // Below the start is the start: nothing before it is left to take.
+    writeConsumer(this.consumerFiles, id, consumer, Math.max(position, start), this.opts.fsync === true);
   }
 
   override async consumersId(id: KeyId): Promise<Consumer[]> {
@@ -659,20 +669,22 @@ export class FileStore extends BytesStore {
 
   /** Copies the bytes that stay into a new file and renames it over the key's, under the lock, so appends wait (retention-file.ts). */
   override trimId(id: KeyId, position?: number): Promise<void> {
-    return this.run(() => {
-      this.assertWritable();
-      const stat = this.data.stat(id);
-      const start = startUnderLock(this.trims, id, stat);
-      const size = stat?.isFile() ? stat.size : 0;
-      const to = trimTarget(id, position, start, start + size, readConsumers(this.consumerFiles, id));
-      if (to === undefined || !stat?.isFile()) return;
-      this.trims.forgetFolders();
-      this.directory.writing();
-      rewriteFrom(this.data, this.trims, id, stat, start, to, this.opts.fsync === true);
-      // The old file is unlinked: this process's append descriptor, and other processes' (the generation), must go.
-      this.fds.close(id);
-      this.directory.filesRemoved();
-    }, id);
+    return this.run(() => this.trimLocked(id, position), id);
+  }
+
+  private trimLocked(id: KeyId, position?: number): void {
+    this.assertWritable();
+    const stat = this.data.stat(id);
+    const start = startUnderLock(this.trims, id, stat);
+    const size = stat?.isFile() ? stat.size : 0;
+    const to = trimTarget(id, position, start, start + size, readConsumers(this.consumerFiles, id));
+    if (to === undefined || !stat?.isFile()) return;
+    this.trims.forgetFolders();
+    this.directory.writing();
+    rewriteFrom(this.data, this.trims, id, stat, start, to, this.opts.fsync === true);
+    // The old file is unlinked: this process's append descriptor, and other processes' (the generation), must go.
+    this.fds.close(id);
+    this.directory.filesRemoved();
   }
 
   override watchId(id: KeyId, pollMs?: number): ChangeWatch {

@@ -146,6 +146,7 @@ export interface RetainingStore {
   commitId(id: KeyId, consumer: string, position: number): Promise<void>;
   consumersId(id: KeyId): Promise<Consumer[]>;
   trimId(id: KeyId, position?: number): Promise<void>;
+  commitAndTrimId(id: KeyId, consumer: string, position: number): Promise<void>;
   startId(id: KeyId): Promise<number>;
 }
 
@@ -226,7 +227,6 @@ export class ConsumerFollower<V> extends Follower<V> {
     if (consumer === undefined) throw typeError('ERR_INVALID_OPTION', "commit(): this follower has no consumer; follow(key, { consumer: 'name' }) to commit positions.");
     if (position === undefined) throw typeError('ERR_INVALID_OPTION', 'commit(): the follower has no position yet; take a value first, or pass a position.');
     checkPosition(position, 'commit()');
-    await this.store.commitId(this.id, consumer, position);
-    if (this.opts.trim) await this.store.trimId(this.id);
+    await (this.opts.trim ? this.store.commitAndTrimId(this.id, consumer, position) : this.store.commitId(this.id, consumer, position));
   }
 }
