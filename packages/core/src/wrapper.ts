@@ -77,6 +77,10 @@ export abstract class WrapperStore<V> extends BaseStore<V> {
     return this.inner.startId(id);
   }
 
+  override commitAndTrimId(id: KeyId, consumer: string, position: number): Promise<void> {
+    return this.inner.commitAndTrimId(id, consumer, position);
+  }
+
   protected closeStore(): Promise<void> {
     return this.inner.close();
   }
