@@ -179,17 +179,17 @@ describe('retention over client()', () => {
     proxy.swallow = true;
     const calls = [store.commit('k', 'a', 6), store.commit('k', 'b', 4), store.forget('k', 'gone'), store.trim('k', 3)];
     await until(async () => (await served.startOf('k')) === 3);
-    // Between the first copies and the resent ones, the key moves on: a second trim to 3 would now be refused.
+    // Between the first copies and the resent ones, 'b' starts over at the key's start: commit('k', 'b', 4) applied again would move it.
     await served.commit('k', 'a', 8);
     await served.forget('k', 'b');
-    await served.commit('k', 'b', 2);
+    await served.commit('k', 'b', 3);
     proxy.swallow = false;
     proxy.cut();
     await Promise.all(calls);
     expect(server.stats().duplicates).toBe(4);
     expect(await store.consumers('k')).toEqual([
       { consumer: 'a', position: 8 },
-      { consumer: 'b', position: 2 },
+      { consumer: 'b', position: 3 },
     ]);
     expect(await store.startOf('k')).toBe(3);
     expect(Buffer.from(await store.get('k')).toString()).toBe('defgh');
