@@ -14,11 +14,11 @@
  * with a file per column and a `.schema` file. Each frame is a complete Arrow
  * IPC stream, as in arrow(), so any Arrow reader reads a column file.
  */
-import { type Store, type AppendData, type Key, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { type Store, type AppendData, type Consumer, type Key, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
 import { WrapperStore, type FollowRequest, type Followed, type FrameReader, type KeyId, keyId, keyParts, showKey, registerLayer, readFrames, splitFrames } from '@laminate/core/layer';
 import { makeData, RecordBatch, Schema, Struct, Table } from 'apache-arrow';
 import { encodeFrame, project } from './arrow.js';
-import { type ColumnsFollowOptions, type ColumnsLayout, checkColumnsOption, followColumns, sealColumns, sealedColumns } from './columns-follow.js';
+import { type ColumnsFollowOptions, type ColumnsLayout, checkColumnsOption, followColumns, notRetainedColumns, sealColumns, sealedColumns } from './columns-follow.js';
 import { asTable, checkTable, emptyTable, fromStream, isBlank, joinTables, schemaDiff, schemaError, schemaOfStream, type TableLike } from './tables.js';
 
 const SCHEMA = '.schema';
@@ -226,6 +226,29 @@ export class ArrowColumnsStore extends WrapperStore<Table> {
   /** How many tables the key held when it was sealed. */
   override sealedId(id: KeyId): Promise<number | undefined> {
     return sealedColumns(this.layout, id);
+  }
+
+  // Retention: a position here counts tables, kept in several sub-keys, so a consumer position or a trim
+  // of the inner store's bytes would not mean it. A consumer keeps follower.position itself and resumes with from.
+  override commitId(): Promise<void> {
+    return Promise.reject(notRetainedColumns('keep consumer positions'));
+  }
+
+  override consumersId(): Promise<Consumer[]> {
+    return Promise.reject(notRetainedColumns('keep consumer positions'));
+  }
+
+  override forgetId(): Promise<void> {
+    return Promise.reject(notRetainedColumns('keep consumer positions'));
+  }
+
+  override trimId(): Promise<void> {
+    return Promise.reject(notRetainedColumns('trim a key'));
+  }
+
+  /** Positions count tables from the key's first, which is never trimmed away. */
+  override startId(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   private readonly layout: ColumnsLayout = {

@@ -18,6 +18,9 @@
  * after the same append. The `.schema` seal is the key's: a key sealed before
  * its first append ends its followers with no table, even if tables are
  * appended later (bytes appended after a seal are not followed).
+ *
+ * Retention (consumer positions, trims) is refused: the inner store's
+ * records and trims are of bytes in one key, and a position here is neither.
  */
 import type { FollowOptions } from '@laminate/core';
 import { type BaseStore, BytesStore, FRAME_HEADER_BYTES, type FollowRequest, type Followed, type FrameReader, type KeyId, LaminateError, WrapperStore, followFrames, showKey, typeError } from '@laminate/core/layer';
@@ -239,6 +242,14 @@ export async function sealedColumns(layout: ColumnsLayout, id: KeyId): Promise<n
   if (end === undefined) return undefined;
   // Frames past the sealed end were appended after the seal: count only those before it.
   return (await walkFrames(layout.inner, first, Infinity, end)).count;
+}
+
+/** The refusal of retention: positions here count tables, which neither a consumer record nor a trim of the bytes below knows. */
+export function notRetainedColumns(what: string): LaminateError {
+  return new LaminateError(
+    'ERR_NOT_SUPPORTED',
+    `arrowColumns() cannot ${what}: its positions count tables, kept in one sub-key per column. Store follower.position yourself and resume with follow(key, { from: position }); for consumers and trims, follow an arrow() key instead.`,
+  );
 }
 
 function torn(id: KeyId, column: string, count: number): LaminateError {

@@ -196,7 +196,7 @@ describe('arrowColumns().follow() in this process', () => {
     await store.close();
   });
 
-  it('refuses columns that are not a list of names, and names the key lacks', async () => {
+  it('refuses columns that are not a list of names, names the key lacks, and consumer positions and trims', async () => {
     const store = arrowColumns(new DictStore());
     await store.append({ k: tableFromArrays({ a: Int32Array.of(1) }) });
     expect(() => store.follow('k', { columns: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
@@ -207,6 +207,15 @@ describe('arrowColumns().follow() in this process', () => {
         for await (const _ of store.follow('k', { columns: ['b'] })) void _;
       })(),
     ).rejects.toMatchObject({ code: 'ERR_SCHEMA' });
+    // Positions count tables, which the inner store's consumer records and trims do not: refused.
+    await expect(store.commit('k', 'billing', 1)).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED' });
+    await expect(store.trim('k', 0)).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED' });
+    await expect(
+      (async () => {
+        for await (const _ of store.follow('k', { consumer: 'billing' })) void _;
+      })(),
+    ).rejects.toMatchObject({ code: 'ERR_NOT_SUPPORTED' });
+    expect(await store.startOf('k')).toBe(0);
     await store.close();
   });
 });
