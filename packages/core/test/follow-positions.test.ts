@@ -430,6 +430,15 @@ describe('Follower', () => {
     expect(kept.position).toBe(2);
   });
 
+  it('has no position to commit without a consumer: commit() is ERR_INVALID_OPTION naming the option', async () => {
+    const store = new HeldBytes();
+    const follower = new Follower((req) => followBytes(store, 'k', req), request(0));
+    const error = await rejection(follower.commit(3));
+    expect(error.code).toBe('ERR_INVALID_OPTION');
+    expect(error.message).toContain("follow(key, { consumer: 'name' })");
+    expect((await rejection(follower.commit())).code).toBe('ERR_INVALID_OPTION');
+  });
+
   it('is read once: a second iteration is ERR_INVALID_OPTION', async () => {
     const store = new HeldBytes();
     store.seal(0);

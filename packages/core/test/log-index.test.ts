@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type IndexedRecord, FIELDS, LogIndex } from '../src/log/log-index.js';
-import { Kind, RECORD_HEADER } from '../src/log/record.js';
+import { Kind, RECORD_HEADER, writeU64 } from '../src/log/record.js';
 
 /** A record as log() hands it to the index; keyLength is the key's UTF-8 size. */
 function record(kind: Kind, id: string, fields: Partial<Omit<IndexedRecord, 'kind' | 'id' | 'keyLength'>> = {}): IndexedRecord {
@@ -200,5 +200,245 @@ describe('log() index: what stats() and the policies read', () => {
     expect(counts(index)).toEqual({ liveBytes: 0, liveRecordBytes: 0, segmentLive: {}, values: 0, keyChars: 0 });
     expect(index.memoryBytes()).toBe(0);
     expect(index.segmentBytes()).toBe(0);
+  });
+});
+
+/** A u64 position, then (for a consumer) its name: the value of a TRIM or CONSUMER record. */
+function positionValue(position: number, name = ''): Buffer {
+  const out = Buffer.alloc(8 + Buffer.byteLength(name, 'utf8'));
+  writeU64(out, 0, position);
+  out.write(name, 8, 'utf8');
+  return out;
+}
+const trimRecord = (id: string, position: number, stamp: number, from = 0) => record(Kind.TRIM, id, { valueLength: 8, stamp, from, value: positionValue(position) });
+const consumerRecord = (id: string, name: string, position: number, from = 0) =>
+  record(Kind.CONSUMER, id, { valueLength: 8 + Buffer.byteLength(name, 'utf8'), from, value: positionValue(position, name) });
+const forgetRecord = (id: string, name: string) => record(Kind.FORGET, id, { valueLength: Buffer.byteLength(name, 'utf8'), value: Buffer.from(name, 'utf8') });
+
+/** A key 'k' holding values of 3, 4 and 5 bytes, committed at seqs 1, 2 and 3 in segment 1. */
+function threeValues(): LogIndex {
+  const index = new LogIndex();
+  for (const [seq, length] of [[1, 3], [2, 4], [3, 5]]) index.apply(record(Kind.VALUE, 'k', { valueOffset: seq * 100, valueLength: length }), 1, seq);
+  return index;
+}
+
+describe('log() index: key seals', () => {
+  it('seals a key at its length when the seal is applied; the first seal stays', () => {
+    const index = threeValues();
+    const before = index.liveRecordBytes;
+    index.apply(record(Kind.KEY_SEAL, 'k'), 2, 4);
+    expect(index.seals.get('k')).toEqual({ length: 12, segment: 2, seq: 4 });
+    expect(index.segmentLive.get(2)).toBe(size('k', 0));
+    expect(index.liveRecordBytes).toBe(before + size('k', 0));
+    index.apply(record(Kind.VALUE, 'k', { valueLength: 9 }), 1, 5);
+    index.apply(record(Kind.KEY_SEAL, 'k'), 2, 6);
+    index.apply(record(Kind.KEY_SEAL_AT, 'k', { stamp: 99 }), 2, 7);
+    expect(index.seals.get('k')).toEqual({ length: 12, segment: 2, seq: 4 });
+    expect(index.segmentLive.get(2)).toBe(size('k', 0));
+    // A seal at a length named in the record; a key with no values seals at 0.
+    index.apply(record(Kind.KEY_SEAL_AT, 'other', { stamp: 2 ** 40 }), 3, 8);
+    index.apply(record(Kind.KEY_SEAL, 'empty'), 3, 9);
+    expect(index.seals.get('other')).toEqual({ length: 2 ** 40, segment: 3, seq: 8 });
+    expect(index.seals.get('empty')?.length).toBe(0);
+    expect([...index.referenced()].sort()).toEqual([1, 2, 3]);
+    expect(index.memoryBytes()).toBe(4 * 96 + 1 + 4 * FIELDS * 8);
+  });
+
+  it('a seal of a trimmed key counts from the key\'s start', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 5, 10), 1, 4);
+    index.apply(record(Kind.KEY_SEAL, 'k'), 1, 5);
+    expect(index.seals.get('k')?.length).toBe(12);
+    expect(index.sizeOf('k')).toBe(7);
+  });
+
+  it('compact()\'s copy of a seal moves it only while the key\'s seal is the one in the copied segment', () => {
+    const index = new LogIndex();
+    index.apply(record(Kind.KEY_SEAL_AT, 'k', { stamp: 5 }), 1, 1);
+    index.apply(record(Kind.KEY_SEAL_AT, 'k', { stamp: 5, from: 2 }), 3, 2);
+    expect(index.seals.get('k')).toEqual({ length: 5, segment: 1, seq: 1 });
+    expect(index.segmentLive.get(3)).toBeUndefined();
+    index.apply(record(Kind.KEY_SEAL_AT, 'k', { stamp: 5, from: 1 }), 3, 3);
+    expect(index.seals.get('k')).toEqual({ length: 5, segment: 3, seq: 1 });
+    expect(Object.fromEntries(index.segmentLive)).toEqual({ 1: 0, 3: size('k', 0) });
+    // No seal (deleted meanwhile): the copy is garbage.
+    index.apply(record(Kind.KEY_SEAL_AT, 'gone', { stamp: 5, from: 1 }), 4, 4);
+    expect(index.seals.has('gone')).toBe(false);
+    expect(index.segmentLive.get(4)).toBeUndefined();
+  });
+
+  it('a delete or a drop takes back a seal committed before it, and spares one committed at or after its stamp', () => {
+    const index = new LogIndex();
+    index.apply(record(Kind.KEY_SEAL_AT, 'ключ', { stamp: 1 }), 1, 5);
+    index.apply(record(Kind.DELETE, 'ключ', { stamp: 5 }), 1, 6);
+    expect(index.seals.has('ключ')).toBe(true);
+    index.apply(record(Kind.DELETE, 'ключ', { stamp: 6 }), 1, 7);
+    expect(index.seals.has('ключ')).toBe(false);
+    expect(index.segmentLive.get(1)).toBe(0);
+    index.apply(record(Kind.KEY_SEAL_AT, 'a', { stamp: 1 }), 1, 8);
+    index.apply(record(Kind.KEY_SEAL_AT, 'b', { stamp: 1 }), 1, 9);
+    index.apply(record(Kind.DROP, '', { stamp: 9 }), 1, 10);
+    expect([...index.seals.keys()]).toEqual(['b']);
+    expect(index.segmentLive.get(1)).toBe(size('b', 0));
+  });
+});
+
+describe('log() index: trims', () => {
+  it('moves the start forward and drops the values wholly before it; a value the start cuts stays whole', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 5, 10), 2, 4);
+    expect(index.data.get('k')).toEqual([1, 200, 4, 0, 2, 1, 300, 5, 0, 3]);
+    const retention = index.retention.get('k')!;
+    expect({ start: retention.start, dropped: retention.dropped, trim: retention.trim }).toEqual({ start: 5, dropped: 3, trim: { segment: 2, seq: 4, bytes: size('k', 8) } });
+    expect(index.startOf('k')).toBe(5);
+    expect(index.cutOf('k')).toBe(2);
+    expect(index.sizeOf('k')).toBe(7);
+    expect(counts(index)).toEqual({ liveBytes: 9, liveRecordBytes: size('k', 4) + size('k', 5) + size('k', 8), segmentLive: { 1: size('k', 4) + size('k', 5), 2: size('k', 8) }, values: 2, keyChars: 1 });
+    expect(index.startOf('never')).toBe(0);
+    expect(index.cutOf('never')).toBe(0);
+  });
+
+  it('drops a value that ends exactly at the start', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 7, 10), 1, 4);
+    expect(index.data.get('k')).toEqual([1, 300, 5, 0, 3]);
+    expect(index.cutOf('k')).toBe(0);
+    expect(index.sizeOf('k')).toBe(5);
+  });
+
+  it('never moves the start past the values committed before the trimmer\'s stamp, nor back', () => {
+    const index = threeValues();
+    // The trimmer had read only the first value: the start stops at 3.
+    index.apply(trimRecord('k', 100, 2), 1, 4);
+    expect(index.startOf('k')).toBe(3);
+    expect(index.data.get('k')).toEqual([1, 200, 4, 0, 2, 1, 300, 5, 0, 3]);
+    const live = index.liveRecordBytes;
+    // Back, or to where it is: nothing changes, and the record is garbage.
+    index.apply(trimRecord('k', 2, 10), 1, 5);
+    index.apply(trimRecord('k', 3, 10), 1, 6);
+    expect(index.startOf('k')).toBe(3);
+    expect(index.liveRecordBytes).toBe(live);
+    // Forward again: the earlier trim record is garbage now, the new one live.
+    index.apply(trimRecord('k', 12, 10), 3, 7);
+    expect(index.startOf('k')).toBe(12);
+    expect(index.retention.get('k')?.trim).toEqual({ segment: 3, seq: 7, bytes: size('k', 8) });
+    expect(Object.fromEntries(index.segmentLive)).toEqual({ 1: 0, 3: size('k', 8) });
+    // Every value went: the key stays, holding nothing, still listed.
+    expect(index.data.get('k')).toEqual([]);
+    expect(index.sizeOf('k')).toBe(0);
+    expect(counts(index)).toMatchObject({ liveBytes: 0, values: 0, keyChars: 1 });
+  });
+
+  it('a trim of a key holding nothing changes nothing', () => {
+    const index = new LogIndex();
+    index.apply(trimRecord('none', 10, 10), 1, 1);
+    expect(index.retention.size).toBe(0);
+    expect(index.liveRecordBytes).toBe(0);
+  });
+
+  it('compact()\'s copy of a trim record moves it only while it is the key\'s trim', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 5, 10), 2, 4);
+    index.apply(trimRecord('k', 9, 10, 7), 3, 5);
+    expect(index.retention.get('k')?.trim?.segment).toBe(2);
+    expect(index.startOf('k')).toBe(5);
+    index.apply(trimRecord('k', 9, 10, 2), 3, 6);
+    expect(index.retention.get('k')?.trim).toEqual({ segment: 3, seq: 4, bytes: size('k', 8) });
+    expect(index.startOf('k')).toBe(5);
+    expect(index.segmentLive.get(2)).toBe(0);
+    expect(index.segmentLive.get(3)).toBe(size('k', 8));
+    index.apply(trimRecord('other', 9, 10, 2), 3, 7);
+    expect(index.retention.has('other')).toBe(false);
+  });
+});
+
+describe('log() index: consumers', () => {
+  it('keeps each consumer\'s position, moving only forward, and counts only its latest record as live', () => {
+    const index = new LogIndex();
+    index.apply(consumerRecord('k', 'reader', 10), 1, 1);
+    index.apply(consumerRecord('k', 'lecté', 2 ** 40), 2, 2);
+    const consumers = index.retention.get('k')!.consumers;
+    expect(consumers.get('reader')).toEqual({ position: 10, segment: 1, seq: 1, bytes: size('k', 8 + 6) });
+    expect(consumers.get('lecté')?.position).toBe(2 ** 40);
+    index.apply(consumerRecord('k', 'reader', 10), 2, 3);
+    index.apply(consumerRecord('k', 'reader', 4), 2, 4);
+    expect(consumers.get('reader')).toEqual({ position: 10, segment: 1, seq: 1, bytes: size('k', 8 + 6) });
+    index.apply(consumerRecord('k', 'reader', 11), 3, 5);
+    expect(consumers.get('reader')).toEqual({ position: 11, segment: 3, seq: 5, bytes: size('k', 8 + 6) });
+    expect(Object.fromEntries(index.segmentLive)).toEqual({ 1: 0, 2: size('k', 8 + 6), 3: size('k', 8 + 6) });
+    expect(index.startOf('k')).toBe(0);
+    expect([...index.referenced()].sort()).toEqual([2, 3]);
+    expect(index.memoryBytes()).toBe(96);
+  });
+
+  it('compact()\'s copy of a consumer record moves it only while it is the consumer\'s latest', () => {
+    const index = new LogIndex();
+    index.apply(consumerRecord('k', 'c', 10), 1, 1);
+    index.apply(consumerRecord('k', 'c', 99, 5), 2, 2);
+    index.apply(consumerRecord('k', 'nobody', 99, 1), 2, 3);
+    expect(index.retention.get('k')?.consumers.get('c')).toEqual({ position: 10, segment: 1, seq: 1, bytes: size('k', 9) });
+    expect(index.retention.get('k')?.consumers.has('nobody')).toBe(false);
+    expect(index.segmentLive.get(2)).toBeUndefined();
+    index.apply(consumerRecord('k', 'c', 99, 1), 2, 4);
+    expect(index.retention.get('k')?.consumers.get('c')).toEqual({ position: 10, segment: 2, seq: 1, bytes: size('k', 9) });
+    expect(Object.fromEntries(index.segmentLive)).toEqual({ 1: 0, 2: size('k', 9) });
+  });
+
+  it('forgets a consumer, and the key\'s retention once it is neither trimmed nor consumed', () => {
+    const index = threeValues();
+    index.apply(consumerRecord('k', 'a', 1), 2, 4);
+    index.apply(consumerRecord('k', 'b', 2), 2, 5);
+    index.apply(forgetRecord('k', 'nobody'), 2, 6);
+    index.apply(forgetRecord('x', 'a'), 2, 7);
+    expect(index.retention.get('k')?.consumers.size).toBe(2);
+    index.apply(forgetRecord('k', 'a'), 2, 8);
+    expect([...index.retention.get('k')!.consumers.keys()]).toEqual(['b']);
+    expect(index.segmentLive.get(2)).toBe(size('k', 9));
+    index.apply(forgetRecord('k', 'b'), 2, 9);
+    expect(index.retention.has('k')).toBe(false);
+    expect(index.segmentLive.get(2)).toBe(0);
+    // A trimmed key keeps its retention when its last consumer goes.
+    index.apply(consumerRecord('k', 'a', 1), 2, 10);
+    index.apply(trimRecord('k', 3, 10), 2, 11);
+    index.apply(forgetRecord('k', 'a'), 2, 12);
+    expect(index.startOf('k')).toBe(3);
+  });
+});
+
+describe('log() index: a delete or drop takes back retention', () => {
+  it('restarts the key at 0, forgets its trim and the consumers committed before the stamp', () => {
+    const index = threeValues();
+    index.apply(consumerRecord('k', 'early', 1), 2, 4);
+    index.apply(trimRecord('k', 5, 10), 2, 5);
+    index.apply(consumerRecord('k', 'late', 2), 2, 6);
+    index.apply(record(Kind.DELETE, 'k', { stamp: 6 }), 2, 7);
+    const retention = index.retention.get('k')!;
+    expect({ start: retention.start, dropped: retention.dropped, trim: retention.trim }).toEqual({ start: 0, dropped: 0, trim: undefined });
+    expect([...retention.consumers.keys()]).toEqual(['late']);
+    expect(index.cutOf('k')).toBe(0);
+    expect(index.segmentLive.get(2)).toBe(size('k', 12));
+    // The values committed before the delete went with it; a value appended after starts the key at 0.
+    expect(index.data.has('k')).toBe(false);
+    index.apply(record(Kind.VALUE, 'k', { valueLength: 2 }), 1, 8);
+    expect(index.sizeOf('k')).toBe(2);
+    index.apply(record(Kind.DROP, '', { stamp: 9 }), 1, 9);
+    expect(index.retention.size).toBe(0);
+    expect(index.segmentLive.get(2)).toBe(0);
+  });
+
+  it('a delete of a key with only a trim forgets it whole', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 3, 10), 2, 4);
+    index.apply(record(Kind.DELETE, 'k', { stamp: 5 }), 2, 5);
+    expect(index.retention.has('k')).toBe(false);
+    expect(index.segmentLive.get(2)).toBe(0);
+  });
+
+  it('clear() forgets seals and retention too', () => {
+    const index = threeValues();
+    index.apply(record(Kind.KEY_SEAL, 'k'), 1, 4);
+    index.apply(consumerRecord('k', 'c', 1), 1, 5);
+    index.clear();
+    expect(index.seals.size + index.retention.size).toBe(0);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { Kind, RECORD_HEADER, announcedKeyLength, checksum, readHead, readU64, recordSize, writeRecord, writeU64 } from '../src/log/record.js';
+import { Kind, RECORD_HEADER, announcedKeyLength, checksum, indexReadsValue, readHead, readU64, recordSize, writeRecord, writeU64 } from '../src/log/record.js';
 
 const FILL = 0xee;
 
@@ -88,6 +88,19 @@ describe('log() records: the header layout', () => {
       expect(out.readUInt32LE(6)).toBe(Math.floor(n / 2 ** 32));
       expect([out[0], out[1], out[10], out[11]]).toEqual([FILL, FILL, FILL, FILL]);
     }
+  });
+});
+
+describe('log() records: kinds', () => {
+  it('keep the numbers they are written with, which files on disk already hold', () => {
+    expect([Kind.VALUE, Kind.DELETE, Kind.DROP, Kind.ISET, Kind.SEGMENT, Kind.SEAL, Kind.MOVE, Kind.MOVE_ISET, Kind.KEY_SEAL, Kind.KEY_SEAL_AT, Kind.TRIM, Kind.CONSUMER, Kind.FORGET]).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+    ]);
+  });
+
+  it('the index reads the value of a trim, a consumer\'s commit and a forget only', () => {
+    const read = [Kind.VALUE, Kind.DELETE, Kind.DROP, Kind.ISET, Kind.SEGMENT, Kind.SEAL, Kind.MOVE, Kind.MOVE_ISET, Kind.KEY_SEAL, Kind.KEY_SEAL_AT, Kind.TRIM, Kind.CONSUMER, Kind.FORGET].filter(indexReadsValue);
+    expect(read).toEqual([Kind.TRIM, Kind.CONSUMER, Kind.FORGET]);
   });
 });
 
