@@ -3,7 +3,9 @@
  * consumers and trims are kept by the served store, where every client sees
  * them.
  *
- * - "commit" { key, consumer, position }: records a consumer's position.
+ * - "commit" { key, consumer, position, trim? }: records a consumer's position;
+ *   with `trim: true`, then trims the key to what its consumers committed, in
+ *   one request (a follower with `trim: true`).
  * - "consumers" { key }: replies { consumers: [{ consumer, position }] }.
  * - "forget" { key, consumer }: removes a consumer.
  * - "trim" { key, position? }: trims the key (without a position, to what its consumers committed).
@@ -32,7 +34,17 @@ export function retentionRequest(header: Header, store: BaseStore<Uint8Array>): 
   switch (header.op) {
     case 'commit': {
       const at = position(header.position, false)!;
-      return { work: async () => (await store.commit(keyFromId(checkedKeyId(key)), consumer as string, at), {}), change: true };
+      if (header.trim !== undefined && typeof header.trim !== 'boolean') throw protocolError('"trim" must be true or false');
+      const trim = header.trim === true;
+      return {
+        work: async () => {
+          const id = checkedKeyId(key);
+          await store.commit(keyFromId(id), consumer as string, at);
+          if (trim) await store.trim(keyFromId(id));
+          return {};
+        },
+        change: true,
+      };
     }
     case 'consumers':
       return { work: async () => ({ header: { consumers: await store.consumersId(checkedKeyId(key)) } }) };
