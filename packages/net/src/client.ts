@@ -157,6 +157,11 @@ export class ClientStore extends BytesStore {
     await this.call({ op: 'commit', key: id, consumer, position });
   }
 
+  /** One request: the server commits and trims. */
+  override async commitAndTrimId(id: KeyId, consumer: string, position: number): Promise<void> {
+    await this.call({ op: 'commit', key: id, consumer, position, trim: true });
+  }
+
   override async consumersId(id: KeyId): Promise<Consumer[]> {
     const { header } = await this.call({ op: 'consumers', key: id });
     const consumers = header.consumers;
