@@ -9,8 +9,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DictStore } from '@laminate/core';
-import { keyId } from '@laminate/core/layer';
+import { DictStore, zstd } from '@laminate/core';
+import { frame, keyId } from '@laminate/core/layer';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { EpisodePool, type EpisodeMeta } from '@laminate/pool';
 import { inspectStack } from '../src/encoding.js';
@@ -162,6 +162,20 @@ describe('index replay: records as they are', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('index replay: a damaged index', () => {
+  it('is ERR_CORRUPT_FRAME naming the index when a frame does not hold one whole frame under its compression', async () => {
+    const store = new DictStore();
+    const pool = new EpisodePool(zstd(store), { schema: SCHEMA });
+    await pool.store(episode(0, 2), metaOf(0));
+    // A frame at the bottom whose zstd payload is not one frame: written by something other than the pool.
+    await store.appendIds([INDEX], [frame(zstd(new DictStore()).codec.encode(Buffer.from('no frame here')))]);
+    const error = await rejection(pool.find());
+    expect(error.code).toBe('ERR_CORRUPT_FRAME');
+    expect(error.message).toContain("The pool's index does not hold one whole frame");
+    await pool.close();
   });
 });
 
