@@ -165,10 +165,13 @@ describe('positions across a trim', () => {
     const dir = tempDir();
     const store = track(file(dir));
     await store.append({ k: Buffer.from('abcdef') });
+    // Links kept elsewhere hold the inodes the marker names, so that the key's new file has another, as it
+    // would after a while (a system may give a freed inode to the next file at once).
+    const held = tempDir();
+    fs.linkSync(store.fileOf('k'), join(held, 'before'));
     await store.trim('k', 4);
-    // The delete removed the key's file, then its process died before removing the marker. (A link kept
-    // elsewhere holds the file's inode, so that the key's new file has another, as it would after a while.)
-    fs.linkSync(store.fileOf('k'), join(tempDir(), 'held'));
+    fs.linkSync(store.fileOf('k'), join(held, 'after'));
+    // The delete removed the key's file, then its process died before removing the marker.
     fs.rmSync(store.fileOf('k'));
     await store.close();
     const again = track(file(dir));
