@@ -1,9 +1,10 @@
 import { isLaminateError, typeError } from './errors.js';
-import { frame } from './framing.js';
+import { HEADER, frame, lengthAt } from './framing.js';
 import { type FollowRequest, type Followed, followFrames } from './follow.js';
 import { type FrameReader, readFrames, streamFrames, wholeFramesEnd } from './frames.js';
 import { type KeyId, showKey } from './keys.js';
-import type { OpOptions, Store, Supports } from './store.js';
+import { type BaseStore, type OpOptions, type Store, type Supports, readRangeIds } from './store.js';
+import { badTrim } from './retention.js';
 import { WrapperStore } from './wrapper.js';
 
 /** How an encoding layer turns its values into bytes and back (partd's Encode). */
@@ -98,6 +99,19 @@ export class EncodeStore<V> extends WrapperStore<V> {
     return followFrames(this.inner.followId(id, request), id, this.reader, request, !(this.inner instanceof WrapperStore));
   }
 
+  /**
+   * A trim to a given position must fall where a frame ends, or the key would
+   * start inside one; the layer that frames the bytes store checks it (over
+   * another of these layers, the lowest). Positions committed by followers
+   * fall there already.
+   */
+  override async trimId(id: KeyId, position?: number): Promise<void> {
+    if (position !== undefined && !(this.inner instanceof WrapperStore) && !(await endsFrame(this.inner, id, position))) {
+      throw badTrim(id, position, `it is not where one of the ${this.layer}() values stored there ends; trim to a position a follower gave`);
+    }
+    return this.inner.trimId(id, position);
+  }
+
   /** repair() cuts only a torn tail after frames that decode (frames.ts). */
   protected override wholeEnd(id: KeyId, bytes: Uint8Array): number {
     return wholeFramesEnd(bytes, id, this.reader);
@@ -132,4 +146,18 @@ export function encode<V>(codec: Partial<Codec<V>> & Pick<Codec<V>, 'encode' | '
     },
     inner,
   );
+}
+
+/** True when a frame of `id`'s stored bytes ends at `position` (or the key starts there), walking the frame headers from its start. */
+async function endsFrame(store: BaseStore<Uint8Array>, id: KeyId, position: number): Promise<boolean> {
+  const start = await store.startId(id);
+  // At or before the start, the trim changes nothing: there is nothing to check.
+  if (position <= start) return true;
+  let at = start;
+  while (at < position) {
+    const [header] = await readRangeIds(store, [{ id, offset: at - start, length: HEADER }]);
+    if (header.byteLength < HEADER) return false;
+    at += HEADER + lengthAt(header, 0);
+  }
+  return at === position;
 }
