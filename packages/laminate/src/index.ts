@@ -8,7 +8,7 @@ export {
   LogStore, log, type LogOptions,
   EncodeStore, encode, type Codec, zlib, gzip, brotli, lz4, zstd, checksum, type LevelOptions, type CompressStore, msgpack, type MsgpackOptions,
   open, parseSpec, formatSpec, layerTypes, type AnyStore,
-  Follower, type FollowOptions, type FollowFrom, type Followed,
+  Follower, type FollowOptions, type FollowFrom, type Followed, type Consumer, type ConsumerFollowOptions,
 } from '@laminate/core';
 export {
   typedArrays, TypedArrayStore, Datetime64Array, parseDtype, type TypedValue, type NumericArray, type DatetimeUnit,
