@@ -17,13 +17,16 @@
  * `.schema` sub-key, under the inner store's lock, so that every column ends
  * after the same append. The `.schema` seal is the key's: a key sealed before
  * its first append ends its followers with no table, even if tables are
- * appended later (bytes appended after a seal are not followed).
+ * appended later (bytes appended after a seal are not followed). Before each
+ * table the follower looks whether the key is sealed, and ends at the number
+ * of tables the seal holds: a column's follower that fell behind may read
+ * frames appended after the seal, and those tables are not yielded.
  *
  * Retention (consumer positions, trims) is refused: the inner store's
  * records and trims are of bytes in one key, and a position here is neither.
  */
 import type { FollowOptions } from '@laminate/core';
-import { type BaseStore, BytesStore, FRAME_HEADER_BYTES, type FollowRequest, type Followed, type FrameReader, type KeyId, LaminateError, WrapperStore, followFrames, showKey, typeError } from '@laminate/core/layer';
+import { type BaseStore, BytesStore, FRAME_HEADER_BYTES, type FollowRequest, type Followed, type FrameReader, type KeyId, LaminateError, WrapperStore, followFrames, typeError } from '@laminate/core/layer';
 import type { Schema, Table } from 'apache-arrow';
 
 /** follow()'s options for arrowColumns(): those of every store, and the columns to follow (all by default). */
@@ -90,6 +93,8 @@ export async function* followColumns(layout: ColumnsLayout, id: KeyId, request: 
     return skipping(frames, starts.skips[c])[Symbol.asyncIterator]();
   });
   let count = starts.count;
+  /** How many tables the key held when it was sealed, once the follower has seen the seal. */
+  let sealedTables: number | undefined;
   try {
     for (;;) {
       const parts: Table[] = [];
@@ -99,17 +104,17 @@ export async function* followColumns(layout: ColumnsLayout, id: KeyId, request: 
           parts.push(next.value);
           continue;
         }
-        const endedBy = subRequests[c].endedBy;
-        if (endedBy === 'idle' || endedBy === undefined) {
-          // Nothing new for idleTimeoutMs: end without yielding the columns of an append still landing.
-          request.endedBy = 'idle';
-          return;
-        }
-        // Sealed: every column was sealed after the same append, so the others must end here too.
-        if (c > 0) throw torn(id, wanted.fields[c].name, count);
-        for (let other = 1; other < columnsFrames.length; other++) {
-          if (!(await columnsFrames[other].next()).done) throw torn(id, wanted.fields[0].name, count);
-        }
+        // A column that ended sealed was sealed with the others, after the same append: the key ends here,
+        // and the columns already taken of a table past the seal (or cut short before it) are dropped.
+        // Nothing new for idleTimeoutMs: end without yielding the columns of an append still landing.
+        request.endedBy = subRequests[c].endedBy === 'sealed' ? 'sealed' : 'idle';
+        return;
+      }
+      // A column's follower that falls behind may read on past its seal when more was appended after it, so
+      // the key's seal is looked at before each table: a table is yielded only if the key was not sealed before
+      // it landed (once sealed, how many tables the seal holds is worked out once).
+      sealedTables ??= await sealedColumns(layout, id);
+      if (sealedTables !== undefined && count >= sealedTables) {
         request.endedBy = 'sealed';
         return;
       }
@@ -249,13 +254,5 @@ export function notRetainedColumns(what: string): LaminateError {
   return new LaminateError(
     'ERR_NOT_SUPPORTED',
     `arrowColumns() cannot ${what}: its positions count tables, kept in one sub-key per column. Store follower.position yourself and resume with follow(key, { from: position }); for consumers and trims, follow an arrow() key instead.`,
-  );
-}
-
-function torn(id: KeyId, column: string, count: number): LaminateError {
-  return new LaminateError(
-    'ERR_CORRUPT_FRAME',
-    `Column "${column}" of key ${showKey(id)} ends at its seal after a different number of tables than the key's other columns (after table ${count}): an append was cut short between columns. Delete the key or rewrite it.`,
-    { key: showKey(id) },
   );
 }

@@ -150,6 +150,13 @@ describe('arrowColumns().follow() in this process', () => {
     expect(await lateTables).toEqual([1]);
     expect(late.endedBy).toBe('sealed');
 
+    // A follower that falls behind, with more appended after the seal before it reads on, still ends at the seal.
+    const behind = store.follow('k')[Symbol.asyncIterator]();
+    expect((await behind.next()).value!.getChild('batch')!.get(0)).toBe(0);
+    await store.append({ k: columnsTable(3) });
+    expect((await behind.next()).value!.getChild('batch')!.get(0)).toBe(1);
+    expect((await behind.next()).done).toBe(true);
+
     const all = store.follow('k');
     const batches = [];
     for await (const table of all) batches.push(table.getChild('batch')!.get(0));
@@ -157,7 +164,7 @@ describe('arrowColumns().follow() in this process', () => {
     expect(all.position).toBe(2);
     // Sealing again changes nothing; get() still reads what was appended after the seal.
     await store.seal('k');
-    expect((await store.get('k')).numRows).toBe(1 + 2 + 3);
+    expect((await store.get('k')).numRows).toBe(1 + 2 + 3 + 4);
     const again = [];
     for await (const table of store.follow('k', { from: 1, columns: ['row'] })) again.push(table.numRows);
     expect(again).toEqual([2]);
