@@ -349,6 +349,17 @@ describe('log() index: trims', () => {
     expect(index.segmentLive.get(3)).toBe(size('k', 8));
     index.apply(trimRecord('other', 9, 10, 2), 3, 7);
     expect(index.retention.has('other')).toBe(false);
+    // A key with consumers but no trim: a copied trim record is garbage.
+    index.apply(consumerRecord('c', 'reader', 1), 4, 8);
+    index.apply(trimRecord('c', 1, 10, 4), 5, 9);
+    expect(index.retention.get('c')?.trim).toBeUndefined();
+    expect(index.segmentLive.get(5)).toBeUndefined();
+  });
+
+  it('lists the segment of a trim record among those the index uses', () => {
+    const index = threeValues();
+    index.apply(trimRecord('k', 3, 10), 9, 4);
+    expect([...index.referenced()].sort()).toEqual([1, 9]);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { Kind, RECORD_HEADER, announcedKeyLength, checksum, indexReadsValue, readHead, readU64, recordSize, writeRecord, writeU64 } from '../src/log/record.js';
+import { Kind, RECORD_HEADER, announcedKeyLength, checksum, indexReadsValue, positionValue, readHead, readU64, recordSize, writeRecord, writeU64 } from '../src/log/record.js';
 
 const FILL = 0xee;
 
@@ -91,6 +91,16 @@ describe('log() records: the header layout', () => {
   });
 });
 
+describe('log() records: the value of a trim or a consumer\'s commit', () => {
+  it('is a u64 position, then the consumer\'s name in UTF-8', () => {
+    expect(positionValue(2 ** 40 + 5)).toEqual(Buffer.from([5, 0, 0, 0, 0, 1, 0, 0]));
+    const named = positionValue(7, 'lecté');
+    expect(named.byteLength).toBe(8 + 6);
+    expect(readU64(named, 0)).toBe(7);
+    expect(named.toString('utf8', 8)).toBe('lecté');
+  });
+});
+
 describe('log() records: kinds', () => {
   it('keep the numbers they are written with, which files on disk already hold', () => {
     expect([Kind.VALUE, Kind.DELETE, Kind.DROP, Kind.ISET, Kind.SEGMENT, Kind.SEAL, Kind.MOVE, Kind.MOVE_ISET, Kind.KEY_SEAL, Kind.KEY_SEAL_AT, Kind.TRIM, Kind.CONSUMER, Kind.FORGET]).toEqual([
@@ -145,6 +155,17 @@ describe('log() records: checksums', () => {
     const shifted = Buffer.concat([Buffer.alloc(5), out.subarray(0, RECORD_HEADER + key.length)]);
     expect(readHead(shifted, 5)?.valueLength).toBe(4);
     expect(readHead(shifted.subarray(0, shifted.byteLength - 1), 5)).toBeUndefined();
+  });
+
+  it('refuses a key cut short even when the bytes missing would have been zeros', () => {
+    // A key of NUL bytes: reading past the buffer as zeros would give the same checksum.
+    const key = '\0\0\0\0';
+    const out = filled(recordSize(4, 0));
+    writeRecord(out, 0, Kind.VALUE, key, 4, new Uint8Array(0), 0);
+    expect(readHead(out, 0)?.keyLength).toBe(4);
+    for (const cut of [1, 2, 4]) expect(readHead(out.subarray(0, out.byteLength - cut), 0), `${cut} bytes short`).toBeUndefined();
+    const shifted = Buffer.concat([Buffer.alloc(40), out]);
+    expect(readHead(shifted.subarray(0, shifted.byteLength - 1), 40)).toBeUndefined();
   });
 
   it('refuses a header whose announced key length runs past the buffer, whatever its checksum says', () => {
