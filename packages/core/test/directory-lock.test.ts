@@ -58,6 +58,20 @@ describe('DirectoryLock: the generation counter', () => {
     expect(generationOnDisk(dir)).toBe(301n);
   });
 
+  it('keeps one descriptor on the generation file, however many writes and removals', () => {
+    const dir = tempDir();
+    const lock = lockOf(dir);
+    lock.writing();
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 20; i++) {
+      lock.writing();
+      lock.filesRemoved();
+    }
+    expect(fds()).toBe(before);
+    expect(generationOnDisk(dir)).toBe(20n);
+  });
+
   it('another store learns of a removal when it next takes the lock, once per removal; a store opened after it does not', async () => {
     const dir = tempDir();
     const remover = lockOf(dir);
@@ -148,6 +162,7 @@ describe('DirectoryLock: the lock taken per call', () => {
       `The directory ${dir} stayed locked for lockTimeoutMs (150 ms): another process holds it, perhaps as its single owner ({ exclusive: true }). Close that store, or raise lockTimeoutMs.`,
     );
     expect((error as unknown as { holder: unknown }).holder).toEqual({ pid: process.pid, host: hostname() });
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('ELOCKED');
     expect(ends).toEqual(['ended']);
     expect(waiter.valid!()).toBe(false);
     await holder.release();
@@ -222,6 +237,20 @@ describe('DirectoryLock: a directory removed or replaced', () => {
     expect(isLaminateError(thrown(() => lock.assertPresent()), 'ERR_NOT_FOUND')).toBe(true);
   });
 
+  it('checks again once 10 ms have passed since the last check, by the monotonic clock', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const dir = tempDir();
+      const lock = lockOf(dir);
+      lock.assertPresent();
+      fs.rmdirSync(dir);
+      vi.advanceTimersByTime(10);
+      expect(isLaminateError(thrown(() => lock.assertPresent()), 'ERR_NOT_FOUND')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('replaced by another folder or a file: ERR_NOT_FOUND, and the lock taken in the new folder is let go', async () => {
     const dir = tempDir();
     const lock = lockOf(dir);
@@ -293,6 +322,7 @@ describe('DirectoryLock: the system refusing the lock', () => {
       const error = await rejection(new DirectoryLock(dir, SETTINGS, (wait) => void waits.push(wait)).perCall(() => undefined).acquire());
       expect(isLaminateError(error, 'ERR_DISK_FULL')).toBe(true);
       expect(waits).toEqual([]);
+      expect(isLaminateError(thrown(() => new DirectoryLock(dir, { ...SETTINGS, exclusive: true }, () => undefined).own()), 'ERR_DISK_FULL')).toBe(true);
       lock.close();
     } finally {
       spawnSync('umount', ['-l', dir]);
@@ -310,6 +340,7 @@ describe('DirectoryLock: single owner', () => {
     expect(isLaminateError(error, 'ERR_LOCKED')).toBe(true);
     expect(error.message).toBe(`The directory ${dir} is locked by another store or process. Close it there, or open this one without { exclusive: true } to share it.`);
     expect((error as unknown as { holder: unknown }).holder).toEqual({ pid: process.pid, host: hostname() });
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('ELOCKED');
     owner.close();
     expect(fs.existsSync(join(dir, LOCK_NAME))).toBe(false);
     // Closing twice, or after the lock went with its directory, is no error.
@@ -366,10 +397,40 @@ describe('DirectoryLock: a lock lost while held', () => {
     const error = thrown(() => lock.assertHeld());
     expect(isLaminateError(error, 'ERR_LOCKED')).toBe(true);
     expect(error.message).toBe(`The lock on ${dir} was lost (the lock file ${join(dir, LOCK_NAME)} was removed); the last call was not applied. Retry it.`);
+    expect((error.cause as Error).message).toBe(`the lock file ${join(dir, LOCK_NAME)} was removed`);
     lock.assertHeld();
     await call.release();
     await call.acquire();
     expect(call.valid!()).toBe(true);
+    await call.release();
+  });
+
+  it('lost, then the directory removed right after a check: assertHeld() still checks at once and says the directory is gone', async () => {
+    const dir = tempDir();
+    const lock = lockOf(dir, { staleMs: 2000 });
+    const call = lock.perCall(() => undefined);
+    await call.acquire();
+    fs.unlinkSync(join(dir, LOCK_NAME));
+    await vi.waitFor(() => expect(call.valid!()).toBe(false), { timeout: 20_000, interval: 20 });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      lock.assertPresent();
+      fs.rmdirSync(dir);
+      expect(isLaminateError(thrown(() => lock.assertHeld()), 'ERR_NOT_FOUND')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    await call.release();
+  });
+
+  it("mkdir strategy: a lock folder removed under the holder is noticed too (proper-lockfile's refresh)", async () => {
+    const dir = tempDir();
+    const lock = lockOf(dir, { strategy: 'mkdir', staleMs: 2000 });
+    const call = lock.perCall(() => undefined);
+    await call.acquire();
+    fs.rmdirSync(join(dir, LOCK_NAME));
+    await vi.waitFor(() => expect(call.valid!()).toBe(false), { timeout: 20_000, interval: 20 });
+    expect(isLaminateError(thrown(() => lock.assertHeld()), 'ERR_LOCKED')).toBe(true);
     await call.release();
   });
 
