@@ -5,17 +5,45 @@
  * planted on the way (refused, never followed), what counts as a key that
  * holds nothing, and the listing of the keys a directory holds.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isLaminateError } from '@laminate/core';
 import { tempDirs, thrown } from '@laminate/core/testing';
 import { KeyPaths, LAYOUTS, escapedLayout } from '../src/key-paths.js';
 import { type KeyId, keyFromId, keyId } from '../src/keys.js';
 import { encodePart } from '../src/filenames.js';
 
-const tempDir = tempDirs('laminate-key-paths-test-');
+const tempDir = tempDirs('laminate-key-paths-test-', afterAll);
+const mounts: string[] = [];
+afterAll(() => {
+  for (const dir of mounts) spawnSync('umount', ['-l', dir]);
+});
+
+/** A fresh tmpfs mounted with `options` (a real full disk), unmounted after the tests. */
+function mountTmpfs(options: string): string {
+  if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
+  const dir = tempDir();
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
+  mounts.push(dir);
+  return dir;
+}
+
+/** Fills `dir` (a tmpfs) until the system says ENOSPC: with `inodes`, with empty files, else with one growing file. */
+function fill(dir: string, inodes: boolean): void {
+  try {
+    if (inodes) for (let i = 0; ; i++) fs.writeFileSync(join(dir, `f${i}`), '');
+    const fd = fs.openSync(join(dir, 'fill'), 'w');
+    try {
+      for (;;) fs.writeSync(fd, Buffer.alloc(4096));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  }
+}
 const id = (key: string | string[]): KeyId => keyId(key);
 const LONG = 'L'.repeat(250);
 const HASHED = encodePart(LONG).name;
@@ -81,10 +109,12 @@ describe('KeyPaths.of(): the file of a key', () => {
     expect(isLaminateError(thrown(() => paths.of(id(keyOfPathLength(root, MAX_PATH_BYTES + 1, 1)))), 'ERR_INVALID_KEY')).toBe(true);
   });
 
-  it("a short key's message shows it whole", () => {
+  it("a key shown in 100 characters or fewer is shown whole in the message", () => {
     const root = join(tempDir(), 'd'.repeat(4090));
     const error = thrown(() => new KeyPaths(root, escapedLayout).of(id('short')));
     expect(error.message.startsWith('Key "short" is too long for file()')).toBe(true);
+    const hundred = 'h'.repeat(98);
+    expect(thrown(() => new KeyPaths(root, escapedLayout).of(id(hundred))).message.startsWith(`Key "${hundred}" is too long`)).toBe(true);
   });
 });
 
@@ -130,6 +160,31 @@ describe('KeyPaths: folders and sidecars made before a write', () => {
       expect((error as unknown as { key: string }).key).toBe(JSON.stringify(keyFromId(key)));
     }
     expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('makes nothing outside the store, and works in a store reached through a link to its directory', () => {
+    const real = tempDir();
+    const root = join(tempDir(), 'link');
+    fs.symlinkSync(real, root);
+    const cwd = fs.readdirSync(process.cwd());
+    const paths = new KeyPaths(root, escapedLayout);
+    const key = id([LONG, 'b', 'c']);
+    paths.prepare(key, false);
+    expect(paths.reach(key)).toBe(join(root, `${HASHED}%d`, 'b%d', 'c'));
+    expect(fs.readdirSync(real).sort()).toEqual([`${HASHED}%d`, `.${HASHED}`].sort());
+    expect(fs.readdirSync(process.cwd())).toEqual(cwd);
+  });
+
+  it('on a full disk: no inode for a folder, or no room for a sidecar, is ENOSPC, and no sidecar is left cut short', () => {
+    const inodes = mountTmpfs('size=1m,nr_inodes=8');
+    fill(inodes, true);
+    expect((thrown(() => new KeyPaths(inodes, escapedLayout).prepare(id(['a', 'b']), false)) as unknown as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(fs.existsSync(join(inodes, 'a%d'))).toBe(false);
+
+    const space = mountTmpfs('size=64k');
+    fill(space, false);
+    expect((thrown(() => new KeyPaths(space, escapedLayout).prepare(id(LONG), false)) as unknown as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(fs.readdirSync(space)).toEqual(['fill']);
   });
 
   it('a file where a folder must go is the system\'s EEXIST', () => {
@@ -180,6 +235,9 @@ describe('KeyPaths: links on the way to a key, checked once', () => {
     expect(second.stat(kept)?.isFile()).toBe(true);
     second.remove(kept);
     expect(fs.existsSync(second.of(kept))).toBe(false);
+    // Removing a key that holds nothing is no error.
+    second.remove(kept);
+    second.remove(id('never'));
     fs.rmdirSync(join(other, 't%d'));
     fs.symlinkSync(outside, join(other, 't%d'));
     expect(isLaminateError(thrown(() => second.reach(kept)), 'ERR_SYMLINK')).toBe(true);
