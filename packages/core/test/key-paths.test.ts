@@ -166,13 +166,20 @@ describe('KeyPaths: folders and sidecars made before a write', () => {
     const real = tempDir();
     const root = join(tempDir(), 'link');
     fs.symlinkSync(real, root);
-    const cwd = fs.readdirSync(process.cwd());
-    const paths = new KeyPaths(root, escapedLayout);
-    const key = id([LONG, 'b', 'c']);
-    paths.prepare(key, false);
-    expect(paths.reach(key)).toBe(join(root, `${HASHED}%d`, 'b%d', 'c'));
+    // From an empty working directory, where a relative path would land.
+    const cwd = process.cwd();
+    const elsewhere = tempDir();
+    process.chdir(elsewhere);
+    try {
+      const paths = new KeyPaths(root, escapedLayout);
+      const key = id([LONG, 'b', 'c']);
+      paths.prepare(key, false);
+      expect(paths.reach(key)).toBe(join(root, `${HASHED}%d`, 'b%d', 'c'));
+    } finally {
+      process.chdir(cwd);
+    }
     expect(fs.readdirSync(real).sort()).toEqual([`${HASHED}%d`, `.${HASHED}`].sort());
-    expect(fs.readdirSync(process.cwd())).toEqual(cwd);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
   it('on a full disk: no inode for a folder, or no room for a sidecar, is ENOSPC, and no sidecar is left cut short', () => {
