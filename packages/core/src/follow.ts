@@ -176,7 +176,10 @@ export async function* followBytes(store: FollowableBytes, id: KeyId, request: F
       throwIfAborted(request.signal);
       store.assertOpen();
       const max = sealed === undefined ? FOLLOW_PIECE : Math.min(FOLLOW_PIECE, sealed - offset);
-      const bytes = max > 0 ? await store.readFollowedId(id, offset, max) : EMPTY;
+      let bytes = max > 0 ? await store.readFollowedId(id, offset, max) : EMPTY;
+      // A seal that landed while the key was being read may have been followed by more appends, which the
+      // read can include: look for it after the read, which cannot be before a seal made after this look.
+      if (bytes.byteLength > 0 && sealed === undefined && (sealed = await store.sealedId(id)) !== undefined) bytes = bytes.subarray(0, Math.max(0, sealed - offset));
       if (bytes.byteLength > 0) {
         offset += bytes.byteLength;
         yield { value: bytes, position: offset };
@@ -330,9 +333,11 @@ export async function nextPiece(store: FollowableBytes, id: KeyId, offset: numbe
   try {
     const until = Date.now() + waitMs;
     for (;;) {
-      const sealed = await store.sealedId(id);
+      let sealed = await store.sealedId(id);
       const room = sealed === undefined ? max : Math.min(max, sealed - offset);
-      const bytes = room > 0 ? await store.readFollowedId(id, offset, room) : EMPTY;
+      let bytes = room > 0 ? await store.readFollowedId(id, offset, room) : EMPTY;
+      // As in followBytes: a seal made during the read is looked for after it, so nothing appended past it is sent.
+      if (bytes.byteLength > 0 && sealed === undefined && (sealed = await store.sealedId(id)) !== undefined) bytes = bytes.subarray(0, Math.max(0, sealed - offset));
       const left = until - Date.now();
       if (bytes.byteLength > 0 || (sealed !== undefined && offset >= sealed) || left <= 0) return { bytes, sealed };
       await watch.next(left, signal);
