@@ -184,7 +184,8 @@ export class BufferStore extends BytesStore {
       await this.slow.appendIds(ids, values, { transfer: true });
     } catch (error) {
       // The slow store wrote the first `appended` values before failing: they have left memory.
-      const appended = (error as { appended?: number }).appended ?? 0;
+      // A store may reject with anything, null included: read the count only from an object that has it.
+      const appended = (error as { appended?: number } | null | undefined)?.appended ?? 0;
       await this.leftMemory(ids.slice(0, appended));
       // The append that triggered this spill already holds its values in
       // memory: say so, so that a caller does not append them twice.
@@ -218,13 +219,13 @@ export class BufferStore extends BytesStore {
     if (this.memoryKeyCount() > 0) await this.spill([...this.memorySizes()].map(([id]) => id));
   }
 
-  /** ERR_DISK_FULL, before anything moves, when spilling all of memory would pass maxDiskBytes. */
-  private refuseFlushPastLimit(what: string): void {
+  /** ERR_DISK_FULL, before anything moves, when spilling `bytes` (by default all of memory) would pass maxDiskBytes. */
+  private refuseFlushPastLimit(what: string, bytes = this.held): void {
     const max = this.opts.maxDiskBytes;
-    if (max === undefined || this.spilled + this.held <= max) return;
+    if (max === undefined || this.spilled + bytes <= max) return;
     throw new LaminateError(
       'ERR_DISK_FULL',
-      `buffer(): ${what} would spill the ${this.held} bytes in memory, past maxDiskBytes (${max} bytes; ${this.spilled} already spilled). Nothing was moved and the store stays open: delete keys or raise maxDiskBytes, then call ${what} again.`,
+      `buffer(): ${what} would spill ${bytes === this.held ? `the ${bytes} bytes in memory` : `${bytes} bytes of the key from memory`}, past maxDiskBytes (${max} bytes; ${this.spilled} already spilled). Nothing was moved and the store stays open: delete keys or raise maxDiskBytes, then call ${what} again.`,
     );
   }
 
@@ -345,7 +346,11 @@ export class BufferStore extends BytesStore {
   override commitId(id: KeyId, consumer: string, position: number): Promise<void> {
     // The slow store checks the position against its length: bytes still in memory make the key longer.
     return this.lock.run(async () => {
-      if (this.memorySize(id) > 0) await this.spill([id]);
+      const inMemory = this.memorySize(id);
+      if (inMemory > 0) {
+        this.refuseFlushPastLimit('commit()', inMemory);
+        await this.spill([id]);
+      }
       await this.slow.commitId(id, consumer, position);
     });
   }
@@ -361,8 +366,9 @@ export class BufferStore extends BytesStore {
   /** Spills the key's bytes in memory first, so that the slow store holds all of it, then trims there. */
   override trimId(id: KeyId, position?: number): Promise<void> {
     return this.lock.run(async () => {
-      if (this.memorySize(id) > 0) {
-        this.refuseFlushPastLimit('trim()');
+      const inMemory = this.memorySize(id);
+      if (inMemory > 0) {
+        this.refuseFlushPastLimit('trim()', inMemory);
         await this.spill([id]);
       }
       const before = await this.slow.startId(id);

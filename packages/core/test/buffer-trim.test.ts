@@ -60,8 +60,13 @@ describe('buffer(): commit, trim and the disk budget', () => {
     await store.append({ k: Buffer.from('d'.repeat(50)) });
     const refused = await rejection(store.trim('k', 18));
     expect(refused.code).toBe('ERR_DISK_FULL');
-    expect(refused.message).toContain('trim() would spill the 52 bytes in memory');
+    expect(refused.message).toContain('trim() would spill 50 bytes of the key from memory');
     expect([store.memoryUsage, store.spilledBytes, await store.startOf('k')]).toEqual([52, 3, 17]);
+    // So is a commit, which spills the key too: the consumer is not registered.
+    const refusedCommit = await rejection(store.commit('k', 'late', 18));
+    expect(refusedCommit.code).toBe('ERR_DISK_FULL');
+    expect(refusedCommit.message).toContain('commit() would spill 50 bytes of the key from memory');
+    expect([store.memoryUsage, store.spilledBytes, await store.consumers('k')]).toEqual([52, 3, []]);
     await store.trim('never');
     expect(await sortedKeys(store)).toEqual(['k', 'o']);
 

@@ -455,6 +455,22 @@ describe('buffer(): memoryUsage never drifts from what the fast store holds', ()
     expect(Buffer.from(await store.get('b')).equals(value(2, 300))).toBe(true);
     expect(Buffer.from(await store.get('e')).equals(value(5, 500))).toBe(true);
   });
+
+  it('passes on what a slow store rejects a spill with, even null, and keeps every value in memory', async () => {
+    class NullRejectingDict extends DictStore {
+      override appendIds(): Promise<void> {
+        return Promise.reject(null);
+      }
+    }
+    const { fast, store } = stack({ availableMemory: 1000, maxSpillKeys: 10, spillFraction: 1 }, new NullRejectingDict());
+    await store.append({ a: value(1, 600) });
+    let thrown: unknown = 'nothing';
+    await store.append({ b: value(2, 600) }).catch((error: unknown) => (thrown = error));
+    expect(thrown).toBeNull();
+    await expectNoDrift(store, fast);
+    expect(Buffer.from(await store.get('a')).equals(value(1, 600))).toBe(true);
+    expect(Buffer.from(await store.get('b')).equals(value(2, 600))).toBe(true);
+  });
 });
 
 // ---------------------------------------------------------------- maxDiskBytes
