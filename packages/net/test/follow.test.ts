@@ -34,26 +34,6 @@ async function until(test: () => boolean | Promise<boolean>): Promise<void> {
 }
 
 describe('follow() over client()', () => {
-  it('a follower behind a seal stops at it, though more was appended after the seal', async () => {
-    const server = await startedServer(new DictStore());
-    const store = msgpack(client(server.address));
-    later(() => store.close());
-    await store.append({ k: [1] });
-    await store.append({ k: [2] });
-    const follower = store.follow('k');
-    const seen: unknown[] = [];
-    for await (const [value] of follower) {
-      seen.push(value);
-      if (value === 1) {
-        await store.seal('k');
-        await store.append({ k: [3] });
-      }
-    }
-    expect(seen).toEqual([1, 2]);
-    expect(follower.endedBy).toBe('sealed');
-    expect(await store.get('k')).toEqual([1, 2, 3]);
-  });
-
   it('follows what another process appends to the served file() store, through connections cut again and again, each value once and in order', async () => {
     const dir = tempDir();
     const server = await startedServer(file(dir));

@@ -319,6 +319,37 @@ export function conformance<V>(name: string, stack: StackUnderTest<V>): void {
       if (outcome === undefined) expect(await collect(store.follow('k', { from: follower.position }))).toEqual([]);
     });
 
+    it('ends a follower that is behind a seal at the seal, though more was appended after it', async () => {
+      const store = fresh();
+      const notSupported = (error: unknown) => error instanceof LaminateError && error.code === 'ERR_NOT_SUPPORTED';
+      // Only where seals are kept: a store that keeps none says so for any key.
+      const probe = await store.seal('probe').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      if (probe !== undefined) return void expect(notSupported(probe)).toBe(true);
+      await store.append({ k: v(1) });
+      await store.append({ k: v(2) });
+      const seen: V[] = [];
+      const follower = store.follow('k');
+      try {
+        for await (const value of follower) {
+          seen.push(value);
+          // While the follower holds its first value (or piece), the key is sealed and then grows past the seal.
+          if (seen.length === 1) {
+            await store.seal('k');
+            await store.append({ k: v(3) });
+          }
+        }
+      } catch (error) {
+        if (notSupported(error)) return;
+        throw error;
+      }
+      expect(follower.endedBy).toBe('sealed');
+      same(values.joined(seen), values.joined([v(1), v(2)]));
+      same(await store.get('k'), values.joined([v(1), v(2), v(3)]));
+    });
+
     it('loses nothing under hundreds of concurrent appends, in call order', async () => {
       const store = fresh();
       const expected: V[][] = Array.from({ length: 10 }, () => []);
