@@ -116,6 +116,19 @@ describe("inventory(): the store's own files and the foreign ones", () => {
     }
   });
 
+  it('.trimmed and .consumers (retention) hold escaped names as .iset does, with files written aside there too', () => {
+    for (const layout of [escapedLayout, LAYOUTS.partd]) {
+      const dir = tempDir();
+      build(dir, ['.trimmed/', '.trimmed/k', '.trimmed/t%d/', '.trimmed/t%d/u', '.trimmed/.tmp-7-abc', '.consumers/', '.consumers/c', '.consumers/stray notes']);
+      const found = sorted(dir, layout);
+      expect([...found.own].sort()).toEqual(['.consumers/', '.consumers/c', '.trimmed/', '.trimmed/.tmp-7-abc', '.trimmed/k', '.trimmed/t%d/', '.trimmed/t%d/u'].sort());
+      expect(found.foreign).toEqual([join('.consumers', 'stray notes')]);
+    }
+    const files = tempDir();
+    build(files, ['.trimmed', '.consumers']);
+    expect(sorted(files).foreign).toEqual(['.consumers', '.trimmed']);
+  });
+
   it('.iset or .sealed as a file, or below the top folder, is foreign', () => {
     const dir = tempDir();
     build(dir, ['.iset', '.sealed', 'k%d/', 'k%d/.iset/', 'k%d/.iset/m']);
