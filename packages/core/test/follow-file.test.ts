@@ -166,9 +166,27 @@ describe('file(): seal markers', () => {
       expect(error.code, JSON.stringify(by)).toBe('ERR_IO');
       expect(error.message).toContain('sealed');
       expect(error.message).toContain('"k"');
+      expect(error.key).toBe('"k"');
     }
     fs.writeFileSync(join(dir, '.sealed', 'k'), '9007199254740991');
     expect(readSeal(seals, 'k')).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('passes on an error reading a marker other than its absence: a folder in its place', () => {
+    const dir = tempDir();
+    const seals = sealPaths(dir);
+    fs.mkdirSync(join(dir, '.sealed', 'k'), { recursive: true });
+    expect((thrown(() => readSeal(seals, 'k')) as unknown as NodeJS.ErrnoException).code).toBe('EISDIR');
+  });
+
+  it('passes on the write\'s own error when the marker folder is missing', () => {
+    const dir = tempDir();
+    const seals = sealPaths(dir);
+    const careless = Object.assign(Object.create(Object.getPrototypeOf(seals)) as KeyPaths, seals, { prepare: () => undefined });
+    const error = thrown(() => writeSeal(careless, 'k', 1, false)) as unknown as NodeJS.ErrnoException;
+    expect(error.code).toBe('ENOENT');
+    expect(error.syscall).toBe('open');
+    expect(fs.existsSync(join(dir, '.sealed'))).toBe(false);
   });
 
   it('removes a key\'s marker, and removing one that is not there changes nothing', () => {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DictStore, zstd } from '@laminate/core';
+import { DictStore, FileStore, zstd } from '@laminate/core';
 import { frame, keyId } from '@laminate/core/layer';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { EpisodePool, type EpisodeMeta } from '@laminate/pool';
@@ -244,22 +244,39 @@ describe('index replay: an append whose reply was lost', () => {
     }
   }
 
-  it('reads the index again: the episode whose index record landed is found, and ids go on after it', async () => {
-    const store = new LosesOneReply();
-    const pool = new EpisodePool(store, { schema: SCHEMA });
-    try {
-      await pool.store(episode(0, 2), metaOf(0));
-      await pool.store(episode(1, 2), metaOf(1));
-      store.armed = true;
-      expect((await rejection(pool.store(episode(2, 2), metaOf(2)))).message).toBe('the reply was lost');
-      expect(ids(await pool.find())).toEqual([0, 1, 2]);
-      expect(await pool.store(episode(3, 2), metaOf(3))).toBe(3);
-      expect(ids(await pool.find())).toEqual([0, 1, 2, 3]);
-      const other = new EpisodePool(store);
-      expect(ids(await other.find())).toEqual([0, 1, 2, 3]);
-      expect(pool.size).toBe(4);
-    } finally {
-      await pool.close();
+  /** The same over file(dir). */
+  class FileLosesOneReply extends FileStore {
+    armed = false;
+    override async appendIds(keys: readonly string[], values: readonly Uint8Array[]): Promise<void> {
+      await super.appendIds(keys, values);
+      if (this.armed && keys.includes(INDEX)) {
+        this.armed = false;
+        throw new Error('the reply was lost');
+      }
     }
-  });
+  }
+
+  for (const [name, make] of [
+    ['dict()', () => new LosesOneReply()],
+    ['file(dir)', () => new FileLosesOneReply(tempDir())],
+  ] as const) {
+    it(`reads the index again: the episode whose index record landed is found, and ids go on after it (${name})`, async () => {
+      const store = make();
+      const pool = new EpisodePool(store, { schema: SCHEMA });
+      try {
+        await pool.store(episode(0, 2), metaOf(0));
+        await pool.store(episode(1, 2), metaOf(1));
+        store.armed = true;
+        expect((await rejection(pool.store(episode(2, 2), metaOf(2)))).message).toBe('the reply was lost');
+        expect(ids(await pool.find())).toEqual([0, 1, 2]);
+        expect(await pool.store(episode(3, 2), metaOf(3))).toBe(3);
+        expect(ids(await pool.find())).toEqual([0, 1, 2, 3]);
+        const other = new EpisodePool(store);
+        expect(ids(await other.find())).toEqual([0, 1, 2, 3]);
+        expect(pool.size).toBe(4);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
 });
