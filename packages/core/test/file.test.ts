@@ -314,6 +314,13 @@ describe('file(): several processes appending to one directory', () => {
     const reader = new Child('reader.ts', [dir, layer]);
     await Promise.all([...producers, reader].map((c) => c.line((l) => l === 'ready')));
     for (const p of producers) p.send('go');
+    // Every producer stops halfway; a whole pass of the reader made while they wait must see exactly half of
+    // every producer's values in every shared key (and, like every pass, only whole values in order).
+    await Promise.all(producers.map((p) => p.line((l) => l === 'half')));
+    const passes = () => reader.lines.filter((l) => l.startsWith('pass ')).length;
+    const next = passes() + 2; // the pass under way may have begun before the last producer stopped
+    const midway = await reader.line((l) => l.startsWith(`pass ${next} `));
+    for (const p of producers) p.send('on');
     const windows = await Promise.all(
       producers.map(async (p) => {
         await p.success();
@@ -323,7 +330,14 @@ describe('file(): several processes appending to one directory', () => {
     );
     reader.send('stop');
     const readerOut = await reader.success();
-    return { dir, windows, readerOut };
+    return { dir, windows, readerOut, midway: midway.split(' ').slice(2).map(Number) };
+  }
+
+  /** The records each shared key holds once every producer has made the first half of its calls. */
+  function recordsAtHalf(calls: number): number {
+    let records = 0;
+    for (let c = 0; c < Math.floor(calls / 2); c++) records += recordsInCall(c) * PRODUCERS;
+    return records;
   }
 
   function expectAllCalls(counts: Map<number, number>, calls: number) {
@@ -332,11 +346,12 @@ describe('file(): several processes appending to one directory', () => {
 
   it.concurrent('raw bytes with fixed-size records: nothing lost, interleaved or reordered, and readers only see whole values', async () => {
     const calls = 150;
-    const { dir, windows, readerOut } = await runProducers('raw', calls);
+    const { dir, windows, readerOut, midway } = await runProducers('raw', calls);
     // The producers really ran at the same time.
     expect(Math.max(...windows.map((w) => w.start))).toBeLessThan(Math.min(...windows.map((w) => w.end)));
-    // The reader read many times while they wrote, and never saw a torn value (it exits 1 if it does).
-    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThan(3);
+    // The reader read while every producer was halfway, and never saw a torn value (it exits 1 if it does).
+    expect(midway).toEqual([recordsAtHalf(calls), recordsAtHalf(calls)]);
+    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThanOrEqual(2 * SHARED_KEYS.length);
 
     const store = track(file(dir));
     for (const key of SHARED_KEYS) expectAllCalls(checkRecords(parseRaw(await store.get(key as Key))), calls);
@@ -351,9 +366,10 @@ describe('file(): several processes appending to one directory', () => {
 
   it.concurrent('msgpack(file(dir)): every producer\'s values arrive whole and in its order', async () => {
     const calls = 150;
-    const { dir, windows, readerOut } = await runProducers('msgpack', calls);
+    const { dir, windows, readerOut, midway } = await runProducers('msgpack', calls);
     expect(Math.max(...windows.map((w) => w.start))).toBeLessThan(Math.min(...windows.map((w) => w.end)));
-    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThan(3);
+    expect(midway).toEqual([recordsAtHalf(calls), recordsAtHalf(calls)]);
+    expect(Number(/^reads (\d+)/.exec(readerOut.at(-1)!)![1])).toBeGreaterThanOrEqual(2 * SHARED_KEYS.length);
 
     const store = track(msgpack(file(dir)));
     for (const key of SHARED_KEYS) expectAllCalls(checkRecords(parseMsgpack(await store.get(key as Key))), calls);
