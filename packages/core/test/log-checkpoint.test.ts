@@ -215,6 +215,20 @@ describe('log() checkpoint: one that does not check out is none', () => {
       expect(readCheckpoint(dir), `${value} at ${at}`).toBeUndefined();
     }
   });
+
+  it('is none when it is cut short and its checksum made to match, so its counts run past its end', () => {
+    const dir = tempDir();
+    writeCheckpoint(dir, sample(), 77);
+    const path = join(dir, CHECKPOINT_NAME);
+    const good = fs.readFileSync(path);
+    for (const length of [32, 40, 48, good.byteLength - 8]) {
+      const cut = Buffer.alloc(length);
+      good.copy(cut, 0, 0, length - 4);
+      cut.writeUInt32LE(crc32(cut.subarray(0, length - 4)), length - 4);
+      fs.writeFileSync(path, cut);
+      expect(readCheckpoint(dir), `${length} bytes`).toBeUndefined();
+    }
+  });
 });
 
 describe('log() checkpoint: value bytes of a key read from it', () => {

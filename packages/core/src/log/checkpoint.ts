@@ -122,6 +122,16 @@ export function readCheckpoint(dir: string): { index: LogIndex; position: number
   const version = bytes.byteLength < 28 ? 0 : bytes.readUInt32LE(4);
   if (bytes.byteLength < 28 || bytes.readUInt32LE(0) !== MAGIC || (version !== VERSION && version !== WITHOUT_SEALS && version !== WITHOUT_RETENTION)) return undefined;
   if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== bytes.readUInt32LE(bytes.byteLength - 4)) return undefined;
+  try {
+    return parseCheckpoint(bytes, version);
+  } catch (error) {
+    // A checkpoint whose checksum holds but whose counts run past its end was not written by log(): ignored, like a damaged one.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+function parseCheckpoint(bytes: Buffer, version: number): { index: LogIndex; position: number } {
   const index = new LogIndex();
   const position = readU64(bytes, 8);
   let at = 16;
