@@ -7,16 +7,18 @@
  * several processes: the lock file records this process, which is alive, so
  * each excludes the others as another process would.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLaminateError } from '@laminate/core';
 import { rejection, tempDirs, thrown } from '@laminate/core/testing';
+import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { DirectoryLock, GENERATION_NAME, LOCK_NAME, type LockSettings, type LockWait } from '../src/directory-lock.js';
 
 const tempDir = tempDirs('laminate-directory-lock-test-');
+const mountTmpfs = tmpfsMounts(tempDir);
 const opened: DirectoryLock[] = [];
 
 afterEach(() => {
@@ -308,9 +310,7 @@ describe('DirectoryLock: when a lock left by another host is stale', () => {
 
 describe('DirectoryLock: the system refusing the lock', () => {
   it('no inode left for the lock file: ERR_DISK_FULL, not a wait', async () => {
-    if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
-    const dir = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=8', 'tmpfs', dir], { stdio: 'pipe' });
+    const dir = mountTmpfs('size=1m,nr_inodes=8');
     try {
       const lock = new DirectoryLock(dir, SETTINGS, () => undefined);
       try {
@@ -325,6 +325,7 @@ describe('DirectoryLock: the system refusing the lock', () => {
       expect(isLaminateError(thrown(() => new DirectoryLock(dir, { ...SETTINGS, exclusive: true }, () => undefined).own()), 'ERR_DISK_FULL')).toBe(true);
       lock.close();
     } finally {
+      // Now, not after the file's tests: this file's folders are removed after each test.
       spawnSync('umount', ['-l', dir]);
     }
   });

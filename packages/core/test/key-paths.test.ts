@@ -5,30 +5,19 @@
  * planted on the way (refused, never followed), what counts as a key that
  * holds nothing, and the listing of the keys a directory holds.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLaminateError } from '@laminate/core';
 import { tempDirs, thrown } from '@laminate/core/testing';
+import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { KeyPaths, LAYOUTS, escapedLayout } from '../src/key-paths.js';
 import { type KeyId, keyFromId, keyId } from '../src/keys.js';
 import { encodePart } from '../src/filenames.js';
 
 const tempDir = tempDirs('laminate-key-paths-test-', afterAll);
-const mounts: string[] = [];
-afterAll(() => {
-  for (const dir of mounts) spawnSync('umount', ['-l', dir]);
-});
-
-/** A fresh tmpfs mounted with `options` (a real full disk), unmounted after the tests. */
-function mountTmpfs(options: string): string {
-  if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
-  const dir = tempDir();
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
-  mounts.push(dir);
-  return dir;
-}
+const mountTmpfs = tmpfsMounts(tempDir);
 
 /** Fills `dir` (a tmpfs) until the system says ENOSPC: with `inodes`, with empty files, else with one growing file. */
 function fill(dir: string, inodes: boolean): void {

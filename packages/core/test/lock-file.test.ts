@@ -6,20 +6,20 @@
  * release, a process exit, or a full disk. Locks of "other processes" are
  * files written as those processes would write them, or real child processes.
  */
-import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDirs } from '@laminate/core/testing';
+import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { LockFile, lockCompanions, parseOwner, readOwner } from '../src/lock-file.js';
 import { spawnFixture } from './fixtures/spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tempDir = tempDirs('laminate-lock-file-test-', afterAll);
 const children: ChildProcess[] = [];
-const mounts: string[] = [];
 /** Releases of locks a test took, let go of after it whatever its outcome. */
 const releases: (() => void)[] = [];
 
@@ -27,9 +27,7 @@ afterEach(() => {
   for (const release of releases.splice(0)) release();
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
-afterAll(() => {
-  for (const dir of mounts) spawnSync('umount', ['-l', dir]);
-});
+const mountTmpfs = tmpfsMounts(tempDir);
 
 function bootId(): string {
   try {
@@ -410,14 +408,6 @@ describe('LockFile: a process that ends holding its lock', () => {
   });
 });
 
-/** A fresh tmpfs mounted with `options`, unmounted after the tests. */
-function mountTmpfs(options: string): string {
-  if (process.getuid?.() !== 0) throw new Error('This test mounts a tmpfs (a real full disk), which needs root. Run the suite as root (CI does).');
-  const dir = tempDir();
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
-  mounts.push(dir);
-  return dir;
-}
 
 describe('LockFile: a full disk', () => {
   it('when not even the owner record fits, the take fails with ENOSPC and leaves no lock file behind', () => {
