@@ -38,7 +38,7 @@ const batches = (lines: readonly string[]) => lines.filter((line) => line.starts
 describe('arrow(file(dir)).follow() across processes', () => {
   it('every consumer gets every batch once, in order: started early, started late, and resumed after SIGKILL', async () => {
     const dir = tempDir();
-    const count = 2000;
+    const count = 10_000;
     const producer = start('batch-producer.ts', [dir, String(count)]);
     const early = start('batch-consumer.ts', [dir, 'start']);
     const killed = start('batch-consumer.ts', [dir, 'start', '400']);
@@ -47,7 +47,7 @@ describe('arrow(file(dir)).follow() across processes', () => {
     await killed.ended.catch(() => undefined);
     const acknowledged = killed.lines.filter((line) => line.startsWith('batch '));
     const resumed = start('batch-consumer.ts', [dir, acknowledged.at(-1)!.split(' ')[3]]);
-    await until(() => producer.lines.includes('at 1200'));
+    await until(() => producer.lines.includes('at 5000'));
     const late = start('batch-consumer.ts', [dir, 'start']);
     await producer.ended;
 
