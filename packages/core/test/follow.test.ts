@@ -4,30 +4,18 @@
  * dict(), file(), buffer() across spills and the encoding layers; positions
  * to resume from; abort, idle timeout and the sealed end; seal markers on disk.
  */
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DictStore, buffer, dict, file, isLaminateError, log, msgpack, zlib } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
 import { seededRandom } from '@laminate/core/layer';
-import { type Fixture, spawnFixture } from './fixtures/spawn.js';
+import { processScope } from './fixtures/spawn.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const FIXTURES = join(here, 'fixtures');
 const tempDir = tempDirs('laminate-follow-test-', afterAll);
-const children: ChildProcess[] = [];
-const stores: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-});
-function track<S extends { close(): Promise<void> }>(store: S): S {
-  stores.push(store);
-  return store;
-}
+/** runFixture(name, args): ./fixtures/name in a process of its own; `ended` resolves with its stdout lines, or rejects with its stderr. */
+const { fixture: runFixture, track } = processScope();
 
 const bytes = (text: string) => Buffer.from(text);
 const text = (value: Uint8Array) => Buffer.from(value).toString();
@@ -36,11 +24,6 @@ async function collect<V>(iterable: AsyncIterable<V>): Promise<V[]> {
   const out: V[] = [];
   for await (const value of iterable) out.push(value);
   return out;
-}
-
-/** Runs a fixture of this folder; `ended` resolves with its stdout lines, or rejects with its stderr when it fails. */
-function runFixture(script: string, args: string[]): Fixture {
-  return spawnFixture(join(FIXTURES, script), args, children);
 }
 
 describe('follow() in one process', () => {

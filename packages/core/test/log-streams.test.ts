@@ -5,32 +5,15 @@
  * processes race; followers in other processes learn of appends from a watch
  * of the commit log (a follower whose poll is an hour still gets every value).
  */
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LogStore, buffer, dict, log, msgpack } from '@laminate/core';
 import { rejection, tempDirs } from '@laminate/core/testing';
-import { type Fixture, spawnFixture } from './fixtures/spawn.js';
+import { processScope } from './fixtures/spawn.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const tempDir = tempDirs('laminate-log-streams-test-', afterAll);
-const children: ChildProcess[] = [];
-const stores: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-});
-
-function track<S extends { close(): Promise<void> }>(store: S): S {
-  stores.push(store);
-  return store;
-}
-
-function fixture(script: string, args: string[]): Fixture {
-  return spawnFixture(join(here, 'fixtures', script), args, children);
-}
+const { fixture, track } = processScope();
 
 const bytes = (text: string) => Buffer.from(text);
 const text = (value: Uint8Array) => Buffer.from(value).toString();

@@ -5,33 +5,17 @@
  * over file() (with real producer, consumer and trimmer processes), dict(),
  * buffer() across a spill and the encoding layers.
  */
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buffer, dict, file, msgpack, whyNotAStore, zstd } from '@laminate/core';
 import { rejection, tempDirs, thrown } from '@laminate/core/testing';
 import { seededRandom } from '@laminate/core/layer';
-import { type Fixture, spawnFixture } from './fixtures/spawn.js';
+import { processScope } from './fixtures/spawn.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const FIXTURES = join(here, 'fixtures');
 const tempDir = tempDirs('laminate-retention-test-', afterAll);
-const children: ChildProcess[] = [];
-const stores: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-});
-function track<S extends { close(): Promise<void> }>(store: S): S {
-  stores.push(store);
-  return store;
-}
-
-function runFixture(script: string, args: string[]): Fixture {
-  return spawnFixture(join(FIXTURES, script), args, children);
-}
+/** runFixture(name, args): ./fixtures/name in a process of its own; `ended` resolves with its stdout lines, or rejects with its stderr. */
+const { fixture: runFixture, track } = processScope();
 
 async function until(test: () => boolean): Promise<void> {
   while (!test()) await new Promise((resolve) => setTimeout(resolve, 5));
