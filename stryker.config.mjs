@@ -28,7 +28,7 @@ const MODULES = {
   'packages/net/src/sessions.ts': ['packages/net/test/reliability.test.ts', 'packages/net/test/net.test.ts', 'packages/net/test/sessions.test.ts'],
   // Live streams: follow()'s loop, and file()'s followed reads, seal markers and folder watch (follow.test.ts starts one producer process).
   'packages/core/src/follow.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-positions.test.ts'],
-  'packages/core/src/follow-file.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-file.test.ts', 'packages/core/test/follow-file-closes-descriptors.test.ts'],
+  'packages/core/src/follow-file.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-file.test.ts'],
   // log(): record framing, the index, the index checkpoint, against their unit tests. log.test.ts (writer processes,
   // SIGKILL, 1,000,000 keys) and log-conformance.test.ts (a few seconds per mutant, with timeouts) are left out: too slow per mutant.
   'packages/core/src/log/record.ts': ['packages/core/test/log-records.test.ts'],

@@ -11,8 +11,7 @@
  * fails, as on a full disk, cuts back what it wrote, and a bytes follower may
  * have read that.) A trim replaces the file with one that starts later
  * (retention-file.ts): file() reads followed keys through readFromPosition()
- * there, which takes the start that goes with the file it opened;
- * readAppended() here reads a file as it is.
+ * there, which takes the start that goes with the file it opened.
  *
  * A seal is a small file in the store's `.sealed` folder (under the escaped
  * name of the key, as iset values are under `.iset`) holding the key's length
@@ -29,38 +28,12 @@ import { KeyPaths, escapedLayout } from './key-paths.js';
 import { LaminateError } from './errors.js';
 import { type KeyId, showKey } from './keys.js';
 import { SEAL_DIR, isetAsideName } from './store-directory.js';
-import { READ, openOwn, readOwn } from './symlinks.js';
+import { readOwnText } from './symlinks.js';
 
 /** How often a watched key is looked at anyway: notifications can be lost (a folder made after the watch began, a network filesystem). */
 const WATCHED_POLL_MS = 250;
 const UNWATCHED_POLL_MS = 20;
 
-const EMPTY = new Uint8Array(0);
-
-/** Up to `max` bytes of the file of `id` from `offset`, read without the lock; none when the key holds none there. */
-export function readAppended(data: KeyPaths, id: KeyId, offset: number, max: number): Uint8Array {
-  let fd: number;
-  try {
-    fd = openOwn(data.reach(id), READ, undefined, id);
-  } catch (error) {
-    if (data.absent(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return EMPTY;
-    throw error;
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || offset >= stat.size) return EMPTY;
-    const bytes = Buffer.allocUnsafe(Math.min(max, stat.size - offset));
-    let done = 0;
-    while (done < bytes.byteLength) {
-      const n = fs.readSync(fd, bytes, done, bytes.byteLength - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return bytes.subarray(0, done);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * Wakes a follower when the folder holding the key's file reports a change to
@@ -94,14 +67,8 @@ export function sealPaths(root: string): KeyPaths {
 
 /** Where `id` was sealed, or undefined; a marker that does not hold a length is no seal of file()'s, and ERR_IO says so. */
 export function readSeal(seals: KeyPaths, id: KeyId): number | undefined {
-  let text: string;
-  try {
-    text = readOwn(seals.reach(id), id).toString('latin1');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
+  const text = readOwnText(seals.reach(id), id);
+  if (text === undefined) return undefined;
   const length = Number(text);
   // A marker being linked into place is whole (it was written aside first); anything else is not file()'s.
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(length)) {

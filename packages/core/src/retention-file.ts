@@ -32,7 +32,7 @@ import { KeyPaths, escapedLayout } from './key-paths.js';
 import { type KeyId, keyFromParts, keyParts, showKey } from './keys.js';
 import { type Consumer, byName, trimmedError } from './retention.js';
 import { CONSUMER_DIR, TRIM_DIR, isetAsideName } from './store-directory.js';
-import { READ, openOwn, readOwn, refuseLink } from './symlinks.js';
+import { READ, openOwn, readOwnText, refuseLink } from './symlinks.js';
 
 const EMPTY = new Uint8Array(0);
 /** The bytes a trim copies at once. */
@@ -64,17 +64,16 @@ function fileName(stat: fs.Stats): string {
 }
 
 function readMarker(trims: KeyPaths, id: KeyId): Marker | undefined {
-  let text: string;
+  const path = trims.reach(id);
+  // Most keys were never trimmed: an lstat that finds nothing costs less than an open that throws.
+  let text: string | undefined;
   try {
-    const path = trims.reach(id);
-    // Most keys were never trimmed: an lstat that finds nothing costs less than an open that throws.
-    if (fs.lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
-    text = readOwn(path, id).toString('latin1');
+    text = fs.lstatSync(path, { throwIfNoEntry: false }) === undefined ? undefined : readOwnText(path, id);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw error;
   }
+  if (text === undefined) return undefined;
   const fields = text.split(' ');
   const [start, previousStart] = [Number(fields[0]), Number(fields[2])];
   const named = (f: string | undefined) => f !== undefined && /^\d+$/.test(f);
@@ -247,14 +246,8 @@ function consumerId(id: KeyId, consumer: string): KeyId {
 }
 
 function readPosition(consumers: KeyPaths, id: KeyId, path: string): number | undefined {
-  let text: string;
-  try {
-    text = readOwn(path, id).toString('latin1');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
+  const text = readOwnText(path, id);
+  if (text === undefined) return undefined;
   const position = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(position)) {
     throw new LaminateError('ERR_IO', `${path} should hold a consumer's position on key ${showKey(id)}, but holds something else; it was changed by hand. Remove it (the consumer then starts over), or write the position back.`, { key: showKey(id) });

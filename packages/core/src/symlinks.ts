@@ -42,6 +42,17 @@ export function readOwn(path: string, id?: KeyId): Buffer {
   }
 }
 
+/** A small marker file's text (latin1), read as readOwn reads; undefined where it, or a folder on its way, is missing. */
+export function readOwnText(path: string, id?: KeyId): string | undefined {
+  try {
+    return readOwn(path, id).toString('latin1');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
 /** Throws ERR_SYMLINK when `stat` (an lstat of `path`) is a link. */
 export function refuseLink(path: string, stat: fs.Stats | undefined, id?: KeyId): void {
   if (stat?.isSymbolicLink()) throw symlinkError(path, id);

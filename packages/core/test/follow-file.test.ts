@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { file } from '@laminate/core';
 import { rejection, tempDirs, thrown } from '@laminate/core/testing';
-import { readAppended, readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from '../src/follow-file.js';
+import { readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from '../src/follow-file.js';
 import { KeyPaths, escapedLayout } from '../src/key-paths.js';
 import { keyId } from '../src/keys.js';
+import { readFromPosition, trimPaths } from '../src/retention-file.js';
 
 const tempDir = tempDirs('laminate-follow-file-test-', afterAll);
 const text = (value: Uint8Array) => Buffer.from(value).toString();
@@ -41,46 +42,46 @@ function witness(folder: string, name: string): { seen: Promise<void>; close(): 
 }
 
 describe('file(): reading a followed key without the lock', () => {
-  it('reads up to max bytes from the offset, and nothing at or past the end', () => {
+  it('reads up to max bytes from the offset, and nothing at or past the end', async () => {
     const dir = tempDir();
     fs.writeFileSync(join(dir, 'k'), '0123456789');
     const data = new KeyPaths(dir, escapedLayout);
-    expect(text(readAppended(data, 'k', 0, 100))).toBe('0123456789');
-    expect(text(readAppended(data, 'k', 3, 4))).toBe('3456');
-    expect(text(readAppended(data, 'k', 9, 4))).toBe('9');
-    expect(readAppended(data, 'k', 10, 4).byteLength).toBe(0);
-    expect(readAppended(data, 'k', 11, 4).byteLength).toBe(0);
+    expect(text(await readFromPosition(data, trimPaths(dir), 'k', 0, 100))).toBe('0123456789');
+    expect(text(await readFromPosition(data, trimPaths(dir), 'k', 3, 4))).toBe('3456');
+    expect(text(await readFromPosition(data, trimPaths(dir), 'k', 9, 4))).toBe('9');
+    expect((await readFromPosition(data, trimPaths(dir), 'k', 10, 4)).byteLength).toBe(0);
+    expect((await readFromPosition(data, trimPaths(dir), 'k', 11, 4)).byteLength).toBe(0);
   });
 
-  it('reads a file larger than one read returns, whole', () => {
+  it('reads a file larger than one read returns, whole', async () => {
     const dir = tempDir();
     const big = Buffer.alloc(3 << 20);
     for (let i = 0; i < big.byteLength; i += 4096) big[i] = (i / 4096) & 0xff;
     fs.writeFileSync(join(dir, 'big'), big);
-    const read = readAppended(new KeyPaths(dir, escapedLayout), 'big', 1, big.byteLength);
+    const read = await readFromPosition(new KeyPaths(dir, escapedLayout), trimPaths(dir), 'big', 1, big.byteLength);
     expect(read.byteLength).toBe(big.byteLength - 1);
     expect(Buffer.compare(read, big.subarray(1))).toBe(0);
   });
 
-  it('reads nothing for a key with no file, a tuple key whose folder is missing or is a file, or a folder in the key\'s place', () => {
+  it('reads nothing for a key with no file, a tuple key whose folder is missing or is a file, or a folder in the key\'s place', async () => {
     const dir = tempDir();
     const data = new KeyPaths(dir, escapedLayout);
     const tuple = keyId(['a', 'b']);
-    expect(readAppended(data, 'absent', 0, 10).byteLength).toBe(0);
-    expect(readAppended(data, tuple, 0, 10).byteLength).toBe(0);
+    expect((await readFromPosition(data, trimPaths(dir), 'absent', 0, 10)).byteLength).toBe(0);
+    expect((await readFromPosition(data, trimPaths(dir), tuple, 0, 10)).byteLength).toBe(0);
     // A file where the tuple's folder would be (put there by hand).
     fs.writeFileSync(join(dir, 'a%d'), 'not a folder');
-    expect(readAppended(new KeyPaths(dir, escapedLayout), tuple, 0, 10).byteLength).toBe(0);
+    expect((await readFromPosition(new KeyPaths(dir, escapedLayout), trimPaths(dir), tuple, 0, 10)).byteLength).toBe(0);
     fs.mkdirSync(join(dir, 'folder'));
-    expect(readAppended(data, 'folder', 0, 10).byteLength).toBe(0);
+    expect((await readFromPosition(data, trimPaths(dir), 'folder', 0, 10)).byteLength).toBe(0);
   });
 
-  it('refuses a link in the key\'s place (ERR_SYMLINK), reading nothing through it', () => {
+  it('refuses a link in the key\'s place (ERR_SYMLINK), reading nothing through it', async () => {
     const dir = tempDir();
     const outside = join(tempDir(), 'outside');
     fs.writeFileSync(outside, 'secret');
     fs.symlinkSync(outside, join(dir, 'k'));
-    expect(thrown(() => readAppended(new KeyPaths(dir, escapedLayout), 'k', 0, 10)).code).toBe('ERR_SYMLINK');
+    expect((await rejection(readFromPosition(new KeyPaths(dir, escapedLayout), trimPaths(dir), 'k', 0, 10))).code).toBe('ERR_SYMLINK');
   });
 
   it('a follower of file() reads each append from where it stopped, values split across appends included', async () => {
