@@ -45,6 +45,18 @@ const WANTED_FRESH_MS = 60;
 /** A breaker folder older than this was left by a process killed while it removed a stale lock. */
 const BREAKER_STALE_MS = 2000;
 
+/**
+ * The moments between two system calls where another process can act on the
+ * lock: before an attempt to create it, after the create was refused (the
+ * lock may be let go before it is read), after the breaker folder was found
+ * made (it may be removed before it is looked at), and after a lock was judged
+ * dead (it may be let go, replaced or refreshed before it is removed). A
+ * test sets `between` to play that other process there, so that each race is
+ * checked every run rather than once in a million; laminate never sets it.
+ */
+export type LockFileMoment = 'before-create' | 'create-refused' | 'breaker-found' | 'judged-dead';
+export const lockFileRaces: { between?: (moment: LockFileMoment, path: string) => void } = {};
+
 /** Who holds a lock, as its file records it. */
 export interface LockOwner {
   pid: number;
@@ -172,11 +184,13 @@ export class LockFile {
     if (yieldToWaiters && this.othersWait()) throw lockedError(this.path);
     // Twice: once more after a stale lock was removed.
     for (let attempt = 0; attempt < 2; attempt++) {
+      lockFileRaces.between?.('before-create', this.path);
       let fd: number;
       try {
         fd = fs.openSync(this.path, CREATE, 0o644);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        lockFileRaces.between?.('create-refused', this.path);
         if (!this.removeIfDead()) {
           this.markWanted();
           break;
@@ -293,6 +307,7 @@ export class LockFile {
       fs.mkdirSync(breaker);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      lockFileRaces.between?.('breaker-found', this.path);
       const left = fs.lstatSync(breaker, { throwIfNoEntry: false });
       // Left by a process killed in the few system calls below: remove it, and try again on the next attempt.
       if (left?.isDirectory() && Date.now() - left.mtimeMs > BREAKER_STALE_MS) {
@@ -305,6 +320,7 @@ export class LockFile {
       return false;
     }
     try {
+      lockFileRaces.between?.('judged-dead', this.path);
       const now = fs.lstatSync(this.path, { throwIfNoEntry: false });
       if (now === undefined) return true;
       if (now.ino !== stat.ino || now.dev !== stat.dev || now.mtimeMs !== stat.mtimeMs || now.isSymbolicLink()) return false;
