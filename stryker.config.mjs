@@ -21,7 +21,7 @@ const MODULES = {
   // buffer()'s spill policy.
   'packages/core/src/buffer.ts': ['packages/core/test/buffer.test.ts', 'packages/core/test/buffer-limits.test.ts', 'packages/core/test/buffer-reads.test.ts', 'packages/core/test/buffer-spec.test.ts', 'packages/core/test/model.test.ts', 'packages/core/test/buffer-accounting.test.ts', 'packages/core/test/buffer-ranges.test.ts', 'packages/core/test/buffer-trim.test.ts'],
   // The directory lock and the generation counter that tells writers a directory was dropped.
-  'packages/core/src/lock-file.ts': ['packages/core/test/lock-file.test.ts', 'packages/core/test/file-lock.test.ts'],
+  'packages/core/src/lock-file.ts': ['packages/core/test/lock-file.test.ts', 'packages/core/test/file-lock.test.ts', 'packages/core/test/lock-file-races.test.ts'],
   'packages/core/src/directory-lock.ts': ['packages/core/test/directory-lock.test.ts', 'packages/core/test/file-lock.test.ts', 'packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts'],
   'packages/core/src/store-directory.ts': ['packages/core/test/file.test.ts', 'packages/core/test/file-failures.test.ts', 'packages/core/test/directory-state.test.ts'],
   // Exactly-once appends over a connection that is cut.
