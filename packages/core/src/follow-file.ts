@@ -36,27 +36,40 @@ const UNWATCHED_POLL_MS = 20;
 
 
 /**
+ * The system's folder watch (fs.watch). watchKeyFile() takes it as a
+ * parameter so that a test can stand in a watch the system refuses, one that
+ * fails later, or one that reports a change without a file name.
+ */
+export type FolderWatch = (folder: string, options: { persistent: boolean }, listener: (event: string, changed: string | null) => void) => fs.FSWatcher;
+
+/**
  * Wakes a follower when the folder holding the key's file reports a change to
  * that file (inotify, FSEvents…), polling as well; where the folder cannot be
  * watched (it does not exist yet, or the system refuses), by polling alone.
  */
-export function watchKeyFile(path: string, root: string, pollMs?: number): ChangeWatch {
+export function watchKeyFile(path: string, root: string, pollMs?: number, watchFolder: FolderWatch = fs.watch): ChangeWatch {
   const folder = dirname(path);
   const name = basename(path);
   const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
   // Only a real folder inside the store (or the store's own): never through a link.
   if (!stat?.isDirectory() || !(folder === root || folder.startsWith(root))) return pollingWatch(pollMs ?? UNWATCHED_POLL_MS);
-  let watcher: fs.FSWatcher | undefined;
-  return pollingWatch(pollMs ?? WATCHED_POLL_MS, (wake) => {
-    try {
-      watcher = fs.watch(folder, { persistent: false }, (_event, changed) => {
-        if (changed === null || changed === name) wake();
-      });
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      // No notifications here: the poll alone finds the changes.
-    }
-    return () => watcher?.close();
+  let wake = (): void => {};
+  let watcher: fs.FSWatcher;
+  try {
+    // Not persistent: a follower that waits holds its process open by its poll timer; an idle watch must not.
+    watcher = watchFolder(folder, { persistent: false }, (_event, changed) => {
+      // Some systems name no file: the change may be this key's.
+      if (changed === null || changed === name) wake();
+    });
+  } catch {
+    // The system refuses (no inotify watches left, a filesystem without notifications): the poll alone finds the changes.
+    return pollingWatch(pollMs ?? UNWATCHED_POLL_MS);
+  }
+  // A watch that fails later is let go (the poll goes on finding changes); its error is not thrown into the process.
+  watcher.on('error', () => watcher.close());
+  return pollingWatch(pollMs ?? WATCHED_POLL_MS, (wakeFollower) => {
+    wake = wakeFollower;
+    return () => watcher.close();
   });
 }
 
