@@ -31,7 +31,7 @@ const MODULES = {
   'packages/redis/src/redis.ts': ['packages/redis/test/redis.test.ts', 'packages/redis/test/conformance.test.ts'],
   // Live streams: follow()'s loop, and file()'s followed reads, seal markers and folder watch (follow.test.ts starts one producer process).
   'packages/core/src/follow.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-positions.test.ts'],
-  'packages/core/src/follow-file.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-file.test.ts'],
+  'packages/core/src/follow-file.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-file.test.ts', 'packages/core/test/follow-file-watch-faults.test.ts'],
   // log(): record framing, the index, the index checkpoint, against their unit tests. log.test.ts (writer processes,
   // SIGKILL, 1,000,000 keys) and log-conformance.test.ts (a few seconds per mutant, with timeouts) are left out: too slow per mutant.
   'packages/core/src/log/record.ts': ['packages/core/test/log-records.test.ts'],
