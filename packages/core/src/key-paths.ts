@@ -179,8 +179,9 @@ export class KeyPaths {
   /** True when `error`, from opening, reading or stat-ing a key's file, means that the key holds nothing. */
   absent(error: unknown): boolean {
     const code = (error as NodeJS.ErrnoException).code;
-    // With bare folders, a folder may sit where the key's file would be, or a file where its folder would be.
-    return code === 'ENOENT' || (this.layout.bareFolders && (code === 'EISDIR' || code === 'ENOTDIR'));
+    // A file where a folder on the way should be holds no key below it, in either layout (keys() lists none, and a
+    // write there is refused with EEXIST); with bare folders, a folder may also sit where the key's file would be.
+    return code === 'ENOENT' || code === 'ENOTDIR' || (this.layout.bareFolders && code === 'EISDIR');
   }
 
   /**

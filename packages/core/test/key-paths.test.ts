@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isLaminateError } from '@laminate/core';
-import { tempDirs, thrown } from '@laminate/core/testing';
+import { file, isLaminateError } from '@laminate/core';
+import { rejection, tempDirs, thrown } from '@laminate/core/testing';
 import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { KeyPaths, LAYOUTS, escapedLayout } from '../src/key-paths.js';
 import { type KeyId, keyFromId, keyId } from '../src/keys.js';
@@ -175,6 +175,19 @@ describe('KeyPaths: folders and sidecars made before a write', () => {
     expect(fs.readdirSync(space)).toEqual(['fill']);
   });
 
+  it("makes nothing outside the store's directory: no folder appears in the working directory", () => {
+    // A path made relative by mistake would land in the working directory, wherever the program runs.
+    const cwd = process.cwd();
+    const before = new Set(fs.readdirSync(cwd));
+    const root = tempDir();
+    const paths = new KeyPaths(root, escapedLayout);
+    paths.prepare(id(['a', 'b', 'c']), false);
+    paths.prepare(id([LONG, 'm']), true);
+    paths.reach(id(['x', 'y']));
+    expect(fs.readdirSync(cwd).filter((name) => !before.has(name))).toEqual([]);
+    expect(fs.readdirSync(root).sort()).toEqual(['a%d', `${HASHED}%d`, `.${HASHED}`].sort());
+  });
+
   it('a file where a folder must go is the system\'s EEXIST', () => {
     const root = tempDir();
     fs.writeFileSync(join(root, 'a%d'), 'not a folder');
@@ -256,11 +269,11 @@ describe('KeyPaths: links on the way to a key, checked once', () => {
 });
 
 describe('KeyPaths: a key that holds nothing, and stat()', () => {
-  it('absent(): ENOENT in either layout; EISDIR and ENOTDIR only where a key and a folder share a name (partd)', () => {
+  it('absent(): ENOENT and ENOTDIR (a file on the way) in either layout; EISDIR only where a key and a folder share a name (partd)', () => {
     const escaped = new KeyPaths(tempDir(), escapedLayout);
     const partd = new KeyPaths(tempDir(), LAYOUTS.partd);
     const err = (code: string) => Object.assign(new Error(code), { code });
-    expect([escaped.absent(err('ENOENT')), escaped.absent(err('EISDIR')), escaped.absent(err('ENOTDIR')), escaped.absent(err('EACCES'))]).toEqual([true, false, false, false]);
+    expect([escaped.absent(err('ENOENT')), escaped.absent(err('EISDIR')), escaped.absent(err('ENOTDIR')), escaped.absent(err('EACCES'))]).toEqual([true, false, true, false]);
     expect([partd.absent(err('ENOENT')), partd.absent(err('EISDIR')), partd.absent(err('ENOTDIR')), partd.absent(err('EACCES'))]).toEqual([true, true, true, false]);
   });
 
@@ -276,6 +289,45 @@ describe('KeyPaths: a key that holds nothing, and stat()', () => {
     // A folder in a key's place: there, not a file.
     fs.mkdirSync(join(root, 'd'));
     expect(paths.stat(id('d'))?.isDirectory()).toBe(true);
+  });
+});
+
+describe('a file where a tuple key\'s folder goes (escaped layout): the key cannot exist, and holds nothing', () => {
+  it('stat() finds nothing for a key below a file put where its folder goes, however deep; a link there is still refused', () => {
+    const root = tempDir();
+    fs.writeFileSync(join(root, 'f%d'), 'not a folder');
+    const paths = new KeyPaths(root, escapedLayout);
+    expect(paths.stat(id(['f', 'g']))).toBeUndefined();
+    expect(paths.stat(id(['f', 'g', 'h']))).toBeUndefined();
+    fs.mkdirSync(join(root, 'a%d'));
+    fs.writeFileSync(join(root, 'a%d', 'b%d'), 'not a folder');
+    expect(paths.stat(id(['a', 'b', 'c']))).toBeUndefined();
+    fs.symlinkSync(join(root, 'f%d'), join(root, 'a%d', 'l'));
+    expect(isLaminateError(thrown(() => paths.stat(id(['a', 'l']))), 'ERR_SYMLINK')).toBe(true);
+  });
+
+  it('through file(): get(), getMany(), iter() and delete() find the key missing, keys() does not list it, and an append to it is refused, changing nothing', async () => {
+    const root = tempDir();
+    const store = file(root);
+    try {
+      await store.append({ k: Buffer.from('v') });
+      fs.writeFileSync(join(root, 'f%d'), 'stray');
+      expect(Buffer.from(await store.get(['f', 'g'])).byteLength).toBe(0);
+      expect((await store.getMany([['f', 'g'], 'k'])).map((bytes) => Buffer.from(bytes).toString())).toEqual(['', 'v']);
+      const pieces: Uint8Array[] = [];
+      for await (const piece of store.iter(['f', 'g'])) pieces.push(piece);
+      expect(Buffer.concat(pieces).byteLength).toBe(0);
+      await store.delete(['f', 'g']);
+      expect(await store.keys()).toEqual(['k']);
+      const refused = await rejection(store.append([[['f', 'g'], Buffer.from('x')], ['k', Buffer.from('w')]]));
+      expect(refused.code).toBe('ERR_IO');
+      expect(refused.message).toContain('EEXIST');
+      expect(refused.message).toContain('Nothing of this append call was stored');
+      expect(Buffer.from(await store.get('k')).toString()).toBe('v');
+      expect(fs.readFileSync(join(root, 'f%d'), 'utf8')).toBe('stray');
+    } finally {
+      await store.close();
+    }
   });
 });
 
