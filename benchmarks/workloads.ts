@@ -57,11 +57,17 @@ export function forEachValue(w: Workload, corpusBytes: number, c: number, fn: (k
   }
 }
 
-/** Call `c`'s batch: one value for each of its keys, each a view of the corpus (no copy). */
+/**
+ * Call `c`'s batch: one value for each of its keys, each its own copy of a
+ * slice of the corpus, made just before the call, as the Python peer's
+ * `corpus[o:o + n]` makes a fresh bytes object (a view of the 32 MB corpus
+ * instead would leave the values scattered and out of cache, which the peer's
+ * are not).
+ */
 export function batchOf(w: Workload, corpus: Uint8Array, c: number): Record<string, Uint8Array> {
   const batch: Record<string, Uint8Array> = {};
   forEachValue(w, corpus.byteLength, c, (k, offset) => {
-    batch[keyName(k)] = corpus.subarray(offset, offset + w.valueBytes);
+    batch[keyName(k)] = Buffer.from(corpus.subarray(offset, offset + w.valueBytes));
   });
   return batch;
 }

@@ -8,7 +8,9 @@ import { registerLayer } from './spec.js';
  * The bytes under one key: chunks, collapsed into one on read, and each
  * appended value's length. Small values are copied into a block the key owns
  * (`block`, of which `fill` bytes are used), not each into an allocation of
- * its own: a shuffle appends millions of them.
+ * its own: a shuffle appends millions of them. The block grows (copied into
+ * one half as large again) up to MAX_BLOCK, so a key of small values up to
+ * that size is one piece of memory and its get a view, with no join.
  */
 interface Entry {
   chunks: Uint8Array[];
@@ -23,9 +25,27 @@ const OWN = { reentrant: false } as const;
 
 /** Values up to this size are packed into their key's block. */
 const PACK_LIMIT = 1024;
-/** A new block holds a quarter of what the key holds (so at most about that is spare), within these bounds. */
+/**
+ * A new block holds a quarter of what the key holds, within these bounds; a
+ * full block below MAX_BLOCK grows by half instead of being ended, so at most
+ * a third of a block (and of a key up to MAX_BLOCK) is spare.
+ */
 const MIN_BLOCK = 256;
 const MAX_BLOCK = 64 * 1024;
+
+/** Room for `length` more bytes in the key's block: grown while small, else a new one (the full one ends). */
+function roomFor(entry: Entry, length: number): Buffer {
+  const block = entry.block;
+  if (block !== undefined && entry.fill + length <= block.length) return block;
+  if (block !== undefined && block.length < MAX_BLOCK) {
+    // Views handed out of the old block (get, readRange) keep its bytes: the old block is left as it is.
+    const grown = Buffer.allocUnsafe(Math.max(entry.fill + length, Math.min(MAX_BLOCK, Math.ceil(block.length * 1.5))));
+    grown.set(block.subarray(0, entry.fill));
+    return (entry.block = grown);
+  }
+  seal(entry);
+  return (entry.block = Buffer.allocUnsafe(Math.max(length, MIN_BLOCK, Math.min(MAX_BLOCK, entry.size >>> 2))));
+}
 
 /** Ends the key's block: its used part becomes the last chunk. */
 function seal(entry: Entry): void {
@@ -109,12 +129,7 @@ export class DictStore extends BytesStore {
           seal(entry);
           entry.chunks.push(value);
         } else if (length <= PACK_LIMIT) {
-          let block = entry.block;
-          if (block === undefined || entry.fill + length > block.length) {
-            seal(entry);
-            block = entry.block = Buffer.allocUnsafe(Math.max(length, MIN_BLOCK, Math.min(MAX_BLOCK, entry.size >>> 2)));
-          }
-          block.set(value, entry.fill);
+          roomFor(entry, length).set(value, entry.fill);
           entry.fill += length;
         } else {
           seal(entry);
@@ -135,6 +150,8 @@ export class DictStore extends BytesStore {
   private joined(id: KeyId): Uint8Array {
     const entry = this.data.get(id);
     if (!entry) return EMPTY_BYTES;
+    // All in the block: a view of its used part, which later appends (past `fill`, or into a grown copy) leave as it is.
+    if (entry.chunks.length === 0) return entry.block === undefined ? EMPTY_BYTES : entry.block.subarray(0, entry.fill);
     seal(entry);
     if (entry.chunks.length > 1) entry.chunks = [Buffer.concat(entry.chunks, entry.size)];
     return entry.chunks[0] ?? EMPTY_BYTES;
@@ -218,6 +235,8 @@ export class DictStore extends BytesStore {
       if (to === undefined || entry === undefined) return;
       const rest = Buffer.from(this.joined(id).subarray(to - start));
       entry.chunks = rest.byteLength > 0 ? [rest] : [];
+      entry.block = undefined;
+      entry.fill = 0;
       entry.size = rest.byteLength;
       let dropped = to - start;
       let whole = 0;
