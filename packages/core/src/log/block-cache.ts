@@ -42,7 +42,7 @@ export class BlockCache {
         block = this.load(key, segment, number, block);
         if (block.valid < within + need) return false;
       }
-      block.bytes.copy(out, at + done, within, within + need);
+      out.set(block.bytes.subarray(within, within + need), at + done);
       done += need;
     }
     return true;

@@ -314,9 +314,10 @@ export class LogStore extends BytesStore {
     let at = start;
     let batch: IndexedRecord[] = [];
     const pending: Pending[] = [];
-    const flushPacked = () => {
+    // Ends the packed piece; a new one is made only when more records follow (`left` bytes of them at most).
+    const flushPacked = (left: number) => {
       if (fill > 0) pieces.push(packed.subarray(0, fill));
-      packed = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+      if (left > 0) packed = Buffer.allocUnsafe(Math.min(left, 1 << 20));
       fill = 0;
     };
     for (const r of records) {
@@ -331,11 +332,11 @@ export class LogStore extends BytesStore {
       const inline = large ? EMPTY_BYTES : r.value;
       const headSize = RECORD_HEADER + r.keyLength + inline.byteLength;
       const valueCrc = checksum(r.value);
-      if (fill + headSize > packed.byteLength) flushPacked();
+      if (fill + headSize > packed.byteLength) flushPacked(size - (at - start));
       if (headSize > packed.byteLength) packed = Buffer.allocUnsafe(headSize);
       fill = writeRecord(packed, fill, r.kind, r.id, r.keyLength, inline, r.stamp, r.value.byteLength, valueCrc, r.from ?? 0);
       if (large) {
-        flushPacked();
+        flushPacked(size - (at - start) - recordSize);
         pieces.push(r.value);
       }
       const indexed: IndexedRecord = { kind: r.kind, id: r.id, keyLength: r.keyLength, valueOffset: at + RECORD_HEADER + r.keyLength, valueLength: r.value.byteLength, valueCrc, stamp: r.stamp, from: r.from ?? 0 };
@@ -343,7 +344,7 @@ export class LogStore extends BytesStore {
       batch.push(indexed);
       at += recordSize;
     }
-    flushPacked();
+    flushPacked(0);
     ranges.push({ segment: segment.number, start: rangeStart, length: at - rangeStart });
     pending.push({ start: rangeStart, records: batch });
     this.writeAll(segment, pieces, size, records);
