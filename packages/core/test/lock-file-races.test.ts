@@ -160,12 +160,15 @@ describe('a lock judged dead, then changed before it is removed', () => {
     const rivalCompromised: Error[] = [];
     const rivalLock = new LockFile(path, 600_000, (error) => rivalCompromised.push(error));
     let rivalRelease: (() => void) | undefined;
-    actAt('judged-dead', () => {
+    const passed = actAt('judged-dead', () => {
       // The rival removed the dead lock first (it made the breaker folder just before) and took the path.
       fs.unlinkSync(path);
       rivalRelease = rivalLock.take(false);
     });
     expectLocked(lock, path);
+    // Refused at once: a lock found changed is not looked at again in the same take. (The rival's own take
+    // passed 'before-create' while this one waited at 'judged-dead'.)
+    expect(passed).toEqual(['before-create', 'create-refused', 'judged-dead', 'before-create']);
     expect(readOwner(path)).toEqual(ME);
     expect(fs.existsSync(breaker)).toBe(false);
     lockFileRaces.between = undefined;
@@ -181,13 +184,14 @@ describe('a lock judged dead, then changed before it is removed', () => {
     const mtime = SECOND_HOUR_AGO();
     leaveLock(path, deadOwner(), mtime);
     const fresh = JSON.stringify({ pid: process.pid, host: ME.host, boot: ME.boot });
-    actAt('judged-dead', () => {
+    const passed = actAt('judged-dead', () => {
       // Made beside it and renamed over it: a new inode, whatever the filesystem reuses.
       leaveLock(join(dir, 'fresh'), fresh, mtime);
       fs.renameSync(join(dir, 'fresh'), path);
       expect(fs.lstatSync(path).mtimeMs).toBe(mtime.getTime());
     });
     expectLocked(lock, path);
+    expect(passed).toEqual(['before-create', 'create-refused', 'judged-dead']);
     expect(fs.readFileSync(path, 'utf8')).toBe(fresh);
   });
 
