@@ -1,5 +1,5 @@
 import { LaminateError, typeError } from './errors.js';
-import type { KeyId } from './keys.js';
+import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
 import { type Consumer, trimmedError } from './retention.js';
 import { registerLayer } from './spec.js';
 import { DictStore } from './dict.js';
@@ -29,6 +29,19 @@ interface ReadsWithRoom {
 function readsWithRoom(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Array> & ReadsWithRoom {
   return typeof (store as Partial<ReadsWithRoom>).readIdsWithRoom === 'function' && store instanceof BytesStore;
 }
+
+/** A slow store that reads a key into the caller's memory (file(): readInto). */
+interface ReadsInto {
+  sizeIds(ids: readonly KeyId[]): Promise<number[]>;
+  readInto(key: Key, target: Uint8Array): Promise<number>;
+}
+
+function readsInto(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Array> & ReadsInto {
+  return typeof (store as Partial<ReadsInto>).readInto === 'function' && store instanceof BytesStore;
+}
+
+/** The largest scratch buffer getView() keeps between calls (as file()'s). */
+const MAX_SCRATCH = 64 << 20;
 
 /**
  * buffer(fast, slow, { availableMemory }): appends land in `fast`; when more
@@ -265,6 +278,79 @@ export class BufferStore extends BytesStore {
       } else out[i] = concatBytes([bytes.subarray(0, length), memory]);
     });
     return out;
+  }
+
+  /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
+  private scratch?: Buffer;
+
+  /**
+   * `key`'s bytes (the spilled ones, then those in memory) in memory this
+   * store reuses, as file().getView(): valid until the next getView() on
+   * this store, which overwrites it; copy what must outlive that. A key held
+   * only in memory is a view of the fast store's bytes (what get() returns
+   * too). Over a slow store that cannot read into given memory, it is get().
+   */
+  async getView(key: Key): Promise<Uint8Array> {
+    this.assertOpen();
+    const id = keyId(key);
+    const slow = this.slow;
+    if (!readsInto(slow)) return (await this.getIds([id]))[0];
+    // Like getIds, the section calls only the two stores.
+    return this.lock.run(() => this.viewOf(id, slow), { reentrant: false });
+  }
+
+  /**
+   * Reads `key`'s bytes into the caller's `target` and returns how many
+   * there are; a key larger than `target` is ERR_TOO_LARGE (with its `size`)
+   * and `target` is then left as it was.
+   */
+  async readInto(key: Key, target: Uint8Array): Promise<number> {
+    this.assertOpen();
+    if (!(target instanceof Uint8Array)) throw typeError('ERR_VALUE_TYPE', 'readInto(key, target): target must be a Uint8Array (or Buffer) to read the key into.');
+    const id = keyId(key);
+    const slow = this.slow;
+    const copy = (view: Uint8Array): number => {
+      if (view.byteLength > target.byteLength) {
+        throw Object.assign(
+          new LaminateError('ERR_TOO_LARGE', `Key ${showKey(id)} holds ${view.byteLength} bytes, more than the ${target.byteLength} of the buffer given to readInto(); nothing was read. Pass a buffer of at least ${view.byteLength} bytes.`, { key: showKey(id) }),
+          { size: view.byteLength },
+        );
+      }
+      target.set(view);
+      return view.byteLength;
+    };
+    if (!readsInto(slow)) return copy((await this.getIds([id]))[0]);
+    return this.lock.run(async () => copy(await this.viewOf(id, slow)), { reentrant: false });
+  }
+
+  /** getView's read, the caller holding the lock: the spilled bytes into the scratch buffer, those in memory after them. */
+  private async viewOf(id: KeyId, slow: ReadsInto): Promise<Uint8Array> {
+    const [memory] = await this.fast.getIds([id]);
+    const [spilled] = await slow.sizeIds([id]);
+    if (spilled === 0) return memory;
+    // The file is read into the scratch short of room for the bytes in memory, which go after it.
+    const readSpilled = (into: Buffer) => slow.readInto(keyFromId(id), into.subarray(0, into.byteLength - memory.byteLength));
+    let into = this.room(spilled + memory.byteLength);
+    let length: number;
+    try {
+      length = await readSpilled(into);
+    } catch (error) {
+      // Another process appended to the key's file since its size was taken: read again into room for all of it.
+      const size = (error as { code?: unknown } | null)?.code === 'ERR_TOO_LARGE' ? (error as { size: number }).size : undefined;
+      if (size === undefined) throw error;
+      into = this.room(size + memory.byteLength);
+      length = await readSpilled(into);
+    }
+    into.set(memory, length);
+    return into.subarray(0, length + memory.byteLength);
+  }
+
+  /** The scratch buffer with at least `size` bytes (kept for the next call up to MAX_SCRATCH). */
+  private room(size: number): Buffer {
+    if (this.scratch !== undefined && this.scratch.byteLength >= size) return this.scratch;
+    const into = Buffer.allocUnsafe(size);
+    if (size <= MAX_SCRATCH) this.scratch = into;
+    return into;
   }
 
   /**
