@@ -31,7 +31,7 @@ function stamp(r: Results): string {
 }
 
 /** laminate's stacks shown in the value-size charts, when they ran: the plain file and buffer stacks and their variants. */
-const SIZE_STACKS = ['file', 'file-exclusive', 'file-view', 'buffer', 'buffer-transfer'];
+const SIZE_STACKS = ['file', 'file-exclusive', 'file-view', 'buffer', 'buffer-view', 'buffer-transfer'];
 
 /**
  * One value size, one phase: every store that ran it, in MB/s on a linear

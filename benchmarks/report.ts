@@ -62,6 +62,7 @@ export const PEER_OF: Record<string, PartdStack> = {
   'file-exclusive': 'File',
   'file-view': 'File',
   buffer: 'Buffer',
+  'buffer-view': 'Buffer',
   'buffer-transfer': 'Buffer',
   zlib: 'ZLib',
   gzip: 'ZLib',
