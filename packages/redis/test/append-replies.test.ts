@@ -1,0 +1,68 @@
+/**
+ * How redis() reads its append script's replies, in this process on a real
+ * redis-server: a section overtaken on the fencing counter (-3) ends with
+ * ERR_LOCKED and stores nothing, and the key's next append does not wait for
+ * the refused one; an append whose key forgot this store (another store
+ * dropped the namespace: -2) goes ahead rather than wait for an earlier
+ * append that will never come. The stores have a connectTimeoutMs far longer
+ * than a test: an append that waited for what never lands would never end.
+ */
+import { randomUUID } from 'node:crypto';
+import { rejection } from '@laminate/core/testing';
+import { type RedisStore, redis } from '@laminate/redis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { singleServer } from './fixtures/servers.js';
+
+const server = await singleServer();
+afterAll(() => server.stop());
+
+const stores: RedisStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+
+/** Longer than any test: an append that waits its patience out never ends within one. */
+const NEVER_MS = 600_000;
+
+function store(namespace: string): RedisStore {
+  const made = redis(`${server.url}/${namespace}`, { connectTimeoutMs: NEVER_MS });
+  stores.push(made);
+  return made;
+}
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
+const value = (s: string) => Buffer.from(s);
+
+describe('redis() reading the append script\'s replies', () => {
+  it('a withLock section whose lock another holder has taken since: its appends end with ERR_LOCKED and store nothing; the key\'s next append does not wait for them', async () => {
+    const ns = randomUUID();
+    const s = store(ns);
+    await s.append({ k: value('a') });
+    const [alone, together] = await s.withLock(async () => {
+      // Another holder took the lock after this section's expired: the counter moved past its token.
+      server.nodes[0].cli('INCR', `lam:${ns}:{lock}:fence`);
+      // One key (its own script), then two keys (one script shared by both).
+      return [await rejection(s.append({ k: value('b') })), await rejection(s.append({ k: value('c'), other: value('d') }))];
+    });
+    for (const error of [alone, together]) {
+      expect(error.code).toBe('ERR_LOCKED');
+      expect(error.message).toMatch(/^The append to "(k|other)" ran in a withLock section whose lock has since been taken by another holder/);
+    }
+    expect(text(await s.get('k'))).toBe('a');
+    expect(text(await s.get('other'))).toBe('');
+    await s.append({ k: value('e') });
+    await s.append({ k: value('f'), other: value('g') });
+    expect(text(await s.get('k'))).toBe('aef');
+    expect(text(await s.get('other'))).toBe('g');
+  });
+
+  it('a key that forgot this store (another store dropped the namespace): the next append goes ahead, once', async () => {
+    const ns = randomUUID();
+    const [writer, dropper] = [store(ns), store(ns)];
+    await writer.append({ k: value('old') });
+    await dropper.drop();
+    // It names the writer's previous append to k, which the key no longer knows.
+    await writer.append({ k: value('new') });
+    await writer.append({ k: value('!') });
+    expect(text(await dropper.get('k'))).toBe('new!');
+  });
+});
