@@ -15,7 +15,7 @@ import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.j
 import { type Commit, CommitLog } from './commit-log.js';
 import { CommitWatch } from './commit-watch.js';
 import { type Extents, FIELDS, type IndexedRecord, LogIndex } from './log-index.js';
-import { Kind, RECORD_HEADER, checksum, indexReadsValue, positionValue, writeRecord } from './record.js';
+import { Kind, RECORD_HEADER, checksum, indexReadsValue, positionValue, utf8Length, writeRecord } from './record.js';
 import { type ActiveSegment, SegmentReader, createSegment, damaged, segmentName, segmentNumber, writerIsGone } from './segments.js';
 
 export interface LogOptions {
@@ -397,7 +397,7 @@ export class LogStore extends BytesStore {
   }
 
   private outgoing(kind: Kind, id: KeyId, value: Uint8Array, stamp = 0): Outgoing {
-    return { kind, id, keyLength: Buffer.byteLength(id, 'utf8'), value, stamp };
+    return { kind, id, keyLength: utf8Length(id), value, stamp };
   }
 
   async appendIds(ids: readonly KeyId[], values: readonly Uint8Array[]): Promise<void> {

@@ -96,17 +96,20 @@ export function recordSize(keyLength: number, valueLength: number): number {
  * the real one.
  */
 export function writeRecord(out: Buffer, at: number, kind: Kind, key: string, keyLength: number, value: Uint8Array, stamp: number, valueLength = value.byteLength, valueCrc = checksum(value), from = 0): number {
-  out.writeUInt32LE(valueCrc, at + 4);
+  // Byte stores, not writeUInt32LE and friends: their range checks were a tenth of an append of small values.
+  putU32(out, at + 4, valueCrc);
   out[at + 8] = kind;
   out[at + 9] = from & 0xff;
   out[at + 10] = (from >>> 8) & 0xff;
   out[at + 11] = (from >>> 16) & 0xff;
-  out.writeUInt32LE(keyLength, at + 12);
+  putU32(out, at + 12, keyLength);
   writeU64(out, at + 16, valueLength);
   writeU64(out, at + 24, stamp);
-  if (keyLength > 0) out.write(key, at + RECORD_HEADER, keyLength, 'utf8');
-  const headerCrc = crc32Of(out, at + 4, at + RECORD_HEADER + keyLength);
-  out.writeUInt32LE(headerCrc, at);
+  const keyAt = at + RECORD_HEADER;
+  // An ASCII key (as long in bytes as in characters) is stored a character a byte, without a call into C++.
+  if (keyLength === key.length) for (let i = 0; i < keyLength; i++) out[keyAt + i] = key.charCodeAt(i);
+  else if (keyLength > 0) out.write(key, keyAt, keyLength, 'utf8');
+  putU32(out, at, crc32Of(out, at + 4, keyAt + keyLength));
   if (value.byteLength > 0) out.set(value, at + RECORD_HEADER + keyLength);
   return at + RECORD_HEADER + keyLength + value.byteLength;
 }
@@ -132,9 +135,24 @@ export function announcedKeyLength(bytes: Buffer, at: number): number {
   return bytes.readUInt32LE(at + 12);
 }
 
+/** Little-endian u32 at `at` (a typed array store keeps the low 8 bits of each). */
+function putU32(out: Buffer, at: number, n: number): void {
+  out[at] = n;
+  out[at + 1] = n >>> 8;
+  out[at + 2] = n >>> 16;
+  out[at + 3] = n >>> 24;
+}
+
+/** `n` (a whole number below 2^53) as a little-endian u64. */
 export function writeU64(out: Buffer, at: number, n: number): void {
-  out.writeUInt32LE(n % 2 ** 32, at);
-  out.writeUInt32LE(Math.floor(n / 2 ** 32), at + 4);
+  putU32(out, at, n % 2 ** 32);
+  putU32(out, at + 4, Math.floor(n / 2 ** 32));
+}
+
+/** The UTF-8 size of a key: its length for ASCII, counted without a call into C++. */
+export function utf8Length(key: string): number {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) >= 0x80) return Buffer.byteLength(key, 'utf8');
+  return key.length;
 }
 
 export function readU64(bytes: Buffer, at: number): number {
