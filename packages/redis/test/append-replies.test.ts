@@ -24,8 +24,8 @@ afterEach(async () => {
 /** Longer than any test: an append that waits its patience out never ends within one. */
 const NEVER_MS = 600_000;
 
-function store(namespace: string): RedisStore {
-  const made = redis(`${server.url}/${namespace}`, { connectTimeoutMs: NEVER_MS });
+function store(namespace: string, maxBytesInFlight?: number): RedisStore {
+  const made = redis(`${server.url}/${namespace}`, { connectTimeoutMs: NEVER_MS, ...(maxBytesInFlight === undefined ? {} : { maxBytesInFlight }) });
   stores.push(made);
   return made;
 }
@@ -43,6 +43,7 @@ describe('redis() reading the append script\'s replies', () => {
       // One key (its own script), then two keys (one script shared by both).
       return [await rejection(s.append({ k: value('b') })), await rejection(s.append({ k: value('c'), other: value('d') }))];
     });
+    expect([alone.key, together.key]).toEqual(['k', 'k']);
     for (const error of [alone, together]) {
       expect(error.code).toBe('ERR_LOCKED');
       expect(error.message).toMatch(/^The append to "(k|other)" ran in a withLock section whose lock has since been taken by another holder/);
@@ -53,6 +54,19 @@ describe('redis() reading the append script\'s replies', () => {
     await s.append({ k: value('f'), other: value('g') });
     expect(text(await s.get('k'))).toBe('aef');
     expect(text(await s.get('other'))).toBe('g');
+  });
+
+  it('gives back the bytes in flight when a call ends, refused or not: calls past maxBytesInFlight in all still go through', async () => {
+    const ns = randomUUID();
+    const s = store(ns, 1000);
+    for (let i = 0; i < 5; i++) await s.append({ k: Buffer.alloc(600, 97 + i) });
+    const refused = await s.withLock(async () => {
+      server.nodes[0].cli('INCR', `lam:${ns}:{lock}:fence`);
+      return rejection(s.append({ k: Buffer.alloc(600, 120) }));
+    });
+    expect(refused.code).toBe('ERR_LOCKED');
+    await s.append({ k: Buffer.alloc(600, 122) });
+    expect(text(await s.get('k'))).toBe(['a', 'b', 'c', 'd', 'e', 'z'].map((c) => c.repeat(600)).join(''));
   });
 
   it('a key that forgot this store (another store dropped the namespace): the next append goes ahead, once', async () => {
