@@ -6,11 +6,15 @@
  * dropped the namespace: -2) goes ahead rather than wait for an earlier
  * append that will never come. The stores have a connectTimeoutMs far longer
  * than a test: an append that waited for what never lands would never end.
+ * Through a proxy that fails one append (fixtures/failing-proxy.ts): one
+ * retried after the next append of its key overtook it still lands first, and
+ * the append after one that failed for good does not wait for it.
  */
 import { randomUUID } from 'node:crypto';
 import { rejection } from '@laminate/core/testing';
 import { type RedisStore, redis } from '@laminate/redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FailingProxy } from './fixtures/failing-proxy.js';
 import { singleServer } from './fixtures/servers.js';
 
 const server = await singleServer();
@@ -78,5 +82,44 @@ describe('redis() reading the append script\'s replies', () => {
     await writer.append({ k: value('new') });
     await writer.append({ k: value('!') });
     expect(text(await dropper.get('k'))).toBe('new!');
+  });
+
+  /** Runs `calls` on a store behind a proxy that fails the first command carrying 'overtaken' with `error`, once a first append went through. */
+  async function throughFailingProxy(error: string, calls: (s: RedisStore) => Promise<unknown>) {
+    const proxy = await FailingProxy.start(server.nodes[0].port, 'overtaken', error);
+    const ns = randomUUID();
+    const s = redis(`${proxy.url}/${ns}`, { connectTimeoutMs: NEVER_MS });
+    try {
+      // The connection is ready and the script loaded: nothing waits for a reply when the marked append is sent.
+      await s.append({ warm: value('x') });
+      const outcome = await calls(s);
+      expect(proxy.failed).toBe(1);
+      return { outcome, reader: store(ns) };
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  }
+
+  it('an append retried after the next append of its key overtook it still lands first (one script per call)', async () => {
+    const { reader } = await throughFailingProxy('TRYAGAIN failed by the test', (s) => Promise.all([s.append({ k: value('overtaken|') }), s.append({ k: value('second|') })]));
+    expect(text(await reader.get('k'))).toBe('overtaken|second|');
+  });
+
+  it('an append retried after the next append of its key overtook it still lands first (keys sharing scripts)', async () => {
+    const { reader } = await throughFailingProxy('TRYAGAIN failed by the test', (s) => Promise.all([s.append({ k: value('overtaken|'), j: value('a|') }), s.append({ k: value('second|'), j: value('b|') })]));
+    expect(text(await reader.get('k'))).toBe('overtaken|second|');
+    expect(text(await reader.get('j'))).toBe('a|b|');
+  });
+
+  it('the append sent after one that failed for good does not wait for it; neither does the next', async () => {
+    const { outcome, reader } = await throughFailingProxy('ERR failed by the test', async (s) => {
+      const results = await Promise.allSettled([s.append({ k: value('overtaken|') }), s.append({ k: value('second|') })]);
+      await s.append({ k: value('third|') });
+      return results;
+    });
+    expect(outcome.map((result) => result.status)).toEqual(['rejected', 'fulfilled']);
+    expect(((outcome[0] as PromiseRejectedResult).reason as { code: string }).code).toBe('ERR_SERVER');
+    expect(text(await reader.get('k'))).toBe('second|third|');
   });
 });
