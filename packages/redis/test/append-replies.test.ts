@@ -85,7 +85,7 @@ describe('redis() reading the append script\'s replies', () => {
   });
 
   /** Runs `calls` on a store behind a proxy that fails the first command carrying 'overtaken' with `error`, once a first append went through. */
-  async function throughFailingProxy(error: string, calls: (s: RedisStore) => Promise<unknown>) {
+  async function throughFailingProxy<T>(error: string, calls: (s: RedisStore) => Promise<T>) {
     const proxy = await FailingProxy.start(server.nodes[0].port, 'overtaken', error);
     const ns = randomUUID();
     const s = redis(`${proxy.url}/${ns}`, { connectTimeoutMs: NEVER_MS });
