@@ -163,11 +163,18 @@ describe('KeyPaths: folders and sidecars made before a write', () => {
     expect(fs.readdirSync(join(real, `${HASHED}%d`))).toEqual(['b%d']);
   });
 
-  it('on a full disk: no inode for a folder, or no room for a sidecar, is ENOSPC, and no sidecar is left cut short', () => {
+  it('on a full disk: no inode for a folder or a sidecar, or no room for a sidecar, is ENOSPC, and no sidecar is left cut short', () => {
     const inodes = mountTmpfs('size=1m,nr_inodes=8');
     fill(inodes, true);
     expect((thrown(() => new KeyPaths(inodes, escapedLayout).prepare(id(['a', 'b']), false)) as unknown as NodeJS.ErrnoException).code).toBe('ENOSPC');
     expect(fs.existsSync(join(inodes, 'a%d'))).toBe(false);
+
+    // No inode for a sidecar either: the create itself fails, and that error (not a failed clean-up's) is what the caller sees.
+    const noInode = mountTmpfs('size=1m,nr_inodes=8');
+    fill(noInode, true);
+    const before = fs.readdirSync(noInode).sort();
+    expect((thrown(() => new KeyPaths(noInode, escapedLayout).prepare(id(LONG), false)) as unknown as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(fs.readdirSync(noInode).sort()).toEqual(before);
 
     const space = mountTmpfs('size=64k');
     fill(space, false);
