@@ -84,17 +84,20 @@ describe('redis() reading the append script\'s replies', () => {
     expect(text(await dropper.get('k'))).toBe('new!');
   });
 
-  /** Runs `calls` on a store behind a proxy that fails the first command carrying 'overtaken' with `error`, once a first append went through. */
-  async function throughFailingProxy<T>(error: string, calls: (s: RedisStore) => Promise<T>) {
-    const proxy = await FailingProxy.start(server.nodes[0].port, 'overtaken', error);
+  /**
+   * Runs `calls` on a store behind a proxy that fails the command carrying 'overtaken' with `error` (once,
+   * or until commands carrying 'second' were sent `secondSent` times), after a first append to each of
+   * `keys`: the keys know the store, so an append whose previous one has not landed waits for it for ever.
+   */
+  async function throughFailingProxy<T>(error: string, keys: string[], calls: (s: RedisStore) => Promise<T>, secondSent?: number) {
+    const proxy = await FailingProxy.start(server.nodes[0].port, 'overtaken', error, secondSent === undefined ? undefined : { marker: 'second', count: secondSent });
     const ns = randomUUID();
     const s = redis(`${proxy.url}/${ns}`, { connectTimeoutMs: NEVER_MS });
     try {
       // The connection is ready and the script loaded: nothing waits for a reply when the marked append is sent.
-      await s.append({ warm: value('x') });
+      await s.append(Object.fromEntries(keys.map((key) => [key, value('first|')])));
       const outcome = await calls(s);
-      expect(proxy.failed).toBe(1);
-      return { outcome, reader: store(ns) };
+      return { outcome, reader: store(ns), failed: proxy.failed };
     } finally {
       await s.close();
       await proxy.close();
@@ -102,24 +105,28 @@ describe('redis() reading the append script\'s replies', () => {
   }
 
   it('an append retried after the next append of its key overtook it still lands first (one script per call)', async () => {
-    const { reader } = await throughFailingProxy('TRYAGAIN failed by the test', (s) => Promise.all([s.append({ k: value('overtaken|') }), s.append({ k: value('second|') })]));
-    expect(text(await reader.get('k'))).toBe('overtaken|second|');
+    // The overtaken append fails until the next one was refused and sent again.
+    const { reader, failed } = await throughFailingProxy('TRYAGAIN failed by the test', ['k'], (s) => Promise.all([s.append({ k: value('overtaken|') }), s.append({ k: value('second|') })]), 3);
+    expect(failed).toBeGreaterThan(0);
+    expect(text(await reader.get('k'))).toBe('first|overtaken|second|');
   });
 
   it('an append retried after the next append of its key overtook it still lands first (keys sharing scripts)', async () => {
-    const { reader } = await throughFailingProxy('TRYAGAIN failed by the test', (s) => Promise.all([s.append({ k: value('overtaken|'), j: value('a|') }), s.append({ k: value('second|'), j: value('b|') })]));
-    expect(text(await reader.get('k'))).toBe('overtaken|second|');
-    expect(text(await reader.get('j'))).toBe('a|b|');
+    const { reader, failed } = await throughFailingProxy('TRYAGAIN failed by the test', ['k', 'j'], (s) => Promise.all([s.append({ k: value('overtaken|'), j: value('a|') }), s.append({ k: value('second|'), j: value('b|') })]), 3);
+    expect(failed).toBeGreaterThan(0);
+    expect(text(await reader.get('k'))).toBe('first|overtaken|second|');
+    expect(text(await reader.get('j'))).toBe('first|a|b|');
   });
 
   it('the append sent after one that failed for good does not wait for it; neither does the next', async () => {
-    const { outcome, reader } = await throughFailingProxy('ERR failed by the test', async (s) => {
+    const { outcome, reader, failed } = await throughFailingProxy('ERR failed by the test', ['k'], async (s) => {
       const results = await Promise.allSettled([s.append({ k: value('overtaken|') }), s.append({ k: value('second|') })]);
       await s.append({ k: value('third|') });
       return results;
     });
+    expect(failed).toBe(1);
     expect(outcome.map((result) => result.status)).toEqual(['rejected', 'fulfilled']);
     expect(((outcome[0] as PromiseRejectedResult).reason as { code: string }).code).toBe('ERR_SERVER');
-    expect(text(await reader.get('k'))).toBe('second|third|');
+    expect(text(await reader.get('k'))).toBe('first|second|third|');
   });
 });
