@@ -23,6 +23,24 @@ async function splitKey(spilled: number, held: number) {
   return { store, dir, whole: Buffer.concat([first, second]) };
 }
 
+/**
+ * Makes key k's file grow by `extra` between the size the buffer's slow store
+ * reports for the next read and that read, as another writer would (played
+ * here by a second file() store on the directory, returned for closing).
+ */
+function growsBeforeTheRead(store: ReturnType<typeof buffer>, dir: string, extra: Buffer): ReturnType<typeof file> {
+  const other = file(dir);
+  const slow = store.slow as ReturnType<typeof file>;
+  const sizeIds = slow.sizeIds.bind(slow);
+  slow.sizeIds = async (ids) => {
+    const sizes = await sizeIds(ids);
+    await other.append({ k: extra });
+    slow.sizeIds = sizeIds;
+    return sizes;
+  };
+  return other;
+}
+
 describe('buffer().getView()', () => {
   it('returns the spilled bytes then those in memory, the same as get()', async () => {
     const { store, whole } = await splitKey(5000, 300);
@@ -56,17 +74,8 @@ describe('buffer().getView()', () => {
 
   it('reads what another process appended to the key\'s file between its size and its read', async () => {
     const { store, dir, whole } = await splitKey(2000, 50);
-    const other = file(dir);
     const extra = Buffer.alloc(9000, 'x');
-    // The slow store reports the size it had, then the file grows before the read (another writer, played here).
-    const slow = store.slow as ReturnType<typeof file>;
-    const sizeIds = slow.sizeIds.bind(slow);
-    slow.sizeIds = async (ids) => {
-      const sizes = await sizeIds(ids);
-      await other.append({ k: extra });
-      slow.sizeIds = sizeIds;
-      return sizes;
-    };
+    const other = growsBeforeTheRead(store, dir, extra);
     const view = await store.getView('k');
     const onDisk = whole.subarray(0, 2000);
     const inMemory = whole.subarray(2000);
@@ -83,16 +92,8 @@ describe('buffer().getView()', () => {
     const inMemory = Buffer.alloc(50, 'm');
     await store.append({ k: inMemory });
     const whole = Buffer.concat([onDisk, inMemory]);
-    const other = file(dir);
     const extra = Buffer.alloc(20_000 - 2000 - 10, 'x'); // the file grows to 10 bytes short of the scratch
-    const slow = store.slow as ReturnType<typeof file>;
-    const sizeIds = slow.sizeIds.bind(slow);
-    slow.sizeIds = async (ids) => {
-      const sizes = await sizeIds(ids);
-      await other.append({ k: extra });
-      slow.sizeIds = sizeIds;
-      return sizes;
-    };
+    const other = growsBeforeTheRead(store, dir, extra);
     const view = await store.getView('k');
     expect(Buffer.compare(view, Buffer.concat([whole.subarray(0, 2000), extra, whole.subarray(2000)]))).toBe(0);
     await other.close();

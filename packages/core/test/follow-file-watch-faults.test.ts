@@ -15,6 +15,7 @@ import { type FolderWatch, readSeal, sealPaths, watchKeyFile, writeSeal } from '
 import { type ChangeWatch, type FollowableBytes, checkFollowOptions, followBytes } from '../src/follow.js';
 import { KeyPaths, escapedLayout } from '../src/key-paths.js';
 import { readFromPosition, trimPaths } from '../src/retention-file.js';
+import { promiseState as state } from './fixtures/promise-state.js';
 
 const tempDir = tempDirs('laminate-follow-file-watch-faults-test-', afterAll);
 const FOREVER = 2 ** 31 - 1;
@@ -23,16 +24,6 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A promise's state once everything already due has run (setImmediate is never faked here). */
-async function state(promise: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
-  let seen: 'resolved' | 'rejected' | 'pending' = 'pending';
-  promise.then(
-    () => (seen = 'resolved'),
-    () => (seen = 'rejected'),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return seen;
-}
 
 /** A folder watch the system refuses, as when no inotify watch is left. */
 const refused: FolderWatch = () => {

@@ -15,20 +15,11 @@ import { readSeal, removeSeal, sealPaths, watchKeyFile, writeSeal } from '../src
 import { KeyPaths, escapedLayout } from '../src/key-paths.js';
 import { keyId } from '../src/keys.js';
 import { readFromPosition, trimPaths } from '../src/retention-file.js';
+import { promiseState as state } from './fixtures/promise-state.js';
 
 const tempDir = tempDirs('laminate-follow-file-test-', afterAll);
 const text = (value: Uint8Array) => Buffer.from(value).toString();
 
-/** A promise's state once everything already due has run. */
-async function state(promise: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
-  let seen: 'resolved' | 'rejected' | 'pending' = 'pending';
-  promise.then(
-    () => (seen = 'resolved'),
-    () => (seen = 'rejected'),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return seen;
-}
 
 /** Resolves at the next change a plain watch of `folder` reports for `name`: the witness that the system has told of it. */
 function witness(folder: string, name: string): { seen: Promise<void>; close(): void } {

@@ -30,19 +30,10 @@ import {
   throwIfAborted,
   unsealInMemory,
 } from '../src/follow.js';
+import { promiseState as state } from './fixtures/promise-state.js';
 
 const text = (value: Uint8Array) => Buffer.from(value).toString();
 
-/** A settled promise's state, looked at after everything already due has run (no timer stands in for an event). */
-async function state(promise: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
-  let seen: 'resolved' | 'rejected' | 'pending' = 'pending';
-  promise.then(
-    () => (seen = 'resolved'),
-    () => (seen = 'rejected'),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return seen;
-}
 
 /**
  * A bytes store in the test's hands: `bytes` is the key's content, `sealed`
