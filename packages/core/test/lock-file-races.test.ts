@@ -15,10 +15,11 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { LockFile, type LockFileMoment, lockCompanions, lockFileRaces, readOwner } from '../src/lock-file.js';
+import { HOUR_AGO, ME, deadPid } from './fixtures/lock-owners.js';
 
 const dirs: string[] = [];
 /** Files made immutable by a test, made writable again whatever its outcome. */
@@ -38,23 +39,9 @@ afterAll(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function bootId(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-const ME = { pid: process.pid, host: hostname(), boot: bootId() };
-const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
 /** A whole second an hour ago: a modification time that reads back exactly as it was set. */
 const SECOND_HOUR_AGO = () => new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 
-/** A pid that belonged to a process on this machine which has exited. */
-function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
-}
 
 /** The owner record of a process of this machine that has exited: its lock is dead at once. */
 const deadOwner = () => JSON.stringify({ pid: deadPid(), host: ME.host, boot: ME.boot });

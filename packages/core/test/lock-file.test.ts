@@ -6,9 +6,8 @@
  * release, a process exit, or a full disk. Locks of "other processes" are
  * files written as those processes would write them, or real child processes.
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -16,6 +15,7 @@ import { tempDirs } from '@laminate/core/testing';
 import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { LockFile, lockCompanions, parseOwner, readOwner } from '../src/lock-file.js';
 import { spawnFixture } from './fixtures/spawn.js';
+import { HOUR_AGO, ME, deadPid } from './fixtures/lock-owners.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tempDir = tempDirs('laminate-lock-file-test-', afterAll);
@@ -29,23 +29,9 @@ afterEach(() => {
 });
 const mountTmpfs = tmpfsMounts(tempDir);
 
-function bootId(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-const ME = { pid: process.pid, host: hostname(), boot: bootId() };
-const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
 /** A time ahead of the clock: a mark or lock this fresh stays fresh however slow the machine is. */
 const AHEAD = () => new Date(Date.now() + 3_600_000);
 
-/** A pid that belonged to a process on this machine which has exited. */
-function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
-}
 
 /** A lock path in a new directory, and a lock on it that records what compromised it. */
 function lockAt(staleMs = 600_000) {
