@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { LockFile, type LockFileMoment, lockCompanions, lockFileRaces, readOwner } from '../src/lock-file.js';
-import { HOUR_AGO, ME, deadPid } from './fixtures/lock-owners.js';
+import { HOUR_AGO, ME, deadPid, failure } from './fixtures/lock-owners.js';
 
 const dirs: string[] = [];
 /** Files made immutable by a test, made writable again whatever its outcome. */
@@ -67,16 +67,6 @@ function take(lock: LockFile, yieldToWaiters?: boolean): () => void {
 function leaveLock(path: string, content: string, mtime: Date): void {
   fs.writeFileSync(path, content);
   fs.utimesSync(path, mtime, mtime);
-}
-
-/** The error `call` throws (the test fails if it returns). */
-function failure(call: () => unknown): NodeJS.ErrnoException {
-  try {
-    call();
-  } catch (error) {
-    return error as NodeJS.ErrnoException;
-  }
-  throw new Error('expected the call to throw, but it returned');
 }
 
 function expectLocked(lock: LockFile, path: string): void {

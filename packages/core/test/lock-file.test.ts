@@ -15,7 +15,7 @@ import { tempDirs } from '@laminate/core/testing';
 import { tmpfsMounts } from './fixtures/tmpfs.js';
 import { LockFile, lockCompanions, parseOwner, readOwner } from '../src/lock-file.js';
 import { spawnFixture } from './fixtures/spawn.js';
-import { HOUR_AGO, ME, deadPid } from './fixtures/lock-owners.js';
+import { HOUR_AGO, ME, deadPid, failure } from './fixtures/lock-owners.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tempDir = tempDirs('laminate-lock-file-test-', afterAll);
@@ -46,16 +46,6 @@ function take(lock: LockFile, yieldToWaiters?: boolean): () => void {
   const release = lock.take(yieldToWaiters);
   releases.push(release);
   return release;
-}
-
-/** The error `call` throws (the test fails if it returns). */
-function failure(call: () => unknown): NodeJS.ErrnoException {
-  try {
-    call();
-  } catch (error) {
-    return error as NodeJS.ErrnoException;
-  }
-  throw new Error('expected the call to throw, but it returned');
 }
 
 function expectLocked(lock: LockFile, path: string, yieldToWaiters?: boolean): void {
