@@ -1,5 +1,6 @@
 import { LaminateError, typeError } from './errors.js';
-import { type Key, type KeyId, keyFromId, keyId, showKey } from './keys.js';
+import { type Key, type KeyId, keyFromId, keyId } from './keys.js';
+import { Scratch, checkReadTarget, tooLargeForTarget } from './reused-reads.js';
 import { type Consumer, trimmedError } from './retention.js';
 import { registerLayer } from './spec.js';
 import { DictStore } from './dict.js';
@@ -39,9 +40,6 @@ interface ReadsInto {
 function readsInto(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Array> & ReadsInto {
   return typeof (store as Partial<ReadsInto>).readInto === 'function' && store instanceof BytesStore;
 }
-
-/** The largest scratch buffer getView() keeps between calls (as file()'s). */
-const MAX_SCRATCH = 64 << 20;
 
 /**
  * buffer(fast, slow, { availableMemory }): appends land in `fast`; when more
@@ -281,7 +279,7 @@ export class BufferStore extends BytesStore {
   }
 
   /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
-  private scratch?: Buffer;
+  private readonly scratch = new Scratch();
 
   /**
    * `key`'s bytes (the spilled ones, then those in memory) in memory this
@@ -306,16 +304,11 @@ export class BufferStore extends BytesStore {
    */
   async readInto(key: Key, target: Uint8Array): Promise<number> {
     this.assertOpen();
-    if (!(target instanceof Uint8Array)) throw typeError('ERR_VALUE_TYPE', 'readInto(key, target): target must be a Uint8Array (or Buffer) to read the key into.');
+    checkReadTarget(target);
     const id = keyId(key);
     const slow = this.slow;
     const copy = (view: Uint8Array): number => {
-      if (view.byteLength > target.byteLength) {
-        throw Object.assign(
-          new LaminateError('ERR_TOO_LARGE', `Key ${showKey(id)} holds ${view.byteLength} bytes, more than the ${target.byteLength} of the buffer given to readInto(); nothing was read. Pass a buffer of at least ${view.byteLength} bytes.`, { key: showKey(id) }),
-          { size: view.byteLength },
-        );
-      }
+      if (view.byteLength > target.byteLength) throw tooLargeForTarget(id, view.byteLength, target);
       target.set(view);
       return view.byteLength;
     };
@@ -330,7 +323,7 @@ export class BufferStore extends BytesStore {
     if (spilled === 0) return memory;
     // The file is read into the scratch short of room for the bytes in memory, which go after it.
     const readSpilled = (into: Buffer) => slow.readInto(keyFromId(id), into.subarray(0, into.byteLength - memory.byteLength));
-    let into = this.room(spilled + memory.byteLength);
+    let into = this.scratch.room(spilled + memory.byteLength);
     let length: number;
     try {
       length = await readSpilled(into);
@@ -338,19 +331,11 @@ export class BufferStore extends BytesStore {
       // Another process appended to the key's file since its size was taken: read again into room for all of it.
       const size = (error as { code?: unknown } | null)?.code === 'ERR_TOO_LARGE' ? (error as { size: number }).size : undefined;
       if (size === undefined) throw error;
-      into = this.room(size + memory.byteLength);
+      into = this.scratch.room(size + memory.byteLength);
       length = await readSpilled(into);
     }
     into.set(memory, length);
     return into.subarray(0, length + memory.byteLength);
-  }
-
-  /** The scratch buffer with at least `size` bytes (kept for the next call up to MAX_SCRATCH). */
-  private room(size: number): Buffer {
-    if (this.scratch !== undefined && this.scratch.byteLength >= size) return this.scratch;
-    const into = Buffer.allocUnsafe(size);
-    if (size <= MAX_SCRATCH) this.scratch = into;
-    return into;
   }
 
   /**

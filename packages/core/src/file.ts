@@ -18,6 +18,7 @@ import { isSystemError, systemError } from './system-errors.js';
 import { makeTemporaryDirectory, removedByStore, removeOnExit } from './temporary.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from './store.js';
 import { registerLayer } from './spec.js';
+import { Scratch, checkReadTarget, tooLargeForTarget } from './reused-reads.js';
 
 export { whyNotAStore } from './store-directory.js';
 export type { LockStrategy, LockWait } from './directory-lock.js';
@@ -88,8 +89,6 @@ export interface FileDropOptions {
 }
 
 const READ_PIECE = 4 << 20;
-/** The largest scratch buffer getView() keeps between calls; a larger key is read into memory of its own. */
-const MAX_SCRATCH = 64 << 20;
 
 const NOT_REENTRANT = { reentrant: false } as const;
 
@@ -424,7 +423,7 @@ export class FileStore extends BytesStore {
   }
 
   /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
-  private scratch?: Buffer;
+  private readonly scratch = new Scratch();
 
   /**
    * `key`'s bytes in memory this store reuses: a view of a scratch buffer
@@ -443,11 +442,7 @@ export class FileStore extends BytesStore {
       const file = this.openToRead(id);
       if (file === undefined) return EMPTY_BYTES;
       try {
-        let into = this.scratch;
-        if (into === undefined || into.byteLength < file.size) {
-          into = Buffer.allocUnsafe(file.size);
-          if (file.size <= MAX_SCRATCH) this.scratch = into;
-        }
+        const into = this.scratch.room(file.size);
         return into.subarray(0, readAt(file.fd, into, file.size));
       } finally {
         fs.closeSync(file.fd);
@@ -464,18 +459,13 @@ export class FileStore extends BytesStore {
    */
   async readInto(key: Key, target: Uint8Array): Promise<number> {
     this.assertOpen();
-    if (!(target instanceof Uint8Array)) throw typeError('ERR_VALUE_TYPE', 'readInto(key, target): target must be a Uint8Array (or Buffer) to read the key into.');
+    checkReadTarget(target);
     const id = keyId(key);
     return this.run(() => {
       const file = this.openToRead(id);
       if (file === undefined) return 0;
       try {
-        if (file.size > target.byteLength) {
-          throw Object.assign(
-            new LaminateError('ERR_TOO_LARGE', `Key ${showKey(id)} holds ${file.size} bytes, more than the ${target.byteLength} of the buffer given to readInto(); nothing was read. Pass a buffer of at least ${file.size} bytes.`, { key: showKey(id) }),
-            { size: file.size },
-          );
-        }
+        if (file.size > target.byteLength) throw tooLargeForTarget(id, file.size, target);
         return readAt(file.fd, target, file.size);
       } finally {
         fs.closeSync(file.fd);
