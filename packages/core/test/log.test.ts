@@ -64,6 +64,15 @@ describe('log(): checksums', () => {
     expect(crc32Of(bytes)).toBe(crc32(bytes));
     expect(crc32Of(new Uint8Array(37).fill(0xff))).toBe(crc32(Buffer.alloc(37, 0xff)));
   });
+
+  it('computes the same CRC-32 as zlib over inputs that zlib takes a page at a time', () => {
+    const random = seededRandom(33);
+    const bytes = Buffer.from(Array.from({ length: 5 * 4096 + 300 }, () => Math.floor(random() * 256)));
+    for (const length of [4095, 4096, 4097, 8192, 8193, 3 * 4096 + 17, 5 * 4096]) {
+      for (const start of [0, 1, 7, 4095, 4096, 300]) expect(crc32Of(bytes, start, start + length)).toBe(crc32(bytes.subarray(start, start + length)));
+    }
+    expect(crc32Of(bytes)).toBe(crc32(bytes));
+  });
 });
 
 describe('log(): reopening', () => {

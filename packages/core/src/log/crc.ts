@@ -6,10 +6,19 @@ import { crc32 } from 'node:zlib';
  * before its first byte; log() checks two CRCs per record written (header
  * and value) and one per value read, most of them short, so inputs up to
  * SHORT bytes take a slicing-by-8 table loop here, which measured 2–4 times
- * faster on 37- and 100-byte inputs, and longer ones zlib.
+ * faster on 37- and 100-byte inputs, and longer ones zlib. Inputs longer
+ * than STEP go to zlib a page at a time, each call continuing the last's
+ * CRC: over 1 MB values not in the CPU's caches (a caller's batch, made
+ * well before the append), one call over the whole took 440 µs and
+ * page-sized calls 230–250 µs (a hot megabyte: 158 against 200 µs).
  */
 export function crc32Of(bytes: Uint8Array, start = 0, end = bytes.byteLength): number {
-  if (end - start > SHORT) return crc32(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end));
+  if (end - start > SHORT) {
+    if (end - start <= STEP) return crc32(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end));
+    let folded = 0;
+    for (let at = start; at < end; at += STEP) folded = crc32(bytes.subarray(at, Math.min(at + STEP, end)), folded);
+    return folded;
+  }
   let crc = -1;
   let i = start;
   for (; i + 8 <= end; i += 8) {
@@ -27,6 +36,9 @@ export function crc32Of(bytes: Uint8Array, start = 0, end = bytes.byteLength): n
   for (; i < end; i++) crc = TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
 }
+
+/** Longer inputs are passed to zlib in pieces of this many bytes. */
+const STEP = 4096;
 
 /** Inputs up to this many bytes take the table loop; past about 200 zlib is faster. */
 const SHORT = 128;
