@@ -13,8 +13,8 @@ import { type Connection, withScripts } from './scripts.js';
 
 export type { RedisStoreOptions, RedisTarget } from './options.js';
 
-/** The most bytes a script shared by several keys carries (applyMany): larger calls go as several. */
-const MANY_BYTES = 4 * 2 ** 20;
+/** The most bytes a script shared by several keys carries (applyMany): larger calls go as several. Exported for the tests that count the scripts a call costs. */
+export const MANY_BYTES = 4 * 2 ** 20;
 
 /** How long an append waits for an earlier one of this store to the same key when Redis has no record of this store there (it was dropped, or lost in a failover). */
 const UNKNOWN_PRODUCER_WAIT_MS = 250;
