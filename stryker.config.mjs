@@ -28,7 +28,7 @@ const MODULES = {
   'packages/net/src/sessions.ts': ['packages/net/test/reliability.test.ts', 'packages/net/test/net.test.ts', 'packages/net/test/sessions.test.ts'],
   // redis(): the append script, and applyOnce()'s reading of its replies, against a real redis-server (the test files start their own).
   'packages/redis/src/scripts.ts': ['packages/redis/test/redis.test.ts', 'packages/redis/test/conformance.test.ts', 'packages/redis/test/append-script.test.ts'],
-  'packages/redis/src/redis.ts': ['packages/redis/test/redis.test.ts', 'packages/redis/test/conformance.test.ts', 'packages/redis/test/append-replies.test.ts'],
+  'packages/redis/src/redis.ts': ['packages/redis/test/redis.test.ts', 'packages/redis/test/conformance.test.ts', 'packages/redis/test/append-replies.test.ts', 'packages/redis/test/append-commands.test.ts'],
   // Live streams: follow()'s loop, and file()'s followed reads, seal markers and folder watch (follow.test.ts starts one producer process).
   'packages/core/src/follow.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-positions.test.ts'],
   'packages/core/src/follow-file.ts': ['packages/core/test/follow.test.ts', 'packages/core/test/follow-file.test.ts', 'packages/core/test/follow-file-watch-faults.test.ts'],
