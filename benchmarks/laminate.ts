@@ -2,7 +2,7 @@
 // through a Node.js peer (peers.ts): append everything, read every key back
 // with get, check what was read.
 import { rmSync } from 'node:fs';
-import { type BaseStore, type BufferStore, type FileStore, brotli, buffer, dict, file, gzip, log, lz4, zlib, zstd } from '@laminate/core';
+import { type BaseStore, type BufferStore, type FileStore, type LogStore, brotli, buffer, dict, file, gzip, log, lz4, zlib, zstd } from '@laminate/core';
 import { type Measurement, appendThenGet } from './measure.js';
 import { diskUsage } from './disk.js';
 import { NODE_PEERS } from './peers.js';
@@ -22,6 +22,7 @@ export const STACKS: Record<string, Stack> = {
   'file-exclusive': { label: 'file(dir, { exclusive: true })', make: (dir) => file(dir, { exclusive: true }), onDisk: true },
   'file-view': { label: 'file(), getView', make: (dir) => viewing(file(dir)), onDisk: true },
   log: { label: 'log()', make: (dir) => log(dir), onDisk: true },
+  'log-view': { label: 'log(), getView', make: (dir) => viewing(log(dir)), onDisk: true },
   buffer: { label: 'buffer(dict(), file(), 64 MiB)', make: (dir) => buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }), onDisk: false },
   'buffer-view': { label: 'buffer(dict(), file(), 64 MiB), getView', make: (dir) => viewing(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY })), onDisk: false },
   'buffer-transfer': { label: 'buffer(dict(), file(), 64 MiB), transfer', make: (dir) => transferring(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY })), onDisk: false },
@@ -44,7 +45,7 @@ function transferring<S extends BaseStore<Uint8Array>>(store: S): S {
  * scratch buffer. The harness checks each read before the next get, which is
  * as long as such a view is valid.
  */
-function viewing<S extends FileStore | BufferStore>(store: S): S {
+function viewing<S extends FileStore | LogStore | BufferStore>(store: S): S {
   store.get = (key) => store.getView(key);
   return store;
 }

@@ -61,6 +61,8 @@ export const PEER_OF: Record<string, PartdStack> = {
   file: 'File',
   'file-exclusive': 'File',
   'file-view': 'File',
+  log: 'File',
+  'log-view': 'File',
   buffer: 'Buffer',
   'buffer-view': 'Buffer',
   'buffer-transfer': 'Buffer',

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DirectoryLock } from '../directory-lock.js';
 import { LaminateError, typeError } from '../errors.js';
-import { type KeyId, showKey } from '../keys.js';
+import { type Key, type KeyId, keyId, showKey } from '../keys.js';
 import { Mutex } from '../mutex.js';
 import { registerLayer } from '../spec.js';
 import type { ChangeWatch } from '../follow.js';
 import { type Consumer, byName, trimTarget, trimmedError } from '../retention.js';
 import { BytesStore, EMPTY_BYTES, type IdRange, type StoreSpec, type Supports } from '../store.js';
 import { removedByStore, removeOnExit } from '../temporary.js';
+import { Scratch, checkReadTarget, tooLargeForTarget } from '../reused-reads.js';
 import { crc32Of } from './crc.js';
 import { CHECKPOINT_NAME, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { type Commit, CommitLog } from './commit-log.js';
@@ -51,6 +52,13 @@ const SPEC_OPTIONS = ['fsync', 'maxDiskBytes', 'maxIndexBytes', 'lockTimeoutMs',
 const READ_CACHE_BYTES = 32 << 20;
 /** For sections that never call back into the store: not recorded in the async context, which costs a share of a small call (see Mutex.run). */
 const NOT_REENTERED = { reentrant: false } as const;
+
+/** The bytes of a key's values, from its extents. */
+function extentsSize(extents: Extents): number {
+  let total = 0;
+  for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
+  return total;
+}
 const AUTO_COMPACT_RATIO = 0.5;
 const AUTO_COMPACT_BYTES = 64 << 20;
 const SEGMENT_BYTES = 256 << 20;
@@ -436,22 +444,66 @@ export class LogStore extends BytesStore {
   /**
    * The values of `extents` joined, each checked against its checksum. The
    * result's size is known from the index, so values are read straight into
-   * it; small values through the block cache (block-cache.ts), so that the
-   * gets of many keys read each stretch of a segment once; the bytes around
-   * a value (headers, other keys) are never returned.
+   * it (fresh memory, or what `room` gives for that many bytes); small
+   * values through the block cache (block-cache.ts), so that the gets of
+   * many keys read each stretch of a segment once; the bytes around a value
+   * (headers, other keys) are never returned.
    */
-  private read(id: KeyId, extents: Extents | undefined, cut = 0): Uint8Array {
+  private read(id: KeyId, extents: Extents | undefined, cut = 0, room: (size: number) => Uint8Array = Buffer.allocUnsafe): Uint8Array {
     if (extents === undefined) return EMPTY_BYTES;
-    let total = 0;
-    for (let i = 2; i < extents.length; i += FIELDS) total += extents[i];
-    const out = Buffer.allocUnsafe(total);
+    const total = extentsSize(extents);
+    const out = room(total);
     let at = 0;
     for (let i = 0; i < extents.length; i += FIELDS) {
       this.readExtent(id, extents, i, out, at);
       at += extents[i + 2];
     }
     // A trimmed key's first value may be cut by its start: read whole (its checksum covers it whole), returned from the start.
-    return cut > 0 ? out.subarray(cut) : out;
+    return out.subarray(cut, total);
+  }
+
+  /** getView()'s buffer, reused from call to call: reads into it fault in no fresh memory. */
+  private readonly scratch = new Scratch();
+
+  /**
+   * `key`'s bytes in memory this store reuses, as file().getView(): a view
+   * of a scratch buffer that the next getView() or readInto() on this store
+   * overwrites. Valid until then: copy what must outlive it. Every value is
+   * checked against its checksum as get() checks it. Keys larger than
+   * 64 MiB are read into memory of their own.
+   */
+  async getView(key: Key): Promise<Uint8Array> {
+    this.assertOpen();
+    const id = keyId(key);
+    return this.lock.run(() => {
+      this.refresh();
+      return this.read(id, this.index.data.get(id), this.index.cutOf(id), (size) => this.scratch.room(size));
+    }, NOT_REENTERED);
+  }
+
+  /**
+   * Reads `key`'s bytes into the caller's `target`, from its start, and
+   * returns how many there are: memory the caller owns and reuses. A key
+   * larger than `target` is ERR_TOO_LARGE (its size is in the message and
+   * the error's `size`), and `target` is then left as it was.
+   */
+  async readInto(key: Key, target: Uint8Array): Promise<number> {
+    this.assertOpen();
+    checkReadTarget(target);
+    const id = keyId(key);
+    return this.lock.run(() => {
+      this.refresh();
+      const extents = this.index.data.get(id);
+      if (extents === undefined) return 0;
+      const cut = this.index.cutOf(id);
+      const total = extentsSize(extents);
+      if (total - cut > target.byteLength) throw tooLargeForTarget(id, total - cut, target);
+      // A trimmed key's cut first value is read whole, by the scratch buffer, so target past the key's bytes stays as it was.
+      if (cut === 0) return this.read(id, extents, 0, () => target).byteLength;
+      const bytes = this.read(id, extents, cut, (size) => this.scratch.room(size));
+      target.set(bytes);
+      return bytes.byteLength;
+    }, NOT_REENTERED);
   }
 
   private readExtent(id: KeyId, extents: Extents, i: number, out: Uint8Array, at: number, cached = true): void {
