@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
-import { type BaseStore, buffer, dict, file } from '@laminate/core';
-import { typedArrays } from '@laminate/codecs';
+import { buffer, dict, file } from '@laminate/core';
+import { type TypedArrayStore, typedArrays } from '@laminate/codecs';
 import { seededRandom } from '@laminate/core/layer';
 import { diskUsage, settle } from './disk.js';
 import { BUFFER_MEMORY } from './laminate.js';
@@ -83,16 +83,24 @@ function expected(shape: TypedShape, pool: Values[]): { lengths: number[]; crcs:
   return { lengths, crcs };
 }
 
-const STACKS: Record<string, (dir: string) => BaseStore<Uint8Array>> = {
-  'typedArrays(file())': (dir) => file(dir),
-  'typedArrays(buffer(dict(), file(), 64 MiB))': (dir) => buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }),
+const STACKS: Record<string, (dir: string) => TypedArrayStore> = {
+  'typedArrays(file())': (dir) => typedArrays(file(dir)),
+  'typedArrays(file()), getView': (dir) => viewing(typedArrays(file(dir))),
+  'typedArrays(buffer(dict(), file(), 64 MiB))': (dir) => typedArrays(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY })),
+  'typedArrays(buffer(dict(), file(), 64 MiB)), getView': (dir) => viewing(typedArrays(buffer(dict(), file(dir), { availableMemory: BUFFER_MEMORY }))),
 };
+
+/** `store` whose get is getView(): each array made over the inner store's reused memory, checked before the next get. */
+function viewing(store: TypedArrayStore): TypedArrayStore {
+  store.get = (key) => store.getView(key);
+  return store;
+}
 
 async function runTyped(label: string, name: DtypeName, shape: TypedShape, pool: Values[], want: { lengths: number[]; crcs: number[] }, dir: string): Promise<Measurement> {
   const values = shape.keys * shape.calls * shape.elements;
   const m: Measurement = { store: label, workload: name, values, bytes: values * DTYPES[name].BYTES_PER_ELEMENT, appendSeconds: 0, getSeconds: 0, verified: false };
   rmSync(dir, { recursive: true, force: true });
-  return appendThenGet(m, typedArrays(STACKS[label](dir)), dir, {
+  return appendThenGet(m, STACKS[label](dir), dir, {
     calls: shape.calls,
     batch: (c) => {
       const batch: Record<string, Values> = {};

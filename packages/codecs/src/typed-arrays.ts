@@ -10,8 +10,8 @@
  *   frames; an object array (`|O`, a plain JS array here) is one frame per
  *   append holding a MessagePack array of its items.
  */
-import { type Store, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
-import { WrapperStore, typeError, frame, keyId, keyParts, registerLayer, splitFrames, readFrames, wholeFramesEnd, wrongValue, showKey, type FrameReader, type KeyId, type FollowRequest, type Followed, followFrames } from '@laminate/core/layer';
+import { type Key, type Store, LaminateError, type OpOptions, type StoreSpec, type Supports } from '@laminate/core';
+import { WrapperStore, typeError, frame, keyFromId, keyId, keyParts, registerLayer, splitFrames, readFrames, wholeFramesEnd, wrongValue, showKey, type FrameReader, type KeyId, type FollowRequest, type Followed, followFrames } from '@laminate/core/layer';
 import { type Options, Packr, Unpackr } from 'msgpackr';
 
 // ---------------------------------------------------------------- values
@@ -224,8 +224,15 @@ const objectFrames: FrameReader<unknown[]> = {
   },
 };
 
-/** `fresh`: the bytes are memory nothing else holds (see BaseStore.freshGets), so an array may be made over them. */
-function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, fresh = false): TypedValue {
+/**
+ * What an array may be made over: `fresh` bytes are memory nothing else
+ * holds (see BaseStore.freshGets), when they fill a buffer of their own;
+ * a `view` (getView()) is memory the caller was told is reused, at any
+ * offset the array type allows. Otherwise the bytes are copied.
+ */
+type Over = 'fresh' | 'view' | undefined;
+
+function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, over?: Over): TypedValue {
   if (dtype.code === 'O') {
     const out: unknown[] = [];
     for (const items of readFrames(bytes, id, objectFrames)) for (const item of items) out.push(item);
@@ -236,10 +243,11 @@ function decodeValue(bytes: Uint8Array, dtype: Dtype, id: KeyId, fresh = false):
     throw new LaminateError('ERR_CORRUPT_FRAME', `Key ${showKey(id)} holds ${bytes.byteLength} bytes, not a whole number of ${dtype.size}-byte ${dtype.text} items: a writer probably died mid-append at byte ${whole}. Call repair(${showKey(id)}) to cut the key back to its last whole item.`, { key: showKey(id), offset: whole, repairable: true });
   }
   const swap = dtype.big !== !LITTLE && dtype.size > 1;
-  if (fresh && !swap && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
-    // The bytes fill a buffer of their own that no one else holds (small reads
-    // share Node's pool, and are copied below): the array is made over them.
-    const view = new dtype.ctor!(bytes.buffer as ArrayBuffer, 0, whole / dtype.size);
+  // Fresh bytes must fill a buffer of their own that no one else holds (small
+  // reads share Node's pool, and are copied below).
+  const overBytes = over === 'fresh' ? bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength : over === 'view' && bytes.byteOffset % dtype.size === 0;
+  if (overBytes && !swap) {
+    const view = new dtype.ctor!(bytes.buffer as ArrayBuffer, bytes.byteOffset, whole / dtype.size);
     return dtype.unit ? new Datetime64Array(view as BigInt64Array, dtype.unit) : view;
   }
   // A copy the caller owns (the bytes below may be the store's own memory), into
@@ -262,6 +270,15 @@ function dtypeMismatch(id: KeyId, stored: string, got: string): LaminateError {
 }
 
 // ---------------------------------------------------------------- the layer
+
+/** An inner store that reads a key into memory it reuses (file(), log(), buffer()). */
+interface ReadsViews {
+  getView(key: Key): Promise<Uint8Array>;
+}
+
+function readsViews(store: Store<Uint8Array>): store is Store<Uint8Array> & ReadsViews {
+  return typeof (store as Partial<ReadsViews>).getView === 'function';
+}
 
 export class TypedArrayStore extends WrapperStore<TypedValue> {
   constructor(inner: Store<Uint8Array>) {
@@ -332,8 +349,30 @@ export class TypedArrayStore extends WrapperStore<TypedValue> {
         throw new LaminateError('ERR_DTYPE', `Key ${showKey(id)} holds ${bytes.byteLength} bytes but no dtype (its ${showKey(sidecarOf(id))} is missing), so they cannot be read as an array. It was not written by typedArrays() or partd.Numpy.`, { key: showKey(id) });
       }
       const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
-      return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id, this.inner.freshGets);
+      return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id, this.inner.freshGets ? 'fresh' : undefined);
     });
+  }
+
+  /**
+   * `key`'s array made over memory the inner store reuses (its getView():
+   * file(), log(), buffer()), with no copy and no fresh memory: valid until
+   * the next getView() on that store, which overwrites it. Copy
+   * (`array.slice()`) what must outlive that. Object arrays, byte-swapped
+   * dtypes and bytes at an offset the array type cannot start at are copied,
+   * as get() copies them; over a store without getView() this is get().
+   */
+  async getView(key: Key): Promise<TypedValue> {
+    this.assertOpen();
+    const id = keyId(key);
+    checkUserKey(id);
+    const inner = this.inner;
+    if (!readsViews(inner)) return (await this.getIds([id]))[0];
+    // The dtype first: a key's dtype is written before its data and never changes while the key holds data.
+    const [sidecar] = await inner.getIds([sidecarOf(id)]);
+    const bytes = await inner.getView(keyFromId(id));
+    if (sidecar.byteLength === 0) return bytes.byteLength === 0 ? this.empty() : (await this.getIds([id]))[0];
+    const dtype = parseDtype(Buffer.from(sidecar).toString('latin1'), id);
+    return bytes.byteLength === 0 ? emptyOf(dtype) : decodeValue(bytes, dtype, id, 'view');
   }
 
   deleteIds(ids: readonly KeyId[]): Promise<void> {
