@@ -1,6 +1,6 @@
 // Profiles buffer(dict(), file(), 64 MiB) on partd's workloads (100 keys per
 // append, then a get of every key), the append and get phases apart:
-//   npx tsx --conditions=source benchmarks/profile-buffer.ts [a|b|c] [--transfer] [--prof DIR]
+//   npx tsx --conditions=source benchmarks/profile-buffer.ts [a|b|c] [--transfer] [--view] [--prof DIR]
 // writes DIR/buffer-<w>-append.cpuprofile and …-get.cpuprofile (open them in
 // Chrome DevTools or speedscope); the same profiler as node --cpu-prof, but
 // only over the measured phases, not start-up or the corpus.
@@ -10,6 +10,8 @@ import { batchOf, keyNames, makeCorpus, workloads } from './workloads.js';
 
 const id = process.argv[2] ?? 'a';
 const transfer = process.argv.includes('--transfer');
+/** Gets through getView(), into the store's reused memory. */
+const view = process.argv.includes('--view');
 const profDir = process.argv.includes('--prof') ? process.argv[process.argv.indexOf('--prof') + 1] : undefined;
 const w = workloads(false).find((x) => x.id === id)!;
 const corpus = makeCorpus();
@@ -21,9 +23,9 @@ const append = await phase('append', async () => {
   for (const batch of batches) await store.append(batch, transfer ? { transfer: true } : undefined);
 });
 const get = await phase('get', async () => {
-  for (const key of keyNames(w)) await store.get(key);
+  for (const key of keyNames(w)) await (view ? store.getView(key) : store.get(key));
 });
 const values = w.calls * w.keysPerCall;
-console.log(`(${id})${transfer ? ' transfer' : ''} append ${Math.round((values / append) * 1e3)} values/s, get ${Math.round((values / get) * 1e3)} values/s`);
+console.log(`(${id})${transfer ? ' transfer' : ''}${view ? ' getView' : ''} append ${Math.round((values / append) * 1e3)} values/s, get ${Math.round((values / get) * 1e3)} values/s`);
 await store.close();
 closeProfiler();

@@ -1,5 +1,5 @@
 import { LaminateError, typeError } from './errors.js';
-import { type Key, type KeyId, keyFromId, keyId } from './keys.js';
+import { type Key, type KeyId, keyId } from './keys.js';
 import { Scratch, checkReadTarget, tooLargeForTarget } from './reused-reads.js';
 import { type Consumer, trimmedError } from './retention.js';
 import { registerLayer } from './spec.js';
@@ -31,14 +31,13 @@ function readsWithRoom(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Ar
   return typeof (store as Partial<ReadsWithRoom>).readIdsWithRoom === 'function' && store instanceof BytesStore;
 }
 
-/** A slow store that reads a key into the caller's memory (file(): readInto). */
+/** A slow store that reads a key into memory the caller gives for its size (file(), log(): readIdInto). */
 interface ReadsInto {
-  sizeIds(ids: readonly KeyId[]): Promise<number[]>;
-  readInto(key: Key, target: Uint8Array): Promise<number>;
+  readIdInto(id: KeyId, room: (size: number) => Uint8Array): Promise<Uint8Array>;
 }
 
 function readsInto(store: BaseStore<Uint8Array>): store is BaseStore<Uint8Array> & ReadsInto {
-  return typeof (store as Partial<ReadsInto>).readInto === 'function' && store instanceof BytesStore;
+  return typeof (store as Partial<ReadsInto>).readIdInto === 'function' && store instanceof BytesStore;
 }
 
 /**
@@ -263,18 +262,30 @@ export class BufferStore extends BytesStore {
     const held: number[] = [];
     for (let i = 0; i < ids.length; i++) if (sizes[i] > 0) held.push(i);
     const read = held.length === 0 ? [] : await slow.readIdsWithRoom(held.map((i) => ids[i]), held.map((i) => this.memorySize(ids[i])));
-    const inMemory = await this.fast.getIds(ids);
-    const out = inMemory.slice();
-    held.forEach((i, j) => {
+    // dict() copies a spilled key's bytes in memory into the room after its
+    // spilled bytes piece by piece, never joining them into memory of their
+    // own first; another fast store's bytes are joined by its get.
+    const dict = this.dictFast;
+    const fromFast = dict === undefined ? ids.map((_, i) => i) : ids.flatMap((_, i) => (sizes[i] > 0 ? [] : [i]));
+    const fastBytes = await this.fast.getIds(fromFast.map((i) => ids[i]));
+    const out: Uint8Array[] = new Array<Uint8Array>(ids.length).fill(EMPTY_BYTES);
+    fromFast.forEach((i, j) => (out[i] = fastBytes[j]));
+    for (let j = 0; j < held.length; j++) {
+      const i = held[j];
       const { bytes, length } = read[j];
-      const memory = inMemory[i];
-      if (length === 0) return; // emptied on disk since its size was taken: memory holds the rest
-      if (memory.byteLength === 0) out[i] = bytes.subarray(0, length);
-      else if (memory.byteLength <= bytes.byteLength - length) {
+      const room = bytes.byteLength - length;
+      if (dict !== undefined && dict.sizeOf(ids[i]) <= room) {
+        out[i] = bytes.subarray(0, length + dict.copyIdInto(ids[i], bytes, length, room));
+        continue;
+      }
+      const memory = dict === undefined ? out[i] : (await this.fast.getIds([ids[i]]))[0];
+      if (length === 0) out[i] = memory; // emptied on disk since its size was taken: memory holds the rest
+      else if (memory.byteLength === 0) out[i] = bytes.subarray(0, length);
+      else if (memory.byteLength <= room) {
         bytes.set(memory, length);
         out[i] = bytes.subarray(0, length + memory.byteLength);
       } else out[i] = concatBytes([bytes.subarray(0, length), memory]);
-    });
+    }
     return out;
   }
 
@@ -316,26 +327,25 @@ export class BufferStore extends BytesStore {
     return this.lock.run(async () => copy(await this.viewOf(id, slow)), { reentrant: false });
   }
 
-  /** getView's read, the caller holding the lock: the spilled bytes into the scratch buffer, those in memory after them. */
+  /**
+   * getView's read, the caller holding the lock: the spilled bytes into the
+   * scratch buffer, with room after them for those in memory, which dict()
+   * copies in piece by piece (another fast store's are joined first). A key
+   * held only in memory is the fast store's view.
+   */
   private async viewOf(id: KeyId, slow: ReadsInto): Promise<Uint8Array> {
-    const [memory] = await this.fast.getIds([id]);
-    const [spilled] = await slow.sizeIds([id]);
-    if (spilled === 0) return memory;
-    // The file is read into the scratch short of room for the bytes in memory, which go after it.
-    const readSpilled = (into: Buffer) => slow.readInto(keyFromId(id), into.subarray(0, into.byteLength - memory.byteLength));
-    let into = this.scratch.room(spilled + memory.byteLength);
-    let length: number;
-    try {
-      length = await readSpilled(into);
-    } catch (error) {
-      // Another process appended to the key's file since its size was taken: read again into room for all of it.
-      const size = (error as { code?: unknown } | null)?.code === 'ERR_TOO_LARGE' ? (error as { size: number }).size : undefined;
-      if (size === undefined) throw error;
-      into = this.scratch.room(size + memory.byteLength);
-      length = await readSpilled(into);
-    }
-    into.set(memory, length);
-    return into.subarray(0, length + memory.byteLength);
+    const dict = this.dictFast;
+    const memory = dict === undefined ? (await this.fast.getIds([id]))[0] : undefined;
+    const inMemory = memory === undefined ? dict!.sizeOf(id) : memory.byteLength;
+    let into: Uint8Array = EMPTY_BYTES;
+    const spilled = await slow.readIdInto(id, (size) => (into = this.scratch.room(size + inMemory)));
+    if (spilled.byteLength === 0) return memory ?? (await this.fast.getIds([id]))[0];
+    // The spilled bytes may start past the head of the room (a trimmed key's cut first value, in log()).
+    const start = spilled.byteOffset - into.byteOffset;
+    const end = start + spilled.byteLength;
+    if (memory !== undefined) into.set(memory, end);
+    const copied = memory === undefined ? dict!.copyIdInto(id, into, end, inMemory) : inMemory;
+    return into.subarray(start, end + copied);
   }
 
   /**

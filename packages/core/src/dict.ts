@@ -147,6 +147,29 @@ export class DictStore extends BytesStore {
     return this.lock.run(() => ids.map((id) => this.joined(id)), OWN);
   }
 
+  /**
+   * Copies the first `length` bytes `id` holds (fewer where it ends) into
+   * `target` at `at`, piece by piece, without joining the key's pieces into
+   * memory of their own as get() does; how many it copied. buffer()'s
+   * getView() puts a key's bytes in memory after its spilled ones this way.
+   */
+  copyIdInto(id: KeyId, target: Uint8Array, at: number, length: number): number {
+    const entry = this.data.get(id);
+    if (entry === undefined) return 0;
+    let copied = 0;
+    const copy = (piece: Uint8Array) => {
+      const n = Math.min(piece.byteLength, length - copied);
+      target.set(n === piece.byteLength ? piece : piece.subarray(0, n), at + copied);
+      copied += n;
+    };
+    for (const chunk of entry.chunks) {
+      if (copied === length) return copied;
+      copy(chunk);
+    }
+    if (entry.block !== undefined && copied < length) copy(entry.block.subarray(0, entry.fill));
+    return copied;
+  }
+
   private joined(id: KeyId): Uint8Array {
     const entry = this.data.get(id);
     if (!entry) return EMPTY_BYTES;

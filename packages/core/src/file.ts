@@ -437,17 +437,7 @@ export class FileStore extends BytesStore {
    */
   async getView(key: Key): Promise<Uint8Array> {
     this.assertOpen();
-    const id = keyId(key);
-    return this.run(() => {
-      const file = this.openToRead(id);
-      if (file === undefined) return EMPTY_BYTES;
-      try {
-        const into = this.scratch.room(file.size);
-        return into.subarray(0, readAt(file.fd, into, file.size));
-      } finally {
-        fs.closeSync(file.fd);
-      }
-    }, id);
+    return this.readIdInto(keyId(key), (size) => this.scratch.room(size));
   }
 
   /**
@@ -461,12 +451,27 @@ export class FileStore extends BytesStore {
     this.assertOpen();
     checkReadTarget(target);
     const id = keyId(key);
+    const bytes = await this.readIdInto(id, (size) => {
+      if (size > target.byteLength) throw tooLargeForTarget(id, size, target);
+      return target;
+    });
+    return bytes.byteLength;
+  }
+
+  /**
+   * `id`'s bytes read into the memory `room` gives for their size (at least
+   * that many bytes), from its start; a view of them there. The size is the
+   * file's when it is opened, so bytes another process appends meanwhile
+   * are left for the next read. getView(), readInto() and buffer()'s
+   * getView() read this way.
+   */
+  readIdInto(id: KeyId, room: (size: number) => Uint8Array): Promise<Uint8Array> {
     return this.run(() => {
       const file = this.openToRead(id);
-      if (file === undefined) return 0;
+      if (file === undefined) return EMPTY_BYTES;
       try {
-        if (file.size > target.byteLength) throw tooLargeForTarget(id, file.size, target);
-        return readAt(file.fd, target, file.size);
+        const into = room(file.size);
+        return into.subarray(0, readAt(file.fd, into, file.size));
       } finally {
         fs.closeSync(file.fd);
       }

@@ -2,6 +2,8 @@
 // bytes into a scratch buffer the store reuses and puts its bytes in memory
 // after them (valid until the next getView()); readInto() reads into the
 // caller's buffer.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LaminateError, buffer, dict, file } from '@laminate/core';
 import { tempDirs } from '@laminate/core/testing';
@@ -24,21 +26,20 @@ async function splitKey(spilled: number, held: number) {
 }
 
 /**
- * Makes key k's file grow by `extra` between the size the buffer's slow store
- * reports for the next read and that read, as another writer would (played
- * here by a second file() store on the directory, returned for closing).
+ * Makes key k's file grow by `extra` while the buffer's slow store reads it:
+ * after the store took the file's size and before it read the bytes, as
+ * another writer appending to the file would.
  */
-function growsBeforeTheRead(store: ReturnType<typeof buffer>, dir: string, extra: Buffer): ReturnType<typeof file> {
-  const other = file(dir);
+function growsDuringTheRead(store: ReturnType<typeof buffer>, dir: string, extra: Buffer): void {
   const slow = store.slow as ReturnType<typeof file>;
-  const sizeIds = slow.sizeIds.bind(slow);
-  slow.sizeIds = async (ids) => {
-    const sizes = await sizeIds(ids);
-    await other.append({ k: extra });
-    slow.sizeIds = sizeIds;
-    return sizes;
+  const readIdInto = slow.readIdInto.bind(slow);
+  slow.readIdInto = (id, room) => {
+    slow.readIdInto = readIdInto;
+    return readIdInto(id, (size) => {
+      fs.appendFileSync(join(dir, 'k'), extra);
+      return room(size);
+    });
   };
-  return other;
 }
 
 describe('buffer().getView()', () => {
@@ -72,30 +73,29 @@ describe('buffer().getView()', () => {
     await store.close();
   });
 
-  it('reads what another process appended to the key\'s file between its size and its read', async () => {
+  it("reads the key's file as it was when opened: bytes another process appends during the read come with the next read", async () => {
     const { store, dir, whole } = await splitKey(2000, 50);
     const extra = Buffer.alloc(9000, 'x');
-    const other = growsBeforeTheRead(store, dir, extra);
-    const view = await store.getView('k');
+    growsDuringTheRead(store, dir, extra);
     const onDisk = whole.subarray(0, 2000);
     const inMemory = whole.subarray(2000);
-    expect(Buffer.compare(view, Buffer.concat([onDisk, extra, inMemory]))).toBe(0);
-    await other.close();
+    expect(Buffer.compare(await store.getView('k'), whole)).toBe(0);
+    expect(Buffer.compare(await store.getView('k'), Buffer.concat([onDisk, extra, inMemory]))).toBe(0);
     await store.close();
   });
 
-  it('leaves room for the bytes in memory when the file grew into a scratch buffer left large by an earlier read', async () => {
+  it('leaves room for the bytes in memory when the file grew to just short of a scratch buffer left large by an earlier read', async () => {
     const { store, dir, whole: onDisk } = await splitKey(2000, 0);
     await store.append({ big: Buffer.alloc(20_000, 'b') });
     await store.flush();
     expect((await store.getView('big')).byteLength).toBe(20_000); // the scratch is 20,000 bytes now
     const inMemory = Buffer.alloc(50, 'm');
     await store.append({ k: inMemory });
-    const whole = Buffer.concat([onDisk, inMemory]);
     const extra = Buffer.alloc(20_000 - 2000 - 10, 'x'); // the file grows to 10 bytes short of the scratch
-    const other = growsBeforeTheRead(store, dir, extra);
+    const other = file(dir);
+    await other.append({ k: extra });
     const view = await store.getView('k');
-    expect(Buffer.compare(view, Buffer.concat([whole.subarray(0, 2000), extra, whole.subarray(2000)]))).toBe(0);
+    expect(Buffer.compare(view, Buffer.concat([onDisk, extra, inMemory]))).toBe(0);
     await other.close();
     await store.close();
   });

@@ -142,4 +142,21 @@ describe('log(): views of trimmed and damaged keys', () => {
     expect(second.buffer).toBe(first.buffer);
     await store.close();
   });
+
+  it("buffer(dict(), log()) puts the bytes in memory right after a trimmed key's spilled bytes", async () => {
+    const dir = tempDir();
+    const store = buffer(dict(), log(dir), { availableMemory: 1 << 20 });
+    await store.append({ k: Buffer.from('aaaa') });
+    await store.append({ k: Buffer.from('bbbb') });
+    await store.flush();
+    const other = log(dir);
+    await other.trim('k', 6);
+    await other.close();
+    await store.append({ k: Buffer.from('-memory') });
+    expect(text(await store.getView('k'))).toBe('bb-memory');
+    const target = Buffer.alloc(12, '.');
+    expect(await store.readInto('k', target)).toBe(9);
+    expect(target.toString()).toBe('bb-memory...');
+    await store.close();
+  });
 });

@@ -474,10 +474,18 @@ export class LogStore extends BytesStore {
    */
   async getView(key: Key): Promise<Uint8Array> {
     this.assertOpen();
-    const id = keyId(key);
+    return this.readIdInto(keyId(key), (size) => this.scratch.room(size));
+  }
+
+  /**
+   * `id`'s bytes read into the memory `room` gives for their size (at least
+   * that many bytes); a view of them there, which starts past the cut part
+   * of a trimmed key's first value. buffer()'s getView() reads this way.
+   */
+  readIdInto(id: KeyId, room: (size: number) => Uint8Array): Promise<Uint8Array> {
     return this.lock.run(() => {
       this.refresh();
-      return this.read(id, this.index.data.get(id), this.index.cutOf(id), (size) => this.scratch.room(size));
+      return this.read(id, this.index.data.get(id), this.index.cutOf(id), room);
     }, NOT_REENTERED);
   }
 
