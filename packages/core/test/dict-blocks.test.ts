@@ -90,3 +90,27 @@ describe('dict(): small values packed in a growing block', () => {
     expect(Buffer.compare(Buffer.concat(seen), whole)).toBe(0);
   });
 });
+
+describe('dict(): copyIdInto()', () => {
+  it("copies a key's pieces (values kept whole, then the used part of its block) into place without joining them, up to the length asked", async () => {
+    const store = dict();
+    const big = Buffer.alloc(3000, 'B');
+    await store.append({ k: Buffer.from('ab') });
+    await store.append({ k: big });
+    await store.append({ k: Buffer.from('cd') }, { transfer: true });
+    await store.append({ k: Buffer.from('ef') });
+    const whole = Buffer.concat([Buffer.from('ab'), big, Buffer.from('cdef')]);
+    const target = Buffer.alloc(whole.byteLength + 4, '.');
+    expect(store.copyIdInto('k', target, 2, whole.byteLength)).toBe(whole.byteLength);
+    expect(target.subarray(0, 2).toString()).toBe('..');
+    expect(Buffer.compare(target.subarray(2, 2 + whole.byteLength), whole)).toBe(0);
+    expect(target.subarray(2 + whole.byteLength).toString()).toBe('..');
+    // A shorter length copies the key's first bytes only, ending inside a piece.
+    const short = Buffer.alloc(10, '.');
+    expect(store.copyIdInto('k', short, 0, 5)).toBe(5);
+    expect(short.toString()).toBe('abBBB.....');
+    expect(store.copyIdInto('missing', short, 0, 5)).toBe(0);
+    // The pieces were not joined: get() still returns the same bytes.
+    expect(Buffer.compare(await store.get('k'), whole)).toBe(0);
+  });
+});
